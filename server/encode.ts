@@ -1,0 +1,24 @@
+/** Timestamps and the stored encoding of events, shared by every store. */
+import type { StoredEvent } from './store.js';
+
+/** Microseconds since the epoch, now. */
+export function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/** The next timestamp of a journal, in microseconds: `max(now, last + 1)`. */
+export function nextMicros(lastMicros: number, now = nowMicros()): number {
+  return now > lastMicros ? now : lastMicros + 1;
+}
+
+/** Seconds (float) to whole microseconds. */
+export function toMicros(seconds: number): number {
+  return Math.round(seconds * 1e6);
+}
+
+/** Builds a stored event, encoding its wire form once. */
+export function encodeEvent(seq: number, micros: number, name: string, context: Record<string, unknown>): StoredEvent {
+  const timestamp = micros / 1e6;
+  const json = `{"name":${JSON.stringify(name)},"timestamp":${timestamp},"context":${JSON.stringify(context)},"seq":${seq}}`;
+  return { seq, timestamp, name, json };
+}

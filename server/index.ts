@@ -1,0 +1,8 @@
+/** wsjournal/server: the journal server and its stores. */
+export { JournalServer } from './journal-server.js';
+export { LmdbStore } from './lmdb-store.js';
+export { MemoryStore } from './memory-store.js';
+
+export type { JournalServerOptions } from './journal-server.js';
+export type { LmdbStoreOptions } from './lmdb-store.js';
+export type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';

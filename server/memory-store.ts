@@ -1,0 +1,81 @@
+/** A store that keeps journals in memory: for tests and throwaway servers. */
+import { JournalError, ErrorCode } from '../src/errors.js';
+import { encodeEvent, nextMicros, toMicros } from './encode.js';
+import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
+import { Watchers } from './watchers.js';
+
+interface MemoryJournal {
+  events: StoredEvent[];
+  keys: Map<string, StoredEvent[]>;
+}
+
+/** Keeps every journal in memory. Nothing survives the process. */
+export class MemoryStore implements JournalStore {
+  readonly #journals = new Map<string, MemoryJournal>();
+  readonly #watchers = new Watchers();
+  #closed = false;
+
+  async append(journal: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    const state = this.#journal(journal);
+    const seen = options.key === undefined ? undefined : state.keys.get(options.key);
+    if (seen) return seen;
+    const last = state.events.at(-1);
+    let seq = last?.seq ?? 0;
+    let micros = last ? toMicros(last.timestamp) : 0;
+    const stored = events.map((event) => {
+      micros = nextMicros(micros);
+      return encodeEvent(++seq, micros, event.name, event.context);
+    });
+    for (const event of stored) state.events.push(event);
+    if (options.key !== undefined) {
+      state.keys.set(options.key, stored);
+      // Maps iterate in insertion order: the first key is the oldest.
+      if (state.keys.size > IDEMPOTENCY_KEY_LIMIT) state.keys.delete(state.keys.keys().next().value!);
+    }
+    this.#watchers.emit(journal, stored);
+    return stored;
+  }
+
+  async read(journal: string, after: number, limit: number): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    const events = this.#journals.get(journal)?.events ?? [];
+    let lo = 0;
+    let hi = events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (events[mid]!.timestamp > after) hi = mid;
+      else lo = mid + 1;
+    }
+    return events.slice(lo, lo + limit);
+  }
+
+  async head(journal: string): Promise<JournalHead> {
+    this.#checkOpen();
+    const last = this.#journals.get(journal)?.events.at(-1);
+    return last ? { seq: last.seq, timestamp: last.timestamp } : { seq: 0, timestamp: 0 };
+  }
+
+  watch(journal: string, listener: AppendListener): () => void {
+    return this.#watchers.add(journal, listener);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watchers.clear();
+  }
+
+  #journal(name: string): MemoryJournal {
+    let state = this.#journals.get(name);
+    if (!state) {
+      state = { events: [], keys: new Map() };
+      this.#journals.set(name, state);
+    }
+    return state;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new JournalError(ErrorCode.STORE_UNAVAILABLE, 'the store is closed');
+  }
+}

@@ -1,0 +1,203 @@
+/** One client connection: decodes and validates its frames, runs its subscriptions and appends. */
+import type { RawData, WebSocket } from 'ws';
+import type { z } from 'zod';
+import { ErrorCode } from '../src/errors.js';
+import { CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
+import type { JournalStore, NewEvent } from './store.js';
+import { Subscription, type SubscriptionLimits, type SubscriptionSink } from './subscription.js';
+
+export interface SessionLimits extends SubscriptionLimits {
+  readonly maxEventsPerAppend: number;
+  readonly maxEventSize: number;
+  readonly maxSubscriptions: number;
+}
+
+export class Session implements SubscriptionSink {
+  readonly #ws: WebSocket;
+  readonly #store: JournalStore;
+  readonly #limits: SessionLimits;
+  readonly #subscriptions = new Map<number, Subscription>();
+  #drainWaiters: (() => void)[] = [];
+  #closed = false;
+  /** Set by each pong; cleared by each heartbeat ping. */
+  alive = true;
+
+  constructor(ws: WebSocket, store: JournalStore, limits: SessionLimits) {
+    this.#ws = ws;
+    this.#store = store;
+    this.#limits = limits;
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('close', () => this.#onClose());
+    // A socket error is always followed by 'close'; listening keeps it from being thrown.
+    ws.on('error', () => {});
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  send(frame: string): void {
+    if (this.#closed) return;
+    if (this.#ws.bufferedAmount > this.#limits.sendHighWaterMark) this.#ws.send(frame, this.#onFlushed);
+    else this.#ws.send(frame);
+  }
+
+  drained(): Promise<void> {
+    if (this.#closed || this.#ws.bufferedAmount <= this.#limits.sendHighWaterMark) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  ended(subscription: Subscription): void {
+    if (this.#subscriptions.get(subscription.id) === subscription) this.#subscriptions.delete(subscription.id);
+  }
+
+  /** Ends every subscription and closes the socket with `code`. */
+  close(code: number, reason: string): void {
+    for (const subscription of this.#subscriptions.values()) subscription.end(ErrorCode.SHUTTING_DOWN, reason);
+    this.#ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  ping(): void {
+    this.alive = false;
+    this.#ws.ping();
+  }
+
+  readonly #onFlushed = (): void => {
+    if (!this.#closed && this.#ws.bufferedAmount > this.#limits.sendHighWaterMark) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  };
+
+  #onClose(): void {
+    this.#closed = true;
+    for (const subscription of this.#subscriptions.values()) subscription.dispose();
+    this.#subscriptions.clear();
+    this.#onFlushed();
+  }
+
+  #error(code: string, message: string, id?: number): void {
+    this.send(JSON.stringify(id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message }));
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.#error(ErrorCode.BAD_FRAME, 'binary frames are not accepted; send JSON text frames');
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      this.#error(ErrorCode.BAD_FRAME, 'the frame is not valid JSON');
+      return;
+    }
+    const rawId = (json as { id?: unknown } | null)?.id;
+    const id = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? rawId : undefined;
+    const type = (json as { type?: unknown } | null)?.type;
+    if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.has(type)) {
+      this.#error(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${JSON.stringify(type ?? null)}`, id);
+      return;
+    }
+    const parsed = ClientFrame.safeParse(json);
+    if (!parsed.success) {
+      const [code, message] = describeIssues(parsed.error.issues);
+      this.#error(code, message, id);
+      return;
+    }
+    const frame = parsed.data;
+    switch (frame.type) {
+      case 'subscribe':
+        this.#subscribe(frame);
+        break;
+      case 'cancel': {
+        const subscription = this.#subscriptions.get(frame.id);
+        if (subscription) subscription.end();
+        else this.send(`{"type":"end","id":${frame.id}}`);
+        break;
+      }
+      case 'append':
+        this.#append(frame);
+        break;
+    }
+  }
+
+  #subscribe(frame: SubscribeFrame): void {
+    if (this.#subscriptions.has(frame.id)) {
+      this.#error(ErrorCode.DUPLICATE_ID, `request id ${frame.id} is already in use`, frame.id);
+      return;
+    }
+    if (this.#subscriptions.size >= this.#limits.maxSubscriptions) {
+      this.#error(
+        ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+        `at most ${this.#limits.maxSubscriptions} subscriptions per connection`,
+        frame.id,
+      );
+      return;
+    }
+    const names = frame.payload.names === undefined ? undefined : new Set(frame.payload.names);
+    const subscription = new Subscription(
+      { id: frame.id, journal: frame.journal, full: frame.full, since: frame.since, names },
+      this.#store,
+      this,
+      this.#limits,
+    );
+    this.#subscriptions.set(frame.id, subscription);
+    void subscription.start();
+  }
+
+  #append(frame: AppendFrame): void {
+    const { maxEventsPerAppend, maxEventSize } = this.#limits;
+    if (frame.events.length > maxEventsPerAppend) {
+      this.#error(ErrorCode.TOO_MANY_EVENTS, `at most ${maxEventsPerAppend} events per append`, frame.id);
+      return;
+    }
+    const events: NewEvent[] = [];
+    for (const [index, event] of frame.events.entries()) {
+      const context = event.context ?? {};
+      const size = event.name.length + JSON.stringify(context).length;
+      if (size > maxEventSize) {
+        this.#error(
+          ErrorCode.EVENT_TOO_LARGE,
+          `event ${index} is ${size} bytes; at most ${maxEventSize} per event`,
+          frame.id,
+        );
+        return;
+      }
+      events.push({ name: event.name, context });
+    }
+    this.#store.append(frame.journal, events, { key: frame.key }).then(
+      (stored) => {
+        let seqs = '';
+        let timestamps = '';
+        for (const event of stored) {
+          seqs = seqs === '' ? `${event.seq}` : `${seqs},${event.seq}`;
+          timestamps = timestamps === '' ? `${event.timestamp}` : `${timestamps},${event.timestamp}`;
+        }
+        this.send(`{"type":"ack","id":${frame.id},"seqs":[${seqs}],"timestamps":[${timestamps}]}`);
+      },
+      (error: unknown) => {
+        this.#error(ErrorCode.STORE_UNAVAILABLE, `append failed, nothing stored: ${(error as Error).message}`, frame.id);
+      },
+    );
+  }
+}
+
+/** Turns zod issues into the most specific error code and a readable message. */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): [string, string] {
+  const first = issues[0];
+  const path = first?.path ?? [];
+  const where = path.length > 0 ? path.join('.') : 'frame';
+  const message = `${where}: ${first?.message ?? 'invalid frame'}`;
+  if (path[0] === 'journal') return [ErrorCode.INVALID_JOURNAL, message];
+  if (path[0] === 'events') return [ErrorCode.INVALID_EVENT, message];
+  if (path[0] === 'payload') return [ErrorCode.INVALID_PAYLOAD, message];
+  return [ErrorCode.BAD_FRAME, message];
+}

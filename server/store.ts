@@ -1,0 +1,69 @@
+/**
+ * The storage contract every journal store fulfils. The server depends on
+ * this interface alone, so `MemoryStore`, `LmdbStore` and shared stores drop
+ * in unchanged; `test/store-conformance.ts` checks each one against it.
+ */
+
+/** An event as a producer hands it to the store. */
+export interface NewEvent {
+  readonly name: string;
+  readonly context: Record<string, unknown>;
+}
+
+/**
+ * An event as stored. `json` is the wire encoding of the whole entry,
+ * `{"name":…,"timestamp":…,"context":…,"seq":…}`, made once at append so
+ * replay sends it without serialising again.
+ */
+export interface StoredEvent {
+  readonly seq: number;
+  readonly timestamp: number;
+  readonly name: string;
+  readonly json: string;
+}
+
+/** The newest event of a journal: `{ seq: 0, timestamp: 0 }` for an empty or unknown journal. */
+export interface JournalHead {
+  readonly seq: number;
+  readonly timestamp: number;
+}
+
+/** Receives every batch appended to a journal, in append order, once it is durable. */
+export type AppendListener = (events: readonly StoredEvent[]) => void;
+
+/**
+ * How many batch keys each journal remembers: the newest 10,000. A retry must
+ * come before that many other keyed batches, or it is stored again.
+ */
+export const IDEMPOTENCY_KEY_LIMIT = 10_000;
+
+export interface AppendOptions {
+  /**
+   * A batch key. If a batch with the same key was stored in this journal
+   * before (among its last {@link IDEMPOTENCY_KEY_LIMIT} keyed batches), the
+   * store stores nothing and returns the events of that batch.
+   */
+  readonly key?: string | undefined;
+}
+
+export interface JournalStore {
+  /**
+   * Appends a batch atomically: all of it or none. Assigns each event the next
+   * `seq` and a timestamp `max(now, last + 1e-6)` (microseconds), strictly
+   * increasing across restarts. Resolves once the batch is durable. Batches
+   * passed in call order are stored in that order.
+   */
+  append(journal: string, events: readonly NewEvent[], options?: AppendOptions): Promise<StoredEvent[]>;
+  /** Up to `limit` events with `timestamp > after`, oldest first. */
+  read(journal: string, after: number, limit: number): Promise<StoredEvent[]>;
+  /** The newest event's position. */
+  head(journal: string): Promise<JournalHead>;
+  /**
+   * Calls `listener` with every batch appended to `journal` from now on, by any
+   * writer of the store, after it is durable and in order. Returns a function
+   * that stops it.
+   */
+  watch(journal: string, listener: AppendListener): () => void;
+  /** Closes the store; later calls reject. Idempotent. */
+  close(): Promise<void>;
+}

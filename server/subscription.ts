@@ -1,0 +1,178 @@
+/**
+ * One subscription on one connection: replays history in pages, sends the
+ * sentinel, then streams live events, with no gap and no duplicate at the
+ * switch.
+ *
+ * The switch: the subscription listens to live appends *before* it reads the
+ * journal's head, holds live batches while it replays history up to that
+ * head, then sends only held events above what history delivered. If the
+ * hold overflows it is dropped and history simply reads further from the
+ * store, which is always correct, so the hold stays bounded.
+ */
+import { ErrorCode } from '../src/errors.js';
+import type { JournalStore, StoredEvent } from './store.js';
+
+/** What a subscription needs from its connection. */
+export interface SubscriptionSink {
+  /** Sends a text frame; resolves once the socket has taken it if `wait`. */
+  send(frame: string): void;
+  /** Bytes queued on the socket and not yet written. */
+  readonly bufferedAmount: number;
+  /** Resolves when the socket's send buffer has drained below the high-water mark. */
+  drained(): Promise<void>;
+  /** Called once when the subscription has ended, for whatever reason. */
+  ended(subscription: Subscription): void;
+}
+
+export interface SubscriptionLimits {
+  /** Events per history page. */
+  readonly pageSize: number;
+  /** History reads pause while the socket holds more than this many bytes. */
+  readonly sendHighWaterMark: number;
+  /** A live subscription whose socket holds more than this many bytes is ended with SLOW_CONSUMER. */
+  readonly maxSendBuffer: number;
+  /** Live events held per subscription while history replays. */
+  readonly liveHoldSize: number;
+}
+
+export interface SubscriptionRequest {
+  readonly id: number;
+  readonly journal: string;
+  readonly full: boolean;
+  readonly since: number;
+  readonly names: ReadonlySet<string> | undefined;
+}
+
+type State = 'history' | 'live' | 'ended';
+
+export class Subscription {
+  readonly id: number;
+  readonly journal: string;
+  readonly #request: SubscriptionRequest;
+  readonly #store: JournalStore;
+  readonly #sink: SubscriptionSink;
+  readonly #limits: SubscriptionLimits;
+  #state: State = 'history';
+  #unwatch: (() => void) | undefined;
+  #held: StoredEvent[] = [];
+  #heldOverflow = false;
+  /** Highest seq sent or skipped; events at or below it are never sent again. */
+  #lastSeq = 0;
+  /** Timestamp of the event at `#lastSeq` (or `since`): where the next history read starts. */
+  #cursor: number;
+
+  constructor(request: SubscriptionRequest, store: JournalStore, sink: SubscriptionSink, limits: SubscriptionLimits) {
+    this.id = request.id;
+    this.journal = request.journal;
+    this.#request = request;
+    this.#store = store;
+    this.#sink = sink;
+    this.#limits = limits;
+    this.#cursor = request.since;
+  }
+
+  get ended(): boolean {
+    return this.#state === 'ended';
+  }
+
+  /** Registers for live events, answers `subscribed`, then replays history. Errors end the subscription. */
+  async start(): Promise<void> {
+    this.#unwatch = this.#store.watch(this.journal, (events) => this.#onLive(events));
+    try {
+      let head = await this.#store.head(this.journal);
+      if (this.ended) return;
+      this.#sink.send(JSON.stringify({ type: 'subscribed', id: this.id, head }));
+      if (!this.#request.full) {
+        this.#lastSeq = head.seq;
+        this.#cursor = Math.max(this.#cursor, head.timestamp);
+      } else {
+        for (;;) {
+          await this.#replayTo(head.seq);
+          if (this.ended) return;
+          if (!this.#heldOverflow) break;
+          // The hold lost events: start a fresh hold, then read history up to a new head.
+          this.#held = [];
+          this.#heldOverflow = false;
+          head = await this.#store.head(this.journal);
+          if (this.ended) return;
+        }
+        this.#sink.send(`{"type":"response","id":${this.id},"events":[]}`);
+      }
+      const held = this.#held;
+      this.#held = [];
+      this.#state = 'live';
+      if (held.length > 0) this.#sendLive(held);
+    } catch (error) {
+      this.end(ErrorCode.STORE_UNAVAILABLE, `reading journal ${this.journal} failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Ends the subscription and sends `end` (with `code` when the server ends it). Idempotent. */
+  end(code?: string, message?: string): void {
+    if (this.#state === 'ended') return;
+    this.#state = 'ended';
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+    this.#held = [];
+    const frame: Record<string, unknown> = { type: 'end', id: this.id };
+    if (code !== undefined) frame['code'] = code;
+    if (message !== undefined) frame['message'] = message;
+    this.#sink.send(JSON.stringify(frame));
+    this.#sink.ended(this);
+  }
+
+  /** Ends the subscription without a frame: the connection is gone. */
+  dispose(): void {
+    if (this.#state === 'ended') return;
+    this.#state = 'ended';
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+    this.#held = [];
+  }
+
+  async #replayTo(headSeq: number): Promise<void> {
+    const { pageSize, sendHighWaterMark } = this.#limits;
+    while (this.#lastSeq < headSeq) {
+      const page = await this.#store.read(this.journal, this.#cursor, pageSize);
+      if (this.ended || page.length === 0) return;
+      this.#sendEvents(page);
+      if (page.length < pageSize) return;
+      if (this.#sink.bufferedAmount > sendHighWaterMark) await this.#sink.drained();
+      if (this.ended) return;
+    }
+  }
+
+  #onLive(events: readonly StoredEvent[]): void {
+    if (this.#state === 'live') {
+      this.#sendLive(events);
+    } else if (this.#state === 'history' && !this.#heldOverflow) {
+      for (const event of events) this.#held.push(event);
+      if (this.#held.length > this.#limits.liveHoldSize) {
+        this.#held = [];
+        this.#heldOverflow = true;
+      }
+    }
+  }
+
+  #sendLive(events: readonly StoredEvent[]): void {
+    if (this.#sink.bufferedAmount > this.#limits.maxSendBuffer) {
+      this.end(ErrorCode.SLOW_CONSUMER, 'the subscription fell too far behind; resume from the last event received');
+      return;
+    }
+    this.#sendEvents(events);
+  }
+
+  /** Sends the events above `#lastSeq` that pass the filters, and advances the cursor past all of them. */
+  #sendEvents(events: readonly StoredEvent[]): void {
+    const { since, names } = this.#request;
+    let body = '';
+    for (const event of events) {
+      if (event.seq <= this.#lastSeq) continue;
+      this.#lastSeq = event.seq;
+      this.#cursor = event.timestamp;
+      if (event.timestamp <= since || (names !== undefined && !names.has(event.name))) continue;
+      body = body === '' ? event.json : `${body},${event.json}`;
+    }
+    if (body !== '') this.#sink.send(`{"type":"response","id":${this.id},"events":[${body}]}`);
+  }
+}

@@ -1,0 +1,378 @@
+/**
+ * One WebSocket shared by many consumers and producers. Frames are routed to
+ * their owner by request id (Flux's matchtag). When the socket drops, the
+ * connection reconnects with jittered exponential backoff and tells every
+ * owner, which resubscribes or resends.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { ConnectionError, ErrorCode } from './errors.js';
+import { ServerFrame, type ClientFrameInput } from './protocol.js';
+import { checkBoolean, checkOptions, checkOptionalString, checkPositive, checkUrl } from './validate.js';
+
+/** A WebSocket constructor: `ws` in Node, the global one in browsers. */
+export type WebSocketLike = {
+  new (url: string, protocols?: string | string[], options?: { headers?: Record<string, string> }): WebSocketInstance;
+};
+
+/** The part of the WebSocket API the connection uses; `pause`/`resume`/`on` are used where present (ws). */
+export interface WebSocketInstance {
+  readonly readyState: number;
+  binaryType: string;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (event: any) => void): void;
+  pause?: () => void;
+  resume?: () => void;
+  terminate?: () => void;
+  on?: (event: string, listener: (...args: any[]) => void) => unknown;
+}
+
+export interface JournalConnectionOptions {
+  /** Bearer token, sent as `Authorization: Bearer …` (Node) or `?token=` (browsers). */
+  token?: string;
+  /** WebSocket constructor. @default the `ws` package in Node, `globalThis.WebSocket` elsewhere */
+  WebSocket?: WebSocketLike;
+  /** Reconnect when the socket drops. @default true */
+  reconnect?: boolean;
+  /** First reconnect delay, seconds; doubles each attempt, with jitter. @default 0.1 */
+  reconnectDelay?: number;
+  /** Longest reconnect delay, seconds. @default 5 */
+  maxReconnectDelay?: number;
+  /** Give up after this many failed attempts in a row (the connection then closes with an error). @default Infinity */
+  maxReconnectAttempts?: number;
+  /**
+   * Seconds without any frame or ping from the server after which the socket
+   * is considered dead and dropped. Set it above the server's heartbeat
+   * interval. Only where the WebSocket exposes pings (ws). @default 75
+   */
+  idleTimeout?: number;
+}
+
+/** An owner of request ids on a connection: a consumer's subscription or a producer. */
+export interface Channel {
+  /** A frame for one of this channel's ids. */
+  onFrame(frame: ServerFrame): void;
+  /** The socket is open (first time or again): send or resend requests now. */
+  onOpen(reconnected: boolean): void;
+  /** The socket dropped. `final` when no reconnect will follow. */
+  onDisconnect(error: ConnectionError, final: boolean): void;
+}
+
+interface ConnectionEvents {
+  open: [];
+  reconnect: [attempt: number];
+  disconnect: [error: ConnectionError];
+  error: [error: Error];
+  close: [];
+}
+
+const OPEN = 1;
+const KNOWN_OPTIONS = [
+  'token',
+  'WebSocket',
+  'reconnect',
+  'reconnectDelay',
+  'maxReconnectDelay',
+  'maxReconnectAttempts',
+  'idleTimeout',
+] as const;
+
+type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
+
+/**
+ * @example
+ * const connection = new JournalConnection('ws://127.0.0.1:7707');
+ * const consumer = new EventLogConsumer(connection, 'jobs').start();
+ * const producer = new JournalProducer(connection, 'jobs');
+ */
+export class JournalConnection extends EventEmitter<ConnectionEvents> {
+  readonly url: string;
+  readonly #options: Required<Omit<JournalConnectionOptions, 'token' | 'WebSocket'>> & {
+    token: string | undefined;
+    WebSocket: WebSocketLike | undefined;
+  };
+  readonly #channels = new Map<number, Channel>();
+  readonly #members = new Set<Channel>();
+  readonly #pausedBy = new Set<object>();
+  #ws: WebSocketInstance | undefined;
+  #state: State = 'idle';
+  #nextId = 1;
+  #attempt = 0;
+  #everOpened = false;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(url: string, options: JournalConnectionOptions = {}) {
+    super();
+    this.url = checkUrl(url);
+    checkOptions(options, KNOWN_OPTIONS);
+    const merged = {
+      reconnect: true,
+      reconnectDelay: 0.1,
+      maxReconnectDelay: 5,
+      maxReconnectAttempts: Infinity,
+      idleTimeout: 75,
+      ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+    } as Required<JournalConnectionOptions>;
+    checkBoolean(merged.reconnect, 'options.reconnect');
+    checkPositive(merged.reconnectDelay, 'options.reconnectDelay');
+    checkPositive(merged.maxReconnectDelay, 'options.maxReconnectDelay');
+    if (merged.maxReconnectAttempts !== Infinity) {
+      checkPositive(merged.maxReconnectAttempts, 'options.maxReconnectAttempts', { integer: true });
+    }
+    checkPositive(merged.idleTimeout, 'options.idleTimeout');
+    if (merged.WebSocket !== undefined && typeof merged.WebSocket !== 'function') {
+      throw new TypeError('options.WebSocket must be a WebSocket constructor');
+    }
+    this.#options = {
+      ...merged,
+      token: checkOptionalString(options.token, 'options.token'),
+      WebSocket: merged.WebSocket,
+    };
+  }
+
+  /** True while the socket is open. */
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** True once `close()` was called or reconnecting gave up. */
+  get isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Allocates a request id routed to `channel`. */
+  allocate(channel: Channel): number {
+    const id = this.#nextId++;
+    this.#channels.set(id, channel);
+    return id;
+  }
+
+  /** Frees a request id; later frames for it are dropped. */
+  release(id: number): void {
+    this.#channels.delete(id);
+  }
+
+  /**
+   * Adds a channel to the connection and opens the socket if it is not open.
+   * The channel's `onOpen` is called now if the socket is open, else once it opens.
+   */
+  join(channel: Channel): void {
+    if (this.#state === 'closed') {
+      channel.onDisconnect(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }), true);
+      return;
+    }
+    this.#members.add(channel);
+    if (this.#state === 'open') channel.onOpen(false);
+    else if (this.#state === 'idle') this.#connect();
+  }
+
+  /** Removes a channel; it hears nothing more. */
+  leave(channel: Channel): void {
+    this.#members.delete(channel);
+    this.resume(channel);
+  }
+
+  /** Sends a frame if the socket is open; returns false (and sends nothing) otherwise. */
+  send(frame: ClientFrameInput): boolean {
+    if (this.#state !== 'open' || this.#ws === undefined) return false;
+    this.#ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /**
+   * Stops reading from the socket while any holder has it paused, so the
+   * server's send buffer fills and it applies backpressure. Only where the
+   * WebSocket can pause (ws); elsewhere a no-op.
+   */
+  pause(holder: object): void {
+    this.#pausedBy.add(holder);
+    if (this.#pausedBy.size === 1) this.#ws?.pause?.();
+  }
+
+  resume(holder: object): void {
+    if (!this.#pausedBy.delete(holder) || this.#pausedBy.size > 0) return;
+    this.#ws?.resume?.();
+  }
+
+  /** Closes the socket for good; every channel is told. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const ws = this.#ws;
+    this.#shutdown(new ConnectionError('the connection was closed', { code: ErrorCode.CLOSED }));
+    if (ws && ws.readyState < 2) {
+      await new Promise<void>((resolve) => {
+        const cutoff = setTimeout(() => {
+          ws.terminate?.();
+          resolve();
+        }, 1000);
+        ws.addEventListener('close', () => {
+          clearTimeout(cutoff);
+          resolve();
+        });
+        ws.close(1000, 'client closing');
+      });
+    }
+    this.emit('close');
+  }
+
+  #shutdown(error: ConnectionError): void {
+    this.#state = 'closed';
+    this.#clearReconnectTimer();
+    this.#clearIdleTimer();
+    const members = [...this.#members];
+    this.#members.clear();
+    this.#channels.clear();
+    for (const channel of members) channel.onDisconnect(error, true);
+  }
+
+  async #connect(): Promise<void> {
+    this.#state = 'connecting';
+    let ws: WebSocketInstance;
+    try {
+      const Ctor = this.#options.WebSocket ?? (await defaultWebSocket());
+      if (this.#state !== 'connecting') return;
+      const token = this.#options.token;
+      if (token !== undefined && isNodeWs(Ctor)) {
+        ws = new Ctor(this.url, undefined, { headers: { Authorization: `Bearer ${token}` } });
+      } else if (token !== undefined) {
+        const url = new URL(this.url);
+        url.searchParams.set('token', token);
+        ws = new Ctor(url.toString());
+      } else {
+        ws = new Ctor(this.url);
+      }
+    } catch (error) {
+      this.#dropped(new ConnectionError(`cannot connect to ${this.url}: ${(error as Error).message}`, { cause: error }));
+      return;
+    }
+    this.#ws = ws;
+    let refused: ConnectionError | undefined;
+    ws.on?.('unexpected-response', (_req: unknown, res: { statusCode?: number; resume?: () => void }) => {
+      const status = res.statusCode ?? 0;
+      res.resume?.();
+      const code = status === 401 || status === 403 ? ErrorCode.UNAUTHORIZED : ErrorCode.CONNECTION_CLOSED;
+      refused = new ConnectionError(`the server refused the connection with HTTP ${status}`, { code });
+      ws.terminate?.();
+    });
+    ws.on?.('ping', () => this.#touch());
+    ws.addEventListener('open', () => this.#onOpen(ws));
+    ws.addEventListener('message', (event: { data: unknown }) => this.#onMessage(event.data));
+    ws.addEventListener('error', () => {});
+    ws.addEventListener('close', (event: { code: number; reason: string }) => {
+      if (this.#ws !== ws) return;
+      this.#ws = undefined;
+      this.#dropped(
+        refused ?? new ConnectionError(`the connection to ${this.url} closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`),
+      );
+    });
+  }
+
+  #onOpen(ws: WebSocketInstance): void {
+    if (this.#ws !== ws || this.#state !== 'connecting') return;
+    this.#state = 'open';
+    const reconnected = this.#everOpened;
+    this.#everOpened = true;
+    const attempt = this.#attempt;
+    this.#attempt = 0;
+    if (this.#pausedBy.size > 0) ws.pause?.();
+    this.#touch();
+    this.emit('open');
+    if (reconnected) this.emit('reconnect', attempt);
+    for (const channel of [...this.#members]) channel.onOpen(reconnected);
+  }
+
+  #onMessage(data: unknown): void {
+    this.#touch();
+    if (typeof data !== 'string') {
+      if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) data = new TextDecoder().decode(data as ArrayBuffer);
+      else {
+        this.emit('error', new ConnectionError('the server sent a frame that is not text', { code: ErrorCode.BAD_FRAME }));
+        return;
+      }
+    }
+    let frame: ServerFrame;
+    try {
+      frame = ServerFrame.parse(JSON.parse(data as string));
+    } catch (error) {
+      this.emit('error', new ConnectionError('the server sent an invalid frame', { code: ErrorCode.BAD_FRAME, cause: error }));
+      return;
+    }
+    if (frame.type === 'error' && frame.id === undefined) {
+      this.emit('error', new ConnectionError(`server error ${frame.code}: ${frame.message}`, { code: frame.code }));
+      return;
+    }
+    this.#channels.get(frame.id!)?.onFrame(frame);
+  }
+
+  #dropped(error: ConnectionError): void {
+    if (this.#state === 'closed') return;
+    this.#clearIdleTimer();
+    this.#channels.clear();
+    const give_up =
+      !this.#options.reconnect || this.#attempt >= this.#options.maxReconnectAttempts || error.code === ErrorCode.UNAUTHORIZED;
+    if (give_up) {
+      this.#shutdown(error);
+      this.emit('error', error);
+      this.emit('close');
+      return;
+    }
+    this.#state = 'waiting';
+    this.emit('disconnect', error);
+    for (const channel of [...this.#members]) channel.onDisconnect(error, false);
+    const { reconnectDelay, maxReconnectDelay } = this.#options;
+    const ceiling = Math.min(maxReconnectDelay, reconnectDelay * 2 ** this.#attempt);
+    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
+    this.#attempt++;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      void this.#connect();
+    }, delay * 1000);
+  }
+
+  /** Any sign of life from the server restarts the idle timer (ws only: browsers hide pings). */
+  #touch(): void {
+    const ws = this.#ws;
+    if (!ws?.on) return;
+    if (this.#idleTimer !== undefined) {
+      this.#idleTimer.refresh();
+      return;
+    }
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#ws === ws) ws.terminate?.();
+    }, this.#options.idleTimeout * 1000);
+  }
+
+  #clearIdleTimer(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  #clearReconnectTimer(): void {
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+  }
+}
+
+let nodeWs: WebSocketLike | undefined;
+
+async function defaultWebSocket(): Promise<WebSocketLike> {
+  const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
+  if (isNode) {
+    nodeWs ??= (await import('ws')).WebSocket as unknown as WebSocketLike;
+    return nodeWs;
+  }
+  const global = (globalThis as { WebSocket?: WebSocketLike }).WebSocket;
+  if (!global) throw new ConnectionError('no WebSocket implementation: pass options.WebSocket');
+  return global;
+}
+
+function isNodeWs(Ctor: WebSocketLike): boolean {
+  return Ctor === nodeWs || typeof (Ctor.prototype as { pause?: unknown }).pause === 'function';
+}

@@ -1,0 +1,230 @@
+/** Appends events to a journal and resolves once the server has stored them durably. */
+import { JournalConnection, type Channel } from './connection.js';
+import { ConnectionError, ErrorCode, JournalError } from './errors.js';
+import type { ServerFrame } from './protocol.js';
+import { checkJournalName, checkOptions, checkOptionalString, checkUrl, isPlainObject } from './validate.js';
+
+export interface JournalProducerOptions {
+  /** Bearer token for the server (only with a URL). */
+  token?: string;
+  /** Fields merged into every event's context (the event's own fields win). */
+  context?: object;
+  /** Reconnect and resend unacknowledged appends when the connection drops (only with a URL). @default true */
+  reconnect?: boolean;
+}
+
+/** Where an append landed. */
+export interface AppendResult {
+  seq: number;
+  timestamp: number;
+}
+
+interface PendingAppend {
+  readonly events: { name: string; context: Record<string, unknown> }[];
+  readonly key: string;
+  readonly resolve: (results: AppendResult[]) => void;
+  readonly reject: (error: Error) => void;
+  /** Settles (never rejects) when the append does. */
+  settled: Promise<void>;
+  id: number | undefined;
+}
+
+/** The connection and how many producers share it; the last to close closes a connection they made. */
+interface SharedConnection {
+  readonly connection: JournalConnection;
+  readonly owned: boolean;
+  refs: number;
+}
+
+const KNOWN_OPTIONS = ['token', 'context', 'reconnect'] as const;
+
+/**
+ * @example
+ * const producer = new JournalProducer('ws://127.0.0.1:7707', 'jobs');
+ * const { seq, timestamp } = await producer.append('submit', { id: 'f3x', userid: 1000 });
+ * await producer.close();
+ */
+export class JournalProducer implements Channel {
+  readonly journal: string;
+  #shared: SharedConnection;
+  readonly #context: Readonly<Record<string, unknown>>;
+  readonly #pending = new Set<PendingAppend>();
+  readonly #byId = new Map<number, PendingAppend>();
+  #joined = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(url: string | JournalConnection, journal: string, options: JournalProducerOptions = {}) {
+    checkOptions(options, KNOWN_OPTIONS);
+    this.journal = checkJournalName(journal);
+    if (options.context !== undefined && !isPlainObject(options.context)) {
+      throw new TypeError('options.context must be a plain object');
+    }
+    this.#context = { ...(options.context as Record<string, unknown> | undefined) };
+    if (url instanceof JournalConnection) {
+      if (options.token !== undefined || options.reconnect !== undefined) {
+        throw new TypeError('options.token and options.reconnect apply only with a URL; set them on the JournalConnection');
+      }
+      this.#shared = { connection: url, owned: false, refs: 1 };
+    } else {
+      const token = checkOptionalString(options.token, 'options.token');
+      if (options.reconnect !== undefined && typeof options.reconnect !== 'boolean') {
+        throw new TypeError('options.reconnect must be a boolean');
+      }
+      const connection = new JournalConnection(checkUrl(url), {
+        ...(token === undefined ? {} : { token }),
+        reconnect: options.reconnect ?? true,
+      });
+      this.#shared = { connection, owned: true, refs: 1 };
+    }
+  }
+
+  /** Appends one event; resolves with its `seq` and `timestamp` once it is durable. */
+  async append(name: string, context: object = {}): Promise<AppendResult> {
+    const [result] = await this.appendMany([{ name, context }]);
+    return result!;
+  }
+
+  /** Appends a batch atomically: every event is stored, or none. */
+  appendMany(events: readonly { name: string; context?: object }[]): Promise<AppendResult[]> {
+    if (this.#closing) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
+    let batch: PendingAppend['events'];
+    try {
+      batch = this.#prepare(events);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let pending!: PendingAppend;
+    const result = new Promise<AppendResult[]>((resolve, reject) => {
+      pending = { events: batch, key: randomKey(), resolve, reject, settled: Promise.resolve(), id: undefined };
+    });
+    pending.settled = result.then(
+      () => {},
+      () => {},
+    );
+    this.#pending.add(pending);
+    if (!this.#joined) {
+      this.#joined = true;
+      this.#shared.connection.join(this);
+    } else {
+      this.#send(pending);
+    }
+    return result;
+  }
+
+  /** A producer on the same connection whose events also carry `context`. */
+  bind(context: object): JournalProducer {
+    if (!isPlainObject(context)) throw new TypeError('context must be a plain object');
+    return this.#derive({ ...this.#context, ...context });
+  }
+
+  /** A producer on the same connection whose events no longer carry `keys` from the bound context. */
+  unbind(...keys: string[]): JournalProducer {
+    const context = { ...this.#context };
+    for (const key of keys) delete context[key];
+    return this.#derive(context);
+  }
+
+  /**
+   * Waits for appends in flight, then leaves the connection; the last producer
+   * of a connection it made closes it. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (!this.#shared.connection.isOpen) {
+      this.#rejectAll(new JournalError(ErrorCode.CLOSED, 'the producer closed before the append was acknowledged'));
+    }
+    await Promise.all([...this.#pending].map((pending) => pending.settled));
+    this.#shared.connection.leave(this);
+    this.#shared.refs--;
+    if (this.#shared.owned && this.#shared.refs === 0) await this.#shared.connection.close();
+  }
+
+  /** @internal */
+  onOpen(): void {
+    for (const pending of this.#pending) this.#send(pending);
+  }
+
+  /** @internal */
+  onDisconnect(error: ConnectionError, final: boolean): void {
+    this.#byId.clear();
+    for (const pending of this.#pending) pending.id = undefined;
+    if (final) this.#rejectAll(error);
+  }
+
+  /** @internal */
+  onFrame(frame: ServerFrame): void {
+    const pending = this.#byId.get(frame.id!);
+    if (!pending) return;
+    this.#shared.connection.release(frame.id!);
+    this.#byId.delete(frame.id!);
+    this.#pending.delete(pending);
+    if (frame.type === 'ack') {
+      pending.resolve(frame.seqs.map((seq, index) => ({ seq, timestamp: frame.timestamps[index]! })));
+    } else if (frame.type === 'error') {
+      pending.reject(new JournalError(frame.code, frame.message));
+    } else {
+      pending.reject(new JournalError(ErrorCode.BAD_FRAME, `unexpected ${frame.type} frame for an append`));
+    }
+  }
+
+  #send(pending: PendingAppend): void {
+    const connection = this.#shared.connection;
+    if (!connection.isOpen) return;
+    if (pending.id !== undefined) {
+      connection.release(pending.id);
+      this.#byId.delete(pending.id);
+    }
+    pending.id = connection.allocate(this);
+    this.#byId.set(pending.id, pending);
+    connection.send({ type: 'append', id: pending.id, journal: this.journal, events: pending.events, key: pending.key });
+  }
+
+  #prepare(events: readonly { name: string; context?: object }[]): PendingAppend['events'] {
+    if (!Array.isArray(events) || events.length === 0) {
+      throw new JournalError(ErrorCode.INVALID_EVENT, 'events must be a non-empty array');
+    }
+    return events.map((event, index) => {
+      if (!isPlainObject(event)) throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index} must be an object`);
+      if (typeof event.name !== 'string' || event.name === '') {
+        throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: name must be a non-empty string`);
+      }
+      if (event.context !== undefined && !isPlainObject(event.context)) {
+        throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: context must be a plain object`);
+      }
+      let context: Record<string, unknown>;
+      try {
+        // A JSON round trip drops what the wire cannot carry and refuses what it cannot encode.
+        context = JSON.parse(JSON.stringify({ ...this.#context, ...event.context })) as Record<string, unknown>;
+      } catch (cause) {
+        throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: context cannot be encoded as JSON`, { cause });
+      }
+      return { name: event.name, context };
+    });
+  }
+
+  #derive(context: Record<string, unknown>): JournalProducer {
+    const producer = new JournalProducer(this.#shared.connection, this.journal, { context });
+    // The derived producer shares this one's connection, and its ownership of it.
+    producer.#shared = this.#shared;
+    this.#shared.refs++;
+    return producer;
+  }
+
+  #rejectAll(error: Error): void {
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    this.#byId.clear();
+    for (const append of pending) {
+      if (append.id !== undefined) this.#shared.connection.release(append.id);
+      append.reject(error);
+    }
+  }
+}
+
+function randomKey(): string {
+  return globalThis.crypto.randomUUID();
+}

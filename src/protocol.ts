@@ -1,0 +1,126 @@
+/**
+ * The wire protocol: JSON text frames, one zod schema per frame, a
+ * discriminated union on `type` per direction. The server validates every
+ * frame it receives with {@link ClientFrame}; the client validates every frame
+ * it decodes with {@link ServerFrame}. Types are inferred from the schemas.
+ */
+import { z } from 'zod';
+
+/** Journal names: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`. */
+export const JOURNAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+const RequestId = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+const JournalName = z.string().regex(JOURNAL_NAME, 'invalid journal name');
+const Context = z.record(z.string(), z.unknown());
+const Timestamp = z.number().min(0).finite();
+
+/** An event as it travels from the server: `{ name, timestamp, context, seq }`. */
+export const EventEntry = z.object({
+  name: z.string().min(1),
+  timestamp: Timestamp,
+  context: Context,
+  seq: z.int().min(1),
+});
+export type EventEntry = z.infer<typeof EventEntry>;
+
+/** An event as a producer sends it; the server assigns `timestamp` and `seq`. */
+export const NewEventEntry = z.strictObject({
+  name: z.string().min(1, 'event name must be a non-empty string'),
+  context: Context.optional(),
+});
+export type NewEventEntry = z.infer<typeof NewEventEntry>;
+
+/** Subscription filter understood by every journal: only events whose name is listed. */
+export const SubscribePayload = z.looseObject({
+  names: z.array(z.string().min(1)).min(1).optional(),
+});
+
+export const SubscribeFrame = z.strictObject({
+  type: z.literal('subscribe'),
+  id: RequestId,
+  journal: JournalName,
+  full: z.boolean().default(true),
+  since: Timestamp.default(0),
+  payload: SubscribePayload.default({}),
+});
+export type SubscribeFrame = z.infer<typeof SubscribeFrame>;
+
+export const CancelFrame = z.strictObject({
+  type: z.literal('cancel'),
+  id: RequestId,
+});
+export type CancelFrame = z.infer<typeof CancelFrame>;
+
+export const AppendFrame = z.strictObject({
+  type: z.literal('append'),
+  id: RequestId,
+  journal: JournalName,
+  events: z.array(NewEventEntry).min(1, 'an append needs at least one event'),
+  /**
+   * Optional batch key chosen by the client. A batch resent with a key the
+   * server has already stored is acknowledged again, not stored twice.
+   */
+  key: z.string().min(1).max(128).optional(),
+});
+export type AppendFrame = z.infer<typeof AppendFrame>;
+
+/** Every frame a client may send. */
+export const ClientFrame = z.discriminatedUnion('type', [SubscribeFrame, CancelFrame, AppendFrame]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+export type ClientFrameInput = z.input<typeof ClientFrame>;
+
+export const Head = z.object({ seq: z.int().min(0), timestamp: Timestamp });
+export type Head = z.infer<typeof Head>;
+
+export const SubscribedFrame = z.object({
+  type: z.literal('subscribed'),
+  id: RequestId,
+  head: Head,
+});
+export type SubscribedFrame = z.infer<typeof SubscribedFrame>;
+
+/** History pages and live batches; the sentinel is a response with `events: []`. */
+export const ResponseFrame = z.looseObject({
+  type: z.literal('response'),
+  id: RequestId,
+  events: z.array(EventEntry),
+});
+export type ResponseFrame = z.infer<typeof ResponseFrame>;
+
+/** The subscription ended: after a cancel, or with `code` when the server ended it. */
+export const EndFrame = z.object({
+  type: z.literal('end'),
+  id: RequestId,
+  code: z.string().optional(),
+  message: z.string().optional(),
+});
+export type EndFrame = z.infer<typeof EndFrame>;
+
+export const AckFrame = z.object({
+  type: z.literal('ack'),
+  id: RequestId,
+  seqs: z.array(z.int().min(1)),
+  timestamps: z.array(Timestamp),
+});
+export type AckFrame = z.infer<typeof AckFrame>;
+
+export const ErrorFrame = z.object({
+  type: z.literal('error'),
+  id: RequestId.optional(),
+  code: z.string(),
+  message: z.string(),
+});
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+/** Every frame a server may send. */
+export const ServerFrame = z.discriminatedUnion('type', [
+  SubscribedFrame,
+  ResponseFrame,
+  EndFrame,
+  AckFrame,
+  ErrorFrame,
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+
+/** The known frame types of each direction, to tell an unknown `type` from a bad frame. */
+export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(['subscribe', 'cancel', 'append']);
