@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { ConnectionError, ErrorCode } from './errors.js';
-import { ServerFrame, type ClientFrameInput } from './protocol.js';
+import { decodeServerFrame, type ClientFrameInput, type ServerFrame } from './protocol.js';
 import { checkBoolean, checkOptions, checkOptionalString, checkPositive, checkUrl } from './validate.js';
 
 /** A WebSocket constructor: `ws` in Node, the global one in browsers. */
@@ -298,7 +298,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     }
     let frame: ServerFrame;
     try {
-      frame = ServerFrame.parse(JSON.parse(data as string));
+      frame = decodeServerFrame(data as string);
     } catch (error) {
       this.emit('error', new ConnectionError('the server sent an invalid frame', { code: ErrorCode.BAD_FRAME, cause: error }));
       return;

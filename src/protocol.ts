@@ -124,3 +124,41 @@ export type ServerFrame = z.infer<typeof ServerFrame>;
 
 /** The known frame types of each direction, to tell an unknown `type` from a bad frame. */
 export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(['subscribe', 'cancel', 'append']);
+
+const ResponseEnvelope = ResponseFrame.extend({ events: z.array(z.unknown()) });
+
+/**
+ * True when `value` satisfies {@link EventEntry}: the same rules, checked by
+ * hand, because history replay decodes millions of entries and this is the
+ * client's hot path. `test/protocol.test.ts` holds the two to agreement.
+ */
+export function isEventEntry(value: unknown): value is EventEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, timestamp, context, seq } = value as Record<string, unknown>;
+  return (
+    typeof name === 'string' &&
+    name.length > 0 &&
+    typeof timestamp === 'number' &&
+    timestamp >= 0 &&
+    Number.isFinite(timestamp) &&
+    typeof seq === 'number' &&
+    Number.isSafeInteger(seq) &&
+    seq >= 1 &&
+    typeof context === 'object' &&
+    context !== null &&
+    !Array.isArray(context)
+  );
+}
+
+/**
+ * Parses and validates one frame from the server. Throws (a `SyntaxError` or
+ * a `ZodError`) when the text is not a valid {@link ServerFrame}.
+ */
+export function decodeServerFrame(text: string): ServerFrame {
+  const json: unknown = JSON.parse(text);
+  if ((json as { type?: unknown } | null)?.type === 'response') {
+    const frame = ResponseEnvelope.parse(json) as ResponseFrame;
+    if (frame.events.every(isEventEntry)) return frame;
+  }
+  return ServerFrame.parse(json);
+}
