@@ -27,7 +27,16 @@ export class Watchers {
   emit(journal: string, events: readonly StoredEvent[]): void {
     const set = this.#byJournal.get(journal);
     if (!set || events.length === 0) return;
-    for (const listener of [...set]) listener(events);
+    for (const listener of [...set]) {
+      try {
+        listener(events);
+      } catch (error) {
+        // One listener's bug must neither starve the others nor fail an append that is stored.
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   clear(): void {

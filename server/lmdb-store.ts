@@ -1,0 +1,334 @@
+/** The embedded durable store: every journal in one LMDB environment on local disk. */
+import { createHash } from 'node:crypto';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { ErrorCode, JournalError } from '../src/errors.js';
+import { encodeEvent, nextMicros, nowMicros } from './encode.js';
+import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
+import { Watchers } from './watchers.js';
+
+export interface LmdbStoreOptions {
+  /** Directory of the LMDB environment, created if missing. One process opens it at a time. */
+  readonly path: string;
+  /**
+   * The time source, in microseconds since the epoch. Timestamps stay strictly
+   * increasing whatever it returns; tests use it to move the clock.
+   * @default nowMicros (performance.timeOrigin + performance.now())
+   */
+  readonly clock?: () => number;
+}
+
+/** Above this many UTF-8 bytes, a batch key is stored by its SHA-256 (LMDB keys are small). */
+const MAX_RAW_KEY_BYTES = 256;
+/** LMDB keys hold at most ~1,900 bytes; journal names are far shorter (128 chars on the wire). */
+const MAX_JOURNAL_BYTES = 1024;
+const END = Number.MAX_SAFE_INTEGER;
+
+type EventKey = [journal: string, micros: number];
+/** The durable head of a journal: its newest seq and micros, and the number of keyed batches so far. */
+type HeadRecord = [seq: number, micros: number, keyNo: number];
+/** Where a keyed batch lies: its first event's micros and its length. */
+type BatchRecord = [firstMicros: number, count: number];
+
+interface JournalState {
+  /** Assigned so far, including batches not yet committed. */
+  seq: number;
+  micros: number;
+  keyNo: number;
+  /** The head record's version after the appends issued so far; 0 when there is no record. */
+  version: number;
+  /** The newest committed (and emitted) event. */
+  committed: JournalHead;
+  /** Settles when the latest append of this journal has committed and been emitted. */
+  tail: Promise<unknown>;
+  /** Keyed batches in flight, by key and by key number, so duplicates and eviction see them. */
+  pendingKeys: Map<string, Promise<StoredEvent[]>>;
+  pendingKeyNos: Map<number, string>;
+}
+
+/**
+ * Keeps journals in an LMDB environment. An append resolves once its batch is
+ * committed and fsync'd, so every acknowledged event survives `kill -9` of the
+ * process and a power loss. Appends made in the same event-loop turn share one
+ * transaction. Open one `LmdbStore` per directory per process.
+ *
+ * @example
+ * const store = new LmdbStore({ path: './data' });
+ * const [event] = await store.append('jobs', [{ name: 'submit', context: { id: 1 } }]);
+ */
+export class LmdbStore implements JournalStore {
+  readonly #root: RootDatabase;
+  /** [journal, micros] → `${seq}:${name.length}:${name}${json}`. */
+  readonly #events: Database<string, EventKey>;
+  /**
+   * journal → HeadRecord. Each append writes a fresh random version and commits only if the
+   * version is still the one it was built on, so no append lands on a head it did not expect.
+   */
+  readonly #heads: Database<HeadRecord, string>;
+  readonly #batches: Database<BatchRecord, (string | number)[]>;
+  /** [journal, keyNo] → key, to forget the oldest keys. */
+  readonly #batchOrder: Database<string, [string, number]>;
+  readonly #clock: () => number;
+  readonly #journals = new Map<string, JournalState>();
+  readonly #watchers = new Watchers();
+  readonly #inflight = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: LmdbStoreOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    const { path, clock = nowMicros } = options;
+    if (typeof path !== 'string' || path.length === 0) throw new TypeError('options.path must be a non-empty string');
+    if (typeof clock !== 'function') throw new TypeError('options.clock must be a function');
+    this.#clock = clock;
+    try {
+      this.#root = open({
+        path,
+        // Durability: with overlappingSync off, LMDB fsyncs data and meta page inside the commit,
+        // and lmdb-js resolves a write only after that commit. noSync/noMetaSync stay off.
+        overlappingSync: false,
+        noSync: false,
+        noMetaSync: false,
+        useWritemap: false,
+        // All writes of one event-loop turn go into one transaction: one fsync for many appends.
+        eventTurnBatching: true,
+      });
+      this.#events = this.#root.openDB({ name: 'events', encoding: 'string' });
+      this.#heads = this.#root.openDB({ name: 'heads', useVersions: true });
+      this.#batches = this.#root.openDB({ name: 'batches' });
+      this.#batchOrder = this.#root.openDB({ name: 'batch-order', encoding: 'string' });
+    } catch (error) {
+      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `cannot open the store at ${path}`, { cause: error });
+    }
+  }
+
+  /**
+   * Appends a batch atomically and resolves once it is durable. Seq and
+   * timestamps are assigned at call time, so batches are stored in call order;
+   * if a commit fails, it and every later append of that journal already
+   * issued reject with `STORE_UNAVAILABLE`, and nothing of them is stored.
+   */
+  async append(journal: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const state = this.#state(journal);
+    const { key } = options;
+    if (key !== undefined) {
+      const pending = state.pendingKeys.get(key);
+      if (pending) return pending;
+      const batch = this.#guard(() => this.#batches.get(batchKey(journal, key)));
+      if (batch) return this.#range(journal, batch[0], batch[1]);
+    }
+    if (events.length === 0) return [];
+    // Encode everything before writing anything, so a bad event cannot leave half a batch.
+    let { seq, micros } = state;
+    const stored: StoredEvent[] = [];
+    const times: number[] = [];
+    try {
+      for (const event of events) {
+        micros = nextMicros(micros, this.#clock());
+        times.push(micros);
+        stored.push(encodeEvent(++seq, micros, event.name, event.context));
+      }
+    } catch (error) {
+      throw new JournalError(ErrorCode.INVALID_EVENT, `an event cannot be encoded: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const expected = state.version;
+    const version = 1 + Math.floor(Math.random() * 2 ** 48);
+    const keyNo = key === undefined ? state.keyNo : state.keyNo + 1;
+    const evicted = key === undefined ? undefined : this.#evictable(journal, state, keyNo - IDEMPOTENCY_KEY_LIMIT);
+    const head: HeadRecord = [seq, micros, keyNo];
+    const write = (): void => {
+      stored.forEach((event, i) => this.#events.put([journal, times[i]!], packEvent(event)));
+      if (evicted !== undefined) {
+        this.#batches.remove(batchKey(journal, evicted));
+        this.#batchOrder.remove([journal, keyNo - IDEMPOTENCY_KEY_LIMIT]);
+      }
+      if (key !== undefined) {
+        this.#batches.put(batchKey(journal, key), [times[0]!, stored.length]);
+        this.#batchOrder.put([journal, keyNo], key);
+      }
+      this.#heads.put(journal, head, version);
+    };
+    // The batch commits only if the journal's head is still the one it was built on: after a
+    // failed commit, the appends queued behind it find another head and store nothing.
+    let written: Promise<boolean>;
+    try {
+      written = expected === 0 ? this.#heads.ifNoExists(journal, write) : this.#heads.ifVersion(journal, expected, write);
+    } catch (error) {
+      this.#forget(journal, state);
+      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
+    }
+    Object.assign(state, { seq, micros, keyNo, version });
+    const previous = state.tail;
+    const done = written.then(async (ok) => {
+      await previous;
+      if (!ok) throw new Error(`the head of ${journal} moved: an earlier append failed or another writer appended`);
+      state.committed = { seq, timestamp: micros / 1e6 };
+      this.#emit(journal, stored);
+      return stored;
+    });
+    const result = done.catch((error: unknown) => {
+      this.#forget(journal, state);
+      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
+    });
+    state.tail = result;
+    if (key !== undefined) {
+      state.pendingKeys.set(key, result);
+      state.pendingKeyNos.set(keyNo, key);
+    }
+    this.#inflight.add(result);
+    const settle = (): void => {
+      this.#inflight.delete(result);
+      if (key !== undefined && state.pendingKeys.get(key) === result) {
+        state.pendingKeys.delete(key);
+        state.pendingKeyNos.delete(keyNo);
+      }
+    };
+    result.then(settle, settle);
+    return result;
+  }
+
+  /** Up to `limit` events with `timestamp > after`, oldest first, read from one cursor seek. */
+  async read(journal: string, after: number, limit: number): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const count = Math.floor(limit);
+    if (!(count > 0) || Number.isNaN(after) || after === Infinity) return [];
+    return this.#range(journal, firstMicrosAfter(after), count);
+  }
+
+  /** The newest committed event's position, from memory or one lookup. */
+  async head(journal: string): Promise<JournalHead> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const state = this.#journals.get(journal);
+    if (state) return state.committed;
+    const record = this.#guard(() => this.#heads.get(journal));
+    return record ? { seq: record[0], timestamp: record[1] / 1e6 } : { seq: 0, timestamp: 0 };
+  }
+
+  /** Calls `listener` with every batch of `journal` once it is durable and readable, in order. */
+  watch(journal: string, listener: AppendListener): () => void {
+    return this.#watchers.add(journal, listener);
+  }
+
+  /** Lets appends already made finish, then closes the environment. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#inflight]);
+      this.#watchers.clear();
+      this.#journals.clear();
+      await this.#root.close();
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** The journal's cached head, loaded from disk the first time. */
+  #state(journal: string): JournalState {
+    let state = this.#journals.get(journal);
+    if (!state) {
+      const entry = this.#guard(() => this.#heads.getEntry(journal));
+      const [seq, micros, keyNo] = entry?.value ?? [0, 0, 0];
+      state = {
+        seq,
+        micros,
+        keyNo,
+        version: entry?.version ?? 0,
+        committed: { seq, timestamp: micros / 1e6 },
+        tail: Promise.resolve(),
+        pendingKeys: new Map(),
+        pendingKeyNos: new Map(),
+      };
+      this.#journals.set(journal, state);
+    }
+    return state;
+  }
+
+  /** Drops a journal's cache after a failure, so the next append reloads its head from disk. */
+  #forget(journal: string, state: JournalState): void {
+    if (this.#journals.get(journal) === state) this.#journals.delete(journal);
+  }
+
+  /** The key of keyed batch number `keyNo`, which the new batch pushes out of the window. */
+  #evictable(journal: string, state: JournalState, keyNo: number): string | undefined {
+    if (keyNo < 1) return undefined;
+    return state.pendingKeyNos.get(keyNo) ?? this.#guard(() => this.#batchOrder.get([journal, keyNo]));
+  }
+
+  #range(journal: string, fromMicros: number, limit: number): StoredEvent[] {
+    return this.#guard(() => {
+      const page: StoredEvent[] = [];
+      const range = this.#events.getRange({ start: [journal, fromMicros], end: [journal, END], limit });
+      for (const { key, value } of range) page.push(unpackEvent(key[1], value));
+      return page;
+    });
+  }
+
+  #emit(journal: string, events: readonly StoredEvent[]): void {
+    try {
+      this.#watchers.emit(journal, events);
+    } catch (error) {
+      // A throwing listener is a bug in it; it must not fail an append that is already stored.
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
+
+  #guard<T>(operation: () => T): T {
+    try {
+      return operation();
+    } catch (error) {
+      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, 'the store failed', { cause: error });
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new JournalError(ErrorCode.STORE_UNAVAILABLE, 'the store is closed');
+  }
+}
+
+function checkJournal(journal: string): void {
+  if (typeof journal !== 'string' || journal.length === 0 || Buffer.byteLength(journal) > MAX_JOURNAL_BYTES) {
+    throw new JournalError(ErrorCode.INVALID_JOURNAL, `invalid journal name for the store: ${String(journal)}`);
+  }
+}
+
+/** Long keys are stored by digest; the array length keeps the two forms apart. */
+function batchKey(journal: string, key: string): (string | number)[] {
+  if (Buffer.byteLength(key) <= MAX_RAW_KEY_BYTES) return [journal, key];
+  return [journal, createHash('sha256').update(key).digest('base64'), 1];
+}
+
+/** The smallest whole microsecond whose timestamp (`micros / 1e6`, as stored) is `> after`. */
+function firstMicrosAfter(after: number): number {
+  if (after < 0) return 0;
+  const near = Math.round(after * 1e6);
+  return near / 1e6 > after ? near : near + 1;
+}
+
+/**
+ * Seq and name ride in front of the wire JSON, so a read never parses JSON: measured at
+ * ~2.3M events/s per page read, against ~1.6M for a msgpack [seq, name, json] and ~0.7M for JSON.parse.
+ */
+function packEvent(event: StoredEvent): string {
+  return `${event.seq}:${event.name.length}:${event.name}${event.json}`;
+}
+
+function unpackEvent(micros: number, value: string): StoredEvent {
+  const colon = value.indexOf(':');
+  const second = value.indexOf(':', colon + 1);
+  const nameEnd = second + 1 + Number(value.slice(colon + 1, second));
+  return {
+    seq: Number(value.slice(0, colon)),
+    timestamp: micros / 1e6,
+    name: value.slice(second + 1, nameEnd),
+    json: value.slice(nameEnd),
+  };
+}

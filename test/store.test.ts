@@ -1,0 +1,225 @@
+/** The store conformance suite on every embedded store, plus LmdbStore's own tests. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import { nextMicros } from '../server/encode.js';
+import { LmdbStore, type LmdbStoreOptions } from '../server/lmdb-store.js';
+import { MemoryStore } from '../server/memory-store.js';
+import type { StoredEvent } from '../server/store.js';
+import { storeConformance, type StoreFactory, type StoreOpenOptions } from './store-conformance.js';
+
+/** Every test fails rather than hangs. */
+const LIMIT = { timeout: 60_000 };
+const tempDir = () => mkdtemp(join(tmpdir(), 'wsjournal-store-'));
+
+storeConformance('MemoryStore', {
+  persistent: false,
+  clock: false,
+  async create() {
+    const store = new MemoryStore();
+    return { store, cleanup: () => store.close() };
+  },
+});
+
+const lmdbFactory: StoreFactory = {
+  persistent: true,
+  clock: true,
+  async create(options: StoreOpenOptions = {}) {
+    const path = await tempDir();
+    let current = new LmdbStore({ path, ...options });
+    return {
+      store: current,
+      async reopen(reopenOptions: StoreOpenOptions = {}) {
+        await current.close();
+        current = new LmdbStore({ path, ...reopenOptions });
+        return current;
+      },
+      async cleanup() {
+        await current.close();
+        await rm(path, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+storeConformance('LmdbStore', lmdbFactory);
+
+describe('nextMicros', () => {
+  it('follows the clock while it is ahead, and steps one microsecond past the last otherwise', LIMIT, () => {
+    assert.equal(nextMicros(100, 250), 250);
+    assert.equal(nextMicros(100, 101), 101);
+    assert.equal(nextMicros(100, 100), 101);
+    assert.equal(nextMicros(100, 40), 101);
+  });
+});
+
+describe('LmdbStore', () => {
+  let dir: string;
+  before(async () => {
+    dir = await tempDir();
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('rejects bad options, naming them', LIMIT, async () => {
+    const bad: [unknown, RegExp][] = [
+      [undefined, /options must be an object/],
+      [{}, /options\.path/],
+      [{ path: '' }, /options\.path/],
+      [{ path: 42 }, /options\.path/],
+      [{ path: join(dir, 'x'), clock: 5 }, /options\.clock/],
+    ];
+    for (const [options, message] of bad) {
+      assert.throws(() => new LmdbStore(options as LmdbStoreOptions), (error: unknown) => {
+        assert.ok(error instanceof TypeError);
+        assert.match(error.message, message);
+        return true;
+      });
+    }
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'not a directory');
+    assert.throws(() => new LmdbStore({ path: join(file, 'db') }), { code: 'STORE_UNAVAILABLE' });
+  });
+
+  it('keeps many journals across close and reopen', LIMIT, async () => {
+    const path = join(dir, 'many');
+    const store = new LmdbStore({ path });
+    const pending: Promise<StoredEvent[]>[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let j = 0; j < 200; j++) {
+        if (j % 5 >= round) pending.push(store.append(`journal-${j}`, [{ name: `r${round}`, context: { j, round } }]));
+      }
+    }
+    const written = (await Promise.all(pending)).flat();
+    await store.close();
+    const reopened = new LmdbStore({ path });
+    try {
+      for (let j = 0; j < 200; j++) {
+        const expected = written.filter((event) => (JSON.parse(event.json) as { context: { j: number } }).context.j === j);
+        assert.equal(expected.length, (j % 5) + 1);
+        assert.deepEqual(await reopened.read(`journal-${j}`, 0, 100), expected);
+        assert.deepEqual(await reopened.head(`journal-${j}`), { seq: expected.length, timestamp: expected.at(-1)!.timestamp });
+      }
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('pages through a 100,000-event journal', LIMIT, async () => {
+    const store = new LmdbStore({ path: join(dir, 'big') });
+    try {
+      for (let chunk = 0; chunk < 10; chunk++) {
+        const batches = Array.from({ length: 10 }, (_, b) =>
+          store.append('big', Array.from({ length: 1000 }, (_, i) => ({ name: 'tick', context: { n: (chunk * 10 + b) * 1000 + i } }))),
+        );
+        await Promise.all(batches);
+      }
+      for (const limit of [1000, 997]) {
+        let after = 0;
+        let expected = 1;
+        let pages = 0;
+        for (;;) {
+          const page = await store.read('big', after, limit);
+          if (page.length === 0) break;
+          assert.ok(page.length <= limit && page[0]!.timestamp > after);
+          for (const event of page) assert.equal(event.seq, expected++);
+          after = page.at(-1)!.timestamp;
+          pages++;
+        }
+        assert.equal(expected - 1, 100_000);
+        assert.equal(pages, Math.ceil(100_000 / limit));
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails an append whose journal moved under it, and the appends queued behind it, without holes', LIMIT, async () => {
+    // Two stores on one directory break the one-writer rule on purpose: the second moves
+    // the head under the first's cache, as a failed commit would leave it.
+    const path = join(dir, 'conflict');
+    const first = new LmdbStore({ path });
+    const second = new LmdbStore({ path });
+    try {
+      await first.append('j', [{ name: 'a', context: {} }]);
+      await second.append('j', [{ name: 'b', context: {} }]);
+      const stale = [first.append('j', [{ name: 'stale', context: {} }]), first.append('j', [{ name: 'queued', context: {} }])];
+      for (const result of await Promise.allSettled(stale)) {
+        assert.equal(result.status, 'rejected');
+        assert.equal((result.reason as { code?: string }).code, 'STORE_UNAVAILABLE');
+        assert.ok((result.reason as Error).cause instanceof Error, 'the cause is passed on');
+      }
+      const [next] = await first.append('j', [{ name: 'c', context: {} }]);
+      assert.equal(next!.seq, 3);
+      const all = await first.read('j', 0, 10);
+      assert.deepEqual(all.map((event) => [event.seq, event.name]), [[1, 'a'], [2, 'b'], [3, 'c']]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('keeps every acknowledged event when the process is killed with SIGKILL', LIMIT, async () => {
+    const path = join(dir, 'crash');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CRASH_WRITER], {
+      env: { ...process.env, STORE_MODULE: new URL('../server/lmdb-store.js', import.meta.url).href, STORE_PATH: path },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const acked: number[] = [];
+    const enough = new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        acked.push(Number(line));
+        if (acked.length === 2000) resolve();
+      });
+      void exited.then(() => reject(new Error(`the writer exited after ${acked.length} acknowledgements`)));
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    try {
+      await enough;
+    } finally {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+    }
+    assert.equal(await exited, 'SIGKILL');
+    const store = new LmdbStore({ path });
+    try {
+      const head = await store.head('crash');
+      const maxAcked = Math.max(...acked);
+      assert.ok(head.seq >= maxAcked, `head ${head.seq} lost acknowledged seq ${maxAcked}`);
+      const all: StoredEvent[] = [];
+      for (let after = 0; ; ) {
+        const page = await store.read('crash', after, 5000);
+        if (page.length === 0) break;
+        assert.ok(page[0]!.timestamp > after);
+        all.push(...page);
+        after = page.at(-1)!.timestamp;
+      }
+      assert.deepEqual(all.map((event) => event.seq), Array.from({ length: head.seq }, (_, i) => i + 1));
+      const [next] = await store.append('crash', [{ name: 'after', context: {} }]);
+      assert.equal(next!.seq, head.seq + 1);
+      assert.ok(next!.timestamp > all.at(-1)!.timestamp);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** Appends forever, 50 appends in flight, printing each acknowledged seq. */
+const CRASH_WRITER = `
+const { LmdbStore } = await import(process.env.STORE_MODULE);
+const store = new LmdbStore({ path: process.env.STORE_PATH });
+let n = 0;
+const writer = async () => {
+  for (;;) {
+    const [event] = await store.append('crash', [{ name: 'e', context: { n: n++ } }]);
+    process.stdout.write(event.seq + '\\n');
+  }
+};
+for (let i = 0; i < 50; i++) void writer();
+`;
