@@ -7,7 +7,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { ConnectionError, ErrorCode } from './errors.js';
 import { decodeServerFrame, type ClientFrameInput, type ServerFrame } from './protocol.js';
-import { checkBoolean, checkOptions, checkOptionalString, checkPositive, checkUrl } from './validate.js';
+import { checkBoolean, checkOptions, checkOptionalString, checkPositive, checkUrls } from './validate.js';
 
 /** A WebSocket constructor: `ws` in Node, the global one in browsers. */
 export type WebSocketLike = {
@@ -86,7 +86,9 @@ type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
  * const producer = new JournalProducer(connection, 'jobs');
  */
 export class JournalConnection extends EventEmitter<ConnectionEvents> {
-  readonly url: string;
+  /** Every server this connection may use, in the order it tries them. */
+  readonly urls: readonly string[];
+  #urlIndex = 0;
   readonly #options: Required<Omit<JournalConnectionOptions, 'token' | 'WebSocket'>> & {
     token: string | undefined;
     WebSocket: WebSocketLike | undefined;
@@ -103,9 +105,13 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(url: string, options: JournalConnectionOptions = {}) {
+  /**
+   * @param url The server, or several servers behind one journal store: on a
+   * drop the connection moves on to the next one in turn.
+   */
+  constructor(url: string | readonly string[], options: JournalConnectionOptions = {}) {
     super();
-    this.url = checkUrl(url);
+    this.urls = checkUrls(url);
     checkOptions(options, KNOWN_OPTIONS);
     const merged = {
       reconnect: true,
@@ -130,6 +136,11 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       token: checkOptionalString(options.token, 'options.token'),
       WebSocket: merged.WebSocket,
     };
+  }
+
+  /** The server in use (or tried next). */
+  get url(): string {
+    return this.urls[this.#urlIndex]!;
   }
 
   /** True while the socket is open. */
@@ -323,6 +334,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       return;
     }
     this.#state = 'waiting';
+    this.#urlIndex = (this.#urlIndex + 1) % this.urls.length;
     this.emit('disconnect', error);
     for (const channel of [...this.#members]) channel.onDisconnect(error, false);
     const { reconnectDelay, maxReconnectDelay } = this.#options;

@@ -9,7 +9,7 @@ import { ConnectionError, ErrorCode, JournalError, NotStartedError, TimeoutError
 import { Fifo } from './fifo.js';
 import { JournalEvent } from './journal-event.js';
 import type { EventEntry, Head, ServerFrame } from './protocol.js';
-import { checkBoolean, checkJournalName, checkOptions, checkOptionalString, checkPositive, checkTimestamp, checkUrl } from './validate.js';
+import { checkBoolean, checkJournalName, checkOptions, checkOptionalString, checkPositive, checkTimestamp, checkUrls } from './validate.js';
 
 export type { EventEntry } from './protocol.js';
 
@@ -95,7 +95,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
   readonly includeSentinel: boolean;
   readonly #bufferHistory: boolean;
   readonly #maxQueued: number;
-  readonly #url: string | undefined;
+  readonly #url: readonly string[] | undefined;
   readonly #connectionOptions: { token?: string; reconnect: boolean };
   #connection: JournalConnection | undefined;
   #state: 'new' | 'running' | 'stopped' = 'new';
@@ -116,7 +116,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
   #nullDelivered = false;
   #resubscribeTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(url: string | JournalConnection, journal: string, options: JournalConsumerOptions = {}) {
+  constructor(url: string | readonly string[] | JournalConnection, journal: string, options: JournalConsumerOptions = {}) {
     super();
     checkOptions(options, KNOWN_OPTIONS);
     this.journal = checkJournalName(journal);
@@ -142,7 +142,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
       }
       this.#connection = url;
     } else {
-      this.#url = checkUrl(url);
+      this.#url = checkUrls(url);
     }
     this.#connectionOptions = token === undefined ? { reconnect } : { token, reconnect };
     this.#cursor = this.since;

@@ -2,7 +2,7 @@
 import { JournalConnection, type Channel } from './connection.js';
 import { ConnectionError, ErrorCode, JournalError } from './errors.js';
 import type { ServerFrame } from './protocol.js';
-import { checkJournalName, checkOptions, checkOptionalString, checkUrl, isPlainObject } from './validate.js';
+import { checkJournalName, checkOptions, checkOptionalString, checkUrls, isPlainObject } from './validate.js';
 
 export interface JournalProducerOptions {
   /** Bearer token for the server (only with a URL). */
@@ -53,7 +53,7 @@ export class JournalProducer implements Channel {
   #joined = false;
   #closing: Promise<void> | undefined;
 
-  constructor(url: string | JournalConnection, journal: string, options: JournalProducerOptions = {}) {
+  constructor(url: string | readonly string[] | JournalConnection, journal: string, options: JournalProducerOptions = {}) {
     checkOptions(options, KNOWN_OPTIONS);
     this.journal = checkJournalName(journal);
     if (options.context !== undefined && !isPlainObject(options.context)) {
@@ -70,7 +70,7 @@ export class JournalProducer implements Channel {
       if (options.reconnect !== undefined && typeof options.reconnect !== 'boolean') {
         throw new TypeError('options.reconnect must be a boolean');
       }
-      const connection = new JournalConnection(checkUrl(url), {
+      const connection = new JournalConnection(checkUrls(url), {
         ...(token === undefined ? {} : { token }),
         reconnect: options.reconnect ?? true,
       });

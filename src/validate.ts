@@ -24,6 +24,13 @@ export function checkUrl(url: unknown, argument = 'url'): string {
   return url;
 }
 
+/** One URL or a non-empty list of them (several servers sharing one store). */
+export function checkUrls(url: unknown, argument = 'url'): string[] {
+  if (!Array.isArray(url)) return [checkUrl(url, argument)];
+  if (url.length === 0) throw new TypeError(`${argument} must not be an empty list`);
+  return url.map((item, index) => checkUrl(item, `${argument}[${index}]`));
+}
+
 export function checkBoolean(value: unknown, argument: string): boolean {
   if (typeof value !== 'boolean') throw new TypeError(`${argument} must be a boolean`);
   return value;
