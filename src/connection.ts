@@ -299,6 +299,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   }
 
   #onMessage(data: unknown): void {
+    if (this.#state === 'closed') return;
     this.#touch();
     if (typeof data !== 'string') {
       if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) data = new TextDecoder().decode(data as ArrayBuffer);
@@ -350,7 +351,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   /** Any sign of life from the server restarts the idle timer (ws only: browsers hide pings). */
   #touch(): void {
     const ws = this.#ws;
-    if (!ws?.on) return;
+    if (!ws?.on || this.#state === 'closed') return;
     if (this.#idleTimer !== undefined) {
       this.#idleTimer.refresh();
       return;

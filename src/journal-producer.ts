@@ -29,11 +29,12 @@ interface PendingAppend {
   id: number | undefined;
 }
 
-/** The connection and how many producers share it; the last to close closes a connection they made. */
+/** The connection a producer and the views `bind`/`unbind` made from it share. */
 interface SharedConnection {
   readonly connection: JournalConnection;
+  /** True when the root producer made the connection from a URL, and so closes it. */
   readonly owned: boolean;
-  refs: number;
+  readonly producers: Set<JournalProducer>;
 }
 
 const KNOWN_OPTIONS = ['token', 'context', 'reconnect'] as const;
@@ -51,6 +52,8 @@ export class JournalProducer implements Channel {
   readonly #pending = new Set<PendingAppend>();
   readonly #byId = new Map<number, PendingAppend>();
   #joined = false;
+  /** False for the views made by `bind`/`unbind`. */
+  #root = true;
   #closing: Promise<void> | undefined;
 
   constructor(url: string | readonly string[] | JournalConnection, journal: string, options: JournalProducerOptions = {}) {
@@ -64,7 +67,7 @@ export class JournalProducer implements Channel {
       if (options.token !== undefined || options.reconnect !== undefined) {
         throw new TypeError('options.token and options.reconnect apply only with a URL; set them on the JournalConnection');
       }
-      this.#shared = { connection: url, owned: false, refs: 1 };
+      this.#shared = { connection: url, owned: false, producers: new Set([this]) };
     } else {
       const token = checkOptionalString(options.token, 'options.token');
       if (options.reconnect !== undefined && typeof options.reconnect !== 'boolean') {
@@ -74,7 +77,7 @@ export class JournalProducer implements Channel {
         ...(token === undefined ? {} : { token }),
         reconnect: options.reconnect ?? true,
       });
-      this.#shared = { connection, owned: true, refs: 1 };
+      this.#shared = { connection, owned: true, producers: new Set([this]) };
     }
   }
 
@@ -125,8 +128,9 @@ export class JournalProducer implements Channel {
   }
 
   /**
-   * Waits for appends in flight, then leaves the connection; the last producer
-   * of a connection it made closes it. Idempotent.
+   * Waits for appends in flight, then leaves the connection. Closing the
+   * producer made from a URL also closes the views `bind`/`unbind` made from
+   * it, and the connection. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -139,8 +143,11 @@ export class JournalProducer implements Channel {
     }
     await Promise.all([...this.#pending].map((pending) => pending.settled));
     this.#shared.connection.leave(this);
-    this.#shared.refs--;
-    if (this.#shared.owned && this.#shared.refs === 0) await this.#shared.connection.close();
+    this.#shared.producers.delete(this);
+    if (this.#shared.owned && this.#root) {
+      await Promise.all([...this.#shared.producers].map((view) => view.close()));
+      await this.#shared.connection.close();
+    }
   }
 
   /** @internal */
@@ -210,7 +217,8 @@ export class JournalProducer implements Channel {
     const producer = new JournalProducer(this.#shared.connection, this.journal, { context });
     // The derived producer shares this one's connection, and its ownership of it.
     producer.#shared = this.#shared;
-    this.#shared.refs++;
+    producer.#root = false;
+    this.#shared.producers.add(producer);
     return producer;
   }
 

@@ -1,0 +1,231 @@
+/**
+ * The examples really work: each built example runs as a child process
+ * against a server on port 0, and its output and exit are checked. Every
+ * wait is for an expected line or exit, with a timeout.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { JournalServer } from '../server/journal-server.js';
+import { startServer } from './helpers.js';
+
+const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples');
+const WAIT_MS = 5000;
+
+type Match = string | RegExp;
+
+/** A running example: its stdout lines as they come, and its exit. */
+class Example {
+  readonly lines: string[] = [];
+  stderr = '';
+  readonly #child: ChildProcess;
+  readonly #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #waiters: { match: Match; from: number; resolve: (index: number) => void }[] = [];
+
+  constructor(
+    readonly name: string,
+    args: string[],
+    url: string,
+  ) {
+    this.#child = spawn(process.execPath, [join(EXAMPLES, `${name}.js`), ...args], {
+      env: { ...process.env, WSJOURNAL_URL: url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    createInterface({ input: this.#child.stdout! }).on('line', (line) => {
+      this.lines.push(line.trimEnd());
+      const index = this.lines.length - 1;
+      this.#waiters = this.#waiters.filter((waiter) => {
+        if (index < waiter.from || !matches(this.lines[index]!, waiter.match)) return true;
+        waiter.resolve(index);
+        return false;
+      });
+    });
+    this.#exit = new Promise((resolve) => this.#child.once('exit', (code, signal) => resolve({ code, signal })));
+    running.add(this);
+  }
+
+  /** Resolves with the index of the first line at or after `from` that matches. */
+  line(match: Match, from = 0, ms = WAIT_MS): Promise<number> {
+    const found = this.lines.findIndex((line, index) => index >= from && matches(line, match));
+    if (found >= 0) return Promise.resolve(found);
+    const waiting = new Promise<number>((resolve) => this.#waiters.push({ match, from, resolve }));
+    return this.#within(waiting, ms, `to print ${String(match)}`);
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.#child.kill(signal);
+  }
+
+  /** Resolves with the exit code; fails if the process has not exited within `ms`. */
+  async exited(ms = WAIT_MS): Promise<number | null> {
+    const { code, signal } = await this.#within(this.#exit, ms, 'to exit');
+    running.delete(this);
+    assert.equal(signal, null, `${this.name} was killed by ${signal}`);
+    return code;
+  }
+
+  /** Ends the process if a failed test left it running. */
+  kill(): void {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+  }
+
+  /** Like `within`, but the message shows the output as it was at the timeout. */
+  async #within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const transcript = [...this.lines, this.stderr && `[stderr] ${this.stderr}`].join('\n');
+        reject(new Error(`timed out after ${ms} ms waiting for ${this.name} ${what}; it printed:\n${transcript}`));
+      }, ms);
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+const running = new Set<Example>();
+
+function matches(line: string, match: Match): boolean {
+  return typeof match === 'string' ? line.includes(match) : match.test(line);
+}
+
+describe('examples', () => {
+  let server: JournalServer;
+  let dir: string;
+  const run = (name: string, ...args: string[]) => new Example(name, args, server.url);
+  /** Appends `count` events `name` with contexts `{ n: first }`, `{ n: first + 1 }`, … */
+  const appendNumbered = async (journal: string, name: string, first: number, count: number) => {
+    for (let n = first; n < first + count; n++) await server.append(journal, name, { n });
+  };
+
+  before(async () => {
+    server = await startServer();
+    dir = await mkdtemp(join(tmpdir(), 'wsjournal-examples-'));
+  });
+
+  after(async () => {
+    for (const example of running) example.kill();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('producer appends submit, start and finish for every job', async () => {
+    const producer = run('producer', 'ex-producer', '--jobs', '4', '--rate', '0', '--batch', '3');
+    assert.equal(await producer.exited(), 0);
+    assert.equal(producer.lines.filter((line) => line.startsWith('appended ')).length, 12);
+
+    const stored = await server.store.read('ex-producer', 0, 100);
+    assert.equal(stored.length, 12);
+    const byJob = new Map<unknown, string[]>();
+    for (const event of stored) {
+      const { name, context } = JSON.parse(event.json) as { name: string; context: { jobid: unknown } };
+      byJob.set(context.jobid, [...(byJob.get(context.jobid) ?? []), name]);
+    }
+    assert.equal(byJob.size, 4);
+    for (const names of byJob.values()) assert.deepEqual(names, ['submit', 'start', 'finish']);
+  });
+
+  it('monitor prints history, the end of history, live events, and stops on SIGINT', async () => {
+    await appendNumbered('ex-monitor', 'old', 0, 3);
+    const monitor = run('monitor', 'ex-monitor');
+    const sentinel = await monitor.line('End of historical data stream');
+    for (let n = 0; n < 3; n++) assert.match(monitor.lines[n]!, new RegExp(`^\\d+\\.\\d{5} old n=${n}$`));
+    assert.equal(sentinel, 3);
+
+    await server.append('ex-monitor', 'new', { n: 3 });
+    assert.equal(await monitor.line(/^\d+\.\d{5} new n=3$/), 4);
+
+    monitor.signal('SIGINT');
+    assert.equal(await monitor.line('monitor stopped'), 5);
+    assert.equal(await monitor.exited(), 0);
+  });
+
+  it('async-iteration prints --max events across history and live, then exits', async () => {
+    await appendNumbered('ex-iterate', 'old', 0, 3);
+    const iterate = run('async-iteration', 'ex-iterate', '--max', '5');
+    await iterate.line('-- end of history');
+    await appendNumbered('ex-iterate', 'new', 3, 2);
+    assert.equal(await iterate.exited(), 0);
+    const numbered = iterate.lines.filter((line) => /^\d+: /.test(line));
+    assert.deepEqual(
+      numbered.map((line) => line.replace(/ \d+\.\d{5} /, ' ')),
+      ['1: old n=0', '2: old n=1', '3: old n=2', '4: new n=3', '5: new n=4'],
+    );
+    assert.equal(iterate.lines.at(-1), 'async-iteration: done after 5 events');
+  });
+
+  it('async-iteration ends its loop on SIGINT', async () => {
+    await appendNumbered('ex-iterate-int', 'old', 0, 2);
+    const iterate = run('async-iteration', 'ex-iterate-int');
+    await iterate.line('-- end of history');
+    iterate.signal('SIGINT');
+    assert.equal(await iterate.exited(), 0);
+    assert.equal(iterate.lines.at(-1), 'async-iteration: done after 2 events');
+  });
+
+  it('resume processes every event exactly once across restarts', async () => {
+    const state = join(dir, 'resume-state.json');
+    const processed: number[] = [];
+    const collect = (example: Example) => {
+      for (const line of example.lines) {
+        const found = /^processed \d+ \w+ n=(\d+)$/.exec(line);
+        if (found) processed.push(Number(found[1]));
+      }
+    };
+    await appendNumbered('ex-resume', 'e', 0, 10);
+
+    // First run: part of the history, then exit.
+    const first = run('resume', 'ex-resume', '--max', '4', '--state', state);
+    assert.equal(await first.exited(), 0);
+    collect(first);
+    assert.deepEqual(processed, [0, 1, 2, 3]);
+    const saved = JSON.parse(await readFile(state, 'utf8')) as { lastTimestamp: number };
+    assert.equal(typeof saved.lastTimestamp, 'number');
+
+    // Second run: the rest of the history, then live events, stopped by SIGINT.
+    const second = run('resume', 'ex-resume', '--state', state);
+    await second.line('-- caught up');
+    await appendNumbered('ex-resume', 'e', 10, 2);
+    await second.line('processed 12 e n=11');
+    second.signal('SIGINT');
+    assert.equal(await second.exited(), 0);
+    collect(second);
+
+    // Third run: only what was appended while nothing ran.
+    await appendNumbered('ex-resume', 'e', 12, 1);
+    const third = run('resume', 'ex-resume', '--max', '1', '--state', state);
+    assert.equal(await third.exited(), 0);
+    collect(third);
+
+    assert.deepEqual(processed, Array.from({ length: 13 }, (_, n) => n));
+  });
+
+  it('job-consumer lifts jobid out of the context', async () => {
+    await server.append('ex-jobs', 'submit', { jobid: 'a1', userid: 5 });
+    await server.append('ex-jobs', 'start', { jobid: 'a1' });
+    await server.append('ex-jobs', 'submit', { jobid: 42, ntasks: 2 });
+    const jobs = run('job-consumer', 'ex-jobs', '--idle', '0.3');
+    assert.equal(await jobs.exited(), 0);
+    assert.deepEqual(jobs.lines, [
+      'a1 submit userid=5',
+      'a1 start',
+      '42 submit ntasks=2',
+      '-- end of history --',
+      '-- no event for 0.3 s, stopping --',
+      'job-consumer: done after 3 events',
+    ]);
+
+    const limited = run('job-consumer', 'ex-jobs', '--max', '2');
+    assert.equal(await limited.exited(), 0);
+    assert.deepEqual(limited.lines, ['a1 submit userid=5', 'a1 start', 'job-consumer: done after 2 events']);
+  });
+});
