@@ -22,3 +22,10 @@ export function encodeEvent(seq: number, micros: number, name: string, context: 
   const json = `{"name":${JSON.stringify(name)},"timestamp":${timestamp},"context":${JSON.stringify(context)},"seq":${seq}}`;
   return { seq, timestamp, name, json };
 }
+
+/** The first whole microsecond whose timestamp (`micros / 1e6`, as stored) is `> after`. */
+export function firstMicrosAfter(after: number): number {
+  if (after < 0) return 0;
+  const near = Math.round(after * 1e6);
+  return near / 1e6 > after ? near : near + 1;
+}

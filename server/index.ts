@@ -2,7 +2,9 @@
 export { JournalServer } from './journal-server.js';
 export { LmdbStore } from './lmdb-store.js';
 export { MemoryStore } from './memory-store.js';
+export { RedisStore } from './redis-store.js';
 
 export type { JournalServerOptions } from './journal-server.js';
 export type { LmdbStoreOptions } from './lmdb-store.js';
+export type { RedisStoreOptions } from './redis-store.js';
 export type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';

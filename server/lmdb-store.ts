@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCode, JournalError } from '../src/errors.js';
-import { encodeEvent, nextMicros, nowMicros } from './encode.js';
+import { encodeEvent, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Watchers } from './watchers.js';
@@ -306,12 +306,6 @@ function batchKey(journal: string, key: string): (string | number)[] {
   return [journal, createHash('sha256').update(key).digest('base64'), 1];
 }
 
-/** The smallest whole microsecond whose timestamp (`micros / 1e6`, as stored) is `> after`. */
-function firstMicrosAfter(after: number): number {
-  if (after < 0) return 0;
-  const near = Math.round(after * 1e6);
-  return near / 1e6 > after ? near : near + 1;
-}
 
 /**
  * Seq and name ride in front of the wire JSON, so a read never parses JSON: measured at
