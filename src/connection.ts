@@ -274,12 +274,15 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     ws.on?.('ping', () => this.#touch());
     ws.addEventListener('open', () => this.#onOpen(ws));
     ws.addEventListener('message', (event: { data: unknown }) => this.#onMessage(event.data));
-    ws.addEventListener('error', () => {});
+    let failure: unknown;
+    ws.addEventListener('error', (event: { error?: unknown; message?: string }) => {
+      failure = event.error ?? event.message;
+    });
     ws.addEventListener('close', (event: { code: number; reason: string }) => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
       this.#dropped(
-        refused ?? new ConnectionError(`the connection to ${this.url} closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`),
+        refused ?? closedError(this.url, event.code, event.reason, failure),
       );
     });
   }
@@ -338,6 +341,8 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     this.#urlIndex = (this.#urlIndex + 1) % this.urls.length;
     this.emit('disconnect', error);
     for (const channel of [...this.#members]) channel.onDisconnect(error, false);
+    // A listener may have closed the connection: then no reconnect follows.
+    if (this.#state !== 'waiting') return;
     const { reconnectDelay, maxReconnectDelay } = this.#options;
     const ceiling = Math.min(maxReconnectDelay, reconnectDelay * 2 ** this.#attempt);
     const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
@@ -371,6 +376,12 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
   }
+}
+
+function closedError(url: string, code: number, reason: string, failure: unknown): ConnectionError {
+  const cause = failure instanceof Error ? failure.message : typeof failure === 'string' ? failure : undefined;
+  const detail = cause ?? `${code}${reason ? ` ${reason}` : ''}`;
+  return new ConnectionError(`the connection to ${url} closed (${detail})`, { cause: failure });
 }
 
 let nodeWs: WebSocketLike | undefined;

@@ -1,0 +1,159 @@
+/** `wsjournal serve`: runs a JournalServer until SIGINT/SIGTERM. */
+import { JournalServer, type JournalServerOptions } from '../server/journal-server.js';
+import { LmdbStore } from '../server/lmdb-store.js';
+import { RedisStore } from '../server/redis-store.js';
+import { MemoryStore } from '../server/memory-store.js';
+import type { JournalStore } from '../server/store.js';
+import { checkArgument, checkPositionals, CliError, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
+import { onShutdownSignal } from './io.js';
+
+const DEFAULT_PORT = 7707;
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_DATA = './data';
+const DEFAULT_HEARTBEAT = 30;
+
+const USAGE = `Usage: wsjournal serve [options]
+
+Runs a journal server until SIGINT or SIGTERM, then closes every connection
+(code 1001) and the store, and exits 0. A second signal exits at once.
+Prints "wsjournal listening on ws://HOST:PORT (store: ...)" once it listens.
+
+Options:
+  --port N          TCP port; 0 picks a free one (default: ${DEFAULT_PORT})
+  --host H          interface to listen on (default: ${DEFAULT_HOST})
+  --data DIR        directory of the embedded LMDB store, created if missing
+                    (default: ${DEFAULT_DATA})
+  --store URL       where journals are kept instead of --data:
+                      lmdb:     the embedded durable store at --data (default)
+                      memory:   in memory, lost when the server stops
+                      redis://HOST:PORT[/DB]  Redis Streams, shared by several
+                                servers behind one address
+  --token T         require clients to present this bearer token; repeat
+                    for several (default: no token needed)
+  --heartbeat S     seconds between pings to detect dead clients; 0 turns
+                    them off (default: ${DEFAULT_HEARTBEAT})
+  -h, --help        show this help
+
+Exit status: 0 after a clean shutdown; 1 if the port is in use or the store
+cannot be opened; 2 on bad arguments.
+`;
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  data: { type: 'string' },
+  store: { type: 'string' },
+  token: { type: 'string', multiple: true },
+  heartbeat: { type: 'string' },
+} as const;
+
+/** A store the command opened, and how the listening line names it. */
+interface OpenedStore {
+  store: JournalStore;
+  label: string;
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandLine(args, OPTIONS);
+  if (help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  checkPositionals(positionals, 0, 0, '');
+  const port = values.port === undefined ? DEFAULT_PORT : parseNumber(values.port, '--port', { integer: true, min: 0, max: 65535 });
+  const host = values.host ?? DEFAULT_HOST;
+  if (host === '') throw new UsageError('--host must not be empty');
+  const heartbeat = values.heartbeat === undefined ? DEFAULT_HEARTBEAT : parseNumber(values.heartbeat, '--heartbeat', { min: 0 });
+  const tokens = values.token;
+  if (tokens?.some((token) => token === '')) throw new UsageError('--token must not be empty');
+  const storeUrl = values.store ?? 'lmdb:';
+  if (values.data !== undefined && storeScheme(storeUrl) !== 'lmdb:') {
+    throw new UsageError(`--data applies only to the embedded lmdb store, not --store ${storeUrl}`);
+  }
+
+  const { store, label } = openStore(storeUrl, values.data ?? DEFAULT_DATA);
+  let server: JournalServer;
+  try {
+    const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat };
+    if (tokens !== undefined) options.tokens = tokens;
+    server = checkArgument(() => new JournalServer(options), 'option');
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+
+  // Handlers go in before listening, so a signal that comes early still shuts down cleanly.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => onShutdownSignal(resolve));
+  try {
+    await server.listen();
+  } catch (error) {
+    await server.close();
+    await store.close();
+    throw new CliError(listenFailure(error, host, port), { cause: error });
+  }
+  const auth = tokens === undefined ? '' : `, ${tokens.length === 1 ? 'a token' : 'tokens'} required`;
+  process.stdout.write(`wsjournal listening on ${server.url} (store: ${label}${auth})\n`);
+
+  const signal = await signalled;
+  process.stderr.write(`wsjournal serve: ${signal} received, closing\n`);
+  try {
+    await server.close();
+    await store.close();
+  } catch (error) {
+    throw new CliError(`closing failed: ${(error as Error).message}`, { cause: error });
+  }
+  return 0;
+}
+
+/** The scheme of a --store URL, like `memory:` or `redis:`. */
+function storeScheme(url: string): string {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    throw new UsageError(`--store must be a store URL like memory: or redis://host:6379, got ${JSON.stringify(url)}`);
+  }
+}
+
+/** Opens the store a --store URL names; `dataDir` is for the embedded store. */
+function openStore(url: string, dataDir: string): OpenedStore {
+  switch (storeScheme(url)) {
+    case 'lmdb:':
+      try {
+        return { store: new LmdbStore({ path: dataDir }), label: `lmdb ${dataDir}` };
+      } catch (error) {
+        const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
+        throw new CliError(`cannot open the store at ${dataDir}${cause}`, { cause: error });
+      }
+    case 'memory:':
+      return { store: new MemoryStore(), label: 'memory' };
+    case 'redis:':
+    case 'rediss:':
+      try {
+        return { store: new RedisStore({ url }), label: `redis ${new URL(url).host}` };
+      } catch (error) {
+        throw new UsageError(`--store ${url}: ${(error as Error).message}`);
+      }
+    default:
+      throw new UsageError(`--store ${url}: unknown kind of store; expected lmdb:, memory: or redis://`);
+  }
+}
+
+/** One line saying why listening failed, from the system error code. */
+function listenFailure(error: unknown, host: string, port: number): string {
+  const address = `${host}:${port}`;
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return `cannot listen on ${address}: the port is already in use; stop the other server or pick another --port`;
+    case 'EACCES':
+      return `cannot listen on ${address}: permission denied; pick a port above 1023`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${address}: ${host} is not an address of this machine`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${address}: unknown host ${host}`;
+    default:
+      return `cannot listen on ${address}: ${(error as Error).message}`;
+  }
+}
+
+export const command: Command = { usage: USAGE, run };
