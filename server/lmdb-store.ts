@@ -83,6 +83,8 @@ export class LmdbStore implements JournalStore {
     try {
       this.#root = open({
         path,
+        // Always a directory: lmdb-js would otherwise guess a single file from a dot in the name.
+        noSubdir: false,
         // Durability: with overlappingSync off, LMDB fsyncs data and meta page inside the commit,
         // and lmdb-js resolves a write only after that commit. noSync/noMetaSync stay off.
         overlappingSync: false,

@@ -41,7 +41,9 @@ export class Session implements SubscriptionSink {
 
   send(frame: string): void {
     if (this.#closed) return;
-    if (this.#ws.bufferedAmount > this.#limits.sendHighWaterMark) this.#ws.send(frame, this.#onFlushed);
+    // A frame that may take the buffer over the mark carries the callback that
+    // wakes `drained()` (3 bytes per UTF-16 unit bounds its UTF-8 size).
+    if (this.#ws.bufferedAmount + 3 * frame.length > this.#limits.sendHighWaterMark) this.#ws.send(frame, this.#onFlushed);
     else this.#ws.send(frame);
   }
 

@@ -90,6 +90,9 @@ export class JournalProducer implements Channel {
   /** Appends a batch atomically: every event is stored, or none. */
   appendMany(events: readonly { name: string; context?: object }[]): Promise<AppendResult[]> {
     if (this.#closing) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
+    if (this.#shared.connection.isClosed) {
+      return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
+    }
     let batch: PendingAppend['events'];
     try {
       batch = this.#prepare(events);

@@ -1,4 +1,7 @@
-/** Shared test helpers: servers on port 0, latches with timeouts, collecting events. */
+/** Shared test helpers: servers on port 0 or in a child process, latches with timeouts, collecting events. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
 import { MemoryStore } from '../server/memory-store.js';
 import { JournalServer, type JournalServerOptions } from '../server/journal-server.js';
 import type { JournalEvent } from '../src/journal-event.js';
@@ -61,4 +64,100 @@ export class Latch {
   wait(ms = 5000, what = 'the latch'): Promise<void> {
     return within(this.#done, ms, what);
   }
+}
+
+/** How a child process ended. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A journal server running in a child process (`test/fixtures/server-process.ts`). */
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** `ws://127.0.0.1:<port>` */
+  readonly url: string;
+  /** Settles when the process has exited. */
+  readonly exited: Promise<ExitStatus>;
+  /** Everything the process wrote to stderr so far. */
+  readonly stderr: () => string;
+  /**
+   * Sends `signal` (SIGKILL: a crash; SIGTERM: a clean shutdown) and resolves
+   * once the process has exited, rejecting after `ms`. Harmless if it already exited.
+   */
+  kill(signal?: 'SIGKILL' | 'SIGTERM', ms?: number): Promise<ExitStatus>;
+}
+
+export interface SpawnServerOptions {
+  /** The LmdbStore directory; reuse it to restart on the same data. */
+  dataDir: string;
+  /** @default 0 (a free port) */
+  port?: number;
+  /** Server heartbeat, seconds. @default 5 */
+  heartbeatInterval?: number;
+  /** How long to wait for `listening <port>`, ms. @default 10000 */
+  timeout?: number;
+}
+
+const SERVER_PROCESS = new URL('./fixtures/server-process.js', import.meta.url);
+
+/** Starts the server fixture as a child process and resolves once it prints `listening <port>`. */
+export async function spawnServer(options: SpawnServerOptions): Promise<ServerProcess> {
+  const { dataDir, port = 0, heartbeatInterval = 5, timeout = 10_000 } = options;
+  const child = spawn(
+    process.execPath,
+    [SERVER_PROCESS.pathname, '--data', dataDir, '--port', String(port), '--heartbeat', String(heartbeatInterval)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const listening = new Promise<number>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const match = /^listening (\d+)$/.exec(line);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('error', reject);
+    void exited.then((status) =>
+      reject(new Error(`the server process exited (${status.code ?? status.signal}) before listening: ${stderr.trim()}`)),
+    );
+  });
+  let actual: number;
+  try {
+    actual = await within(listening, timeout, `the server process on ${dataDir} to listen`);
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    throw error;
+  }
+  return {
+    child,
+    port: actual,
+    url: `ws://127.0.0.1:${actual}`,
+    exited,
+    stderr: () => stderr,
+    kill(signal = 'SIGKILL', ms = 10_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return within(exited, ms, `the server process ${child.pid} to exit on ${signal}`);
+    },
+  };
+}
+
+/** A TCP port that was free a moment ago (listen on 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }
