@@ -186,7 +186,7 @@ export class Session implements SubscriptionSink {
         this.send(`{"type":"ack","id":${frame.id},"seqs":[${seqs}],"timestamps":[${timestamps}]}`);
       },
       (error: unknown) => {
-        this.#error(ErrorCode.STORE_UNAVAILABLE, `append failed, nothing stored: ${(error as Error).message}`, frame.id);
+        this.#error(ErrorCode.STORE_UNAVAILABLE, `the store did not confirm the append: ${(error as Error).message}`, frame.id);
       },
     );
   }

@@ -23,7 +23,11 @@ export const ErrorCode = {
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   /** The subscription fell too far behind the live stream; the client catches up from the store. */
   SLOW_CONSUMER: 'SLOW_CONSUMER',
-  /** The store failed or is unreachable; nothing of the request was stored. */
+  /**
+   * The store failed or is unreachable. The batch was not stored, except on a
+   * shared store whose connection broke during the call, where it may be
+   * stored whole; the producer's resend with the same key settles which.
+   */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** The server is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
