@@ -3,6 +3,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
 import { ErrorCode } from '../src/errors.js';
 import { CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
+import { isPlainObject } from '../src/validate.js';
 import type { JournalStore, NewEvent } from './store.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink } from './subscription.js';
 
@@ -101,9 +102,13 @@ export class Session implements SubscriptionSink {
       this.#error(ErrorCode.BAD_FRAME, 'the frame is not valid JSON');
       return;
     }
-    const rawId = (json as { id?: unknown } | null)?.id;
+    if (!isPlainObject(json)) {
+      this.#error(ErrorCode.BAD_FRAME, 'a frame must be a JSON object');
+      return;
+    }
+    const rawId = json['id'];
     const id = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? rawId : undefined;
-    const type = (json as { type?: unknown } | null)?.type;
+    const type = json['type'];
     if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.has(type)) {
       this.#error(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${JSON.stringify(type ?? null)}`, id);
       return;
@@ -164,7 +169,7 @@ export class Session implements SubscriptionSink {
     const events: NewEvent[] = [];
     for (const [index, event] of frame.events.entries()) {
       const context = event.context ?? {};
-      const size = event.name.length + JSON.stringify(context).length;
+      const size = Buffer.byteLength(event.name) + Buffer.byteLength(JSON.stringify(context));
       if (size > maxEventSize) {
         this.#error(
           ErrorCode.EVENT_TOO_LARGE,

@@ -148,6 +148,11 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     return this.#state === 'open';
   }
 
+  /** True while the socket is down and a reconnect is scheduled. */
+  get isReconnecting(): boolean {
+    return this.#state === 'waiting';
+  }
+
   /** True once `close()` was called or reconnecting gave up. */
   get isClosed(): boolean {
     return this.#state === 'closed';

@@ -105,6 +105,8 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
   #cursor: number;
   #lastTimestamp: number;
   #headKnown = false;
+  /** For a stream without `full`: the head when it first subscribed. Restarts never go back before it. */
+  #floor: number | undefined;
   #sentinelSeen = false;
   #history: E[] = [];
   readonly #queue = new Fifo<E>();
@@ -178,8 +180,9 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     if (this.#state === 'running') this.#cancel();
     const restart = this.#state !== 'new';
     this.#state = 'running';
-    this.#cursor = restart ? this.#lastTimestamp : this.since;
-    this.#headKnown = false;
+    this.#cursor = restart ? Math.max(this.#lastTimestamp, this.#floor ?? 0) : this.since;
+    // A restarted stream without `full` resumes with history from the cursor, like a reconnect.
+    this.#headKnown = restart && this.#floor !== undefined;
     this.#sentinelSeen = false;
     this.#history = [];
     this.#queue.clear();
@@ -271,7 +274,10 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     if (this.#state !== 'running' || frame.id !== this.#id) return;
     switch (frame.type) {
       case 'subscribed':
-        if (!this.full && !this.#headKnown) this.#cursor = Math.max(this.#cursor, frame.head.timestamp);
+        if (!this.full && !this.#headKnown) {
+          this.#cursor = Math.max(this.#cursor, frame.head.timestamp);
+          this.#floor = this.#cursor;
+        }
         this.#headKnown = true;
         this.emit('subscribed', frame.head);
         break;

@@ -141,7 +141,8 @@ export class JournalProducer implements Channel {
   }
 
   async #close(): Promise<void> {
-    if (!this.#shared.connection.isOpen) {
+    // Appends waiting for a reconnect would wait for as long as the server is away.
+    if (this.#shared.connection.isClosed || this.#shared.connection.isReconnecting) {
       this.#rejectAll(new JournalError(ErrorCode.CLOSED, 'the producer closed before the append was acknowledged'));
     }
     await Promise.all([...this.#pending].map((pending) => pending.settled));
