@@ -1,0 +1,40 @@
+/**
+ * The durable-append baseline: raw lmdb-js puts in the store's durability
+ * mode (the same `open` options as server/lmdb-store.ts: fsync in the commit,
+ * one transaction per event-loop turn), the same keys and values, `batch`
+ * puts per unit, up to `inFlight` units unacknowledged. No server, no head
+ * record, no validation: the best case.
+ */
+import { open } from 'lmdb';
+import { wireEvent, JOURNAL } from './lib/events.js';
+import { config, report, run } from './lib/ipc.js';
+import { window } from './lib/window.js';
+import type { AppendConfig } from './append-producer.js';
+
+run(async () => {
+  const { path, total, batch, inFlight } = config<AppendConfig & { path: string }>();
+  const root = open({
+    path,
+    overlappingSync: false,
+    noSync: false,
+    noMetaSync: false,
+    useWritemap: false,
+    eventTurnBatching: true,
+  });
+  const events = root.openDB<string, [string, number]>({ name: 'events', encoding: 'string' });
+  let micros = Date.now() * 1000;
+  await events.put([JOURNAL, micros++], 'warmup');
+  const started = performance.now();
+  await window(Math.ceil(total / batch), inFlight, (n) => {
+    let last: Promise<boolean> = Promise.resolve(true);
+    for (let i = n * batch; i < Math.min(total, (n + 1) * batch); i++) {
+      const timestamp = micros++;
+      // The store's value: `${seq}:${name.length}:${name}${json}`.
+      last = events.put([JOURNAL, timestamp], `${i + 1}:6:submit${wireEvent(i, timestamp / 1e6)}`);
+    }
+    return last;
+  });
+  const ms = performance.now() - started;
+  await root.close();
+  await report({ type: 'result', events: total, ms });
+});

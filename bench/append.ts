@@ -1,0 +1,82 @@
+/**
+ * Scenario 3: durable appends from one producer through the server to the
+ * embedded LmdbStore, against raw lmdb-js puts of the same events in the same
+ * durability mode, in the same shapes: batched (appendMany of 100, 1 and 10
+ * in flight) and one at a time (100 in flight).
+ */
+import { BenchProcess, stopAll } from './lib/child.js';
+import { round } from './lib/results.js';
+import { log, rate, tempDir, type ScenarioContext } from './lib/scenario.js';
+import type { AppendConfig } from './append-producer.js';
+
+interface Shape extends AppendConfig {
+  name: string;
+  /** The QUALITY.md bar, for the shapes it covers. */
+  bar?: number;
+}
+
+async function wsjournalRate(shape: AppendConfig, profileArgv: ScenarioContext['profileArgv']): Promise<number> {
+  const dir = tempDir('append');
+  const server = new BenchProcess('journal-server', { store: 'lmdb', path: dir.path }, { execArgv: profileArgv('append-server') });
+  let producer: BenchProcess | undefined;
+  try {
+    const { url } = await server.next<{ type: 'listening'; url: string }>('listening');
+    producer = new BenchProcess('append-producer', { ...shape, url }, { execArgv: profileArgv('append-producer') });
+    const result = await producer.next<{ type: 'result'; events: number; ms: number }>('result');
+    return rate(result.events, result.ms);
+  } finally {
+    await stopAll([producer, server]);
+    dir.remove();
+  }
+}
+
+async function rawRate(shape: AppendConfig): Promise<number> {
+  const dir = tempDir('append-raw');
+  const child = new BenchProcess('append-lmdb-raw', { ...shape, path: dir.path });
+  try {
+    const result = await child.next<{ type: 'result'; events: number; ms: number }>('result');
+    return rate(result.events, result.ms);
+  } finally {
+    await child.stop();
+    dir.remove();
+  }
+}
+
+export async function append(context: ScenarioContext): Promise<void> {
+  const scale = context.quick ? 0.1 : 1;
+  const reps = context.quick ? 1 : 2;
+  const shapes: Shape[] = [
+    { name: 'batched-100/in-flight-1', batch: 100, inFlight: 1, total: 100_000 * scale, bar: 0.5 },
+    { name: 'batched-100/in-flight-10', batch: 100, inFlight: 10, total: 200_000 * scale, bar: 0.5 },
+    { name: 'single/in-flight-100', batch: 1, inFlight: 100, total: 50_000 * scale },
+  ];
+  for (const { name, bar, ...shape } of shapes) {
+    log(`append: ${name}, ${shape.total} events`);
+    const wsjournal: number[] = [];
+    const raw: number[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      raw.push(await rawRate(shape));
+      wsjournal.push(await wsjournalRate(shape, context.profileArgv));
+    }
+    const baseline = Math.max(...raw);
+    const eventsPerSec = Math.max(...wsjournal);
+    const ratio = round(eventsPerSec / baseline);
+    context.recorder.record({
+      scenario: `append/baseline-lmdb-raw/${name}`,
+      ...shape,
+      eventsPerSec: baseline,
+      runs: raw,
+      ratio: 1,
+    });
+    context.recorder.record({
+      scenario: `append/wsjournal-lmdb/${name}`,
+      ...shape,
+      eventsPerSec,
+      runs: wsjournal,
+      baseline,
+      baselineName: 'raw lmdb-js puts, same open options, same shape',
+      ratio,
+      ...(bar === undefined ? {} : { bar: `>= ${bar}x`, pass: ratio >= bar }),
+    });
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Fills a store with `count` bench events before a replay is timed: straight
+ * into the store (no server), in batches of 1,000, a few in flight.
+ */
+import { LmdbStore, RedisStore, type JournalStore } from '../server/index.js';
+import { benchContext, JOURNAL } from './lib/events.js';
+import { config, report, run } from './lib/ipc.js';
+import type { JournalServerConfig } from './journal-server.js';
+
+type PopulateConfig = JournalServerConfig & { count: number };
+
+const BATCH = 1000;
+const IN_FLIGHT = 8;
+
+run(async () => {
+  const options = config<PopulateConfig>();
+  const store: JournalStore =
+    options.store === 'lmdb' ? new LmdbStore({ path: options.path }) : new RedisStore({ url: options.redisUrl, prefix: options.prefix });
+  const started = performance.now();
+  const inFlight = new Set<Promise<unknown>>();
+  for (let first = 0; first < options.count; first += BATCH) {
+    const events = [];
+    for (let i = first; i < Math.min(options.count, first + BATCH); i++) events.push({ name: 'submit', context: benchContext(i) });
+    const append = store.append(JOURNAL, events);
+    inFlight.add(append);
+    const settle = (): boolean => inFlight.delete(append);
+    append.then(settle, settle);
+    if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  const head = await store.head(JOURNAL);
+  await store.close();
+  await report({ type: 'populated', seq: head.seq, ms: Math.round(performance.now() - started) });
+});

@@ -1,0 +1,56 @@
+/**
+ * The bench orchestrator: `npm run bench [-- --quick] [-- --only replay,live,append] [-- --profile]`.
+ * Runs each scenario with the server and clients in separate processes, prints
+ * one JSON line per result to stdout and appends it to bench/results/.
+ *
+ * --quick    smaller counts, the whole run under a minute
+ * --only     a comma-separated subset of: replay, live, append
+ * --wsjournal-only  only wsjournal on the embedded store and its baselines (no
+ *            Socket.IO, NATS, Redis): for comparing a library change quickly
+ * --profile  --cpu-prof on the wsjournal server and client processes (of the replay
+ *            unless --only says otherwise); the replay then skips the other systems.
+ *            Prints each role's top functions (see bench/profile.ts).
+ */
+import { parseArgs } from 'node:util';
+import { append } from './append.js';
+import { live } from './live.js';
+import { log, type ScenarioContext } from './lib/scenario.js';
+import { Recorder } from './lib/results.js';
+import { natsReason, redisReason } from './lib/services.js';
+import { profileDir, summarizeProfiles } from './profile.js';
+import { replay } from './replay.js';
+
+const SCENARIOS = { replay, live, append } as const;
+type ScenarioName = keyof typeof SCENARIOS;
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'wsjournal-only': { type: 'boolean', default: false },
+  },
+});
+
+const names = (values.only?.split(',') ?? (values.profile ? ['replay'] : Object.keys(SCENARIOS))).map((name) => name.trim());
+for (const name of names) {
+  if (!(name in SCENARIOS)) throw new RangeError(`--only: unknown scenario "${name}"; known: ${Object.keys(SCENARIOS).join(', ')}`);
+}
+
+const started = performance.now();
+const recorder = new Recorder(values.quick, values.profile);
+const profiles = values.profile ? profileDir() : undefined;
+const context: ScenarioContext = {
+  quick: values.quick,
+  recorder,
+  others: !values['wsjournal-only'] && !values.profile,
+  profileArgv: (role) => (profiles === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profiles}/${role}`]),
+  redisReason: values['wsjournal-only'] ? 'not asked for' : await redisReason(),
+  natsReason: values['wsjournal-only'] ? 'not asked for' : await natsReason(),
+};
+if (context.others && context.redisReason !== undefined) log(`Redis parts will be skipped: ${context.redisReason}`);
+if (context.others && context.natsReason !== undefined) log(`NATS parts will be skipped: ${context.natsReason}`);
+
+for (const name of names as ScenarioName[]) await SCENARIOS[name](context);
+if (profiles !== undefined) summarizeProfiles(profiles);
+log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s; results appended to ${recorder.file}`);
