@@ -232,7 +232,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     if (typeof cb !== 'function') throw new TypeError('cb must be a function');
     this.#callback = cb;
     this.#callbackArgs = args;
-    void this.#pump();
+    this.#pump();
     return this;
   }
 
@@ -377,7 +377,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
         waiter.resolve(null);
       }
     }
-    void this.#pump();
+    this.#pump();
   }
 
   #flushHistory(): void {
@@ -399,7 +399,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     }
     this.#queue.push(event);
     if (bounded && this.#queue.length >= this.#maxQueued) this.#setPaused(true);
-    if (this.#callback !== undefined) void this.#pump();
+    if (this.#callback !== undefined) this.#pump();
   }
 
   #take(): E | null {
@@ -418,29 +418,49 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     return (this.constructor as typeof JournalConsumer).SENTINEL_EVENT as E;
   }
 
-  async #pump(): Promise<void> {
+  /**
+   * Hands queued events to the callback, one at a time. Runs synchronously
+   * while the callback returns plain values; a returned promise is awaited
+   * before the next event.
+   */
+  #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
-    try {
-      for (;;) {
-        const callback = this.#callback;
-        if (callback === undefined) return;
-        let event: E | null;
-        if (this.#queue.length > 0) event = this.#take();
-        else if (this.#state === 'stopped' && !this.#nullDelivered) {
-          this.#nullDelivered = true;
-          event = null;
-        } else return;
-        try {
-          const result = callback(event, ...this.#callbackArgs);
-          if (isThenable(result)) await result;
-        } catch (error) {
-          this.emit('error', error instanceof Error ? error : new Error(String(error)));
-        }
+    for (;;) {
+      const callback = this.#callback;
+      if (callback === undefined) break;
+      let event: E | null;
+      if (this.#queue.length > 0) event = this.#take();
+      else if (this.#state === 'stopped' && !this.#nullDelivered) {
+        this.#nullDelivered = true;
+        event = null;
+      } else break;
+      let result: unknown;
+      try {
+        const args = this.#callbackArgs;
+        result = args.length === 0 ? callback(event) : callback(event, ...args);
+      } catch (error) {
+        this.#callbackFailed(error);
+        continue;
       }
-    } finally {
-      this.#pumping = false;
+      if (isThenable(result)) {
+        result.then(this.#resumePump, (error: unknown) => {
+          this.#callbackFailed(error);
+          this.#resumePump();
+        });
+        return;
+      }
     }
+    this.#pumping = false;
+  }
+
+  readonly #resumePump = (): void => {
+    this.#pumping = false;
+    this.#pump();
+  };
+
+  #callbackFailed(error: unknown): void {
+    this.emit('error', error instanceof Error ? error : new Error(String(error)));
   }
 
   #setPaused(paused: boolean): void {
