@@ -18,8 +18,8 @@ import { EventLogConsumer, JournalConnection, JournalError, JournalProducer, typ
 import { ReplyHoldProxy } from './fixtures/reply-hold-proxy.js';
 import { once, within } from './helpers.js';
 import { stressCount } from './stress-level.js';
+import { REDIS_URL, withRedis } from './redis-available.js';
 
-const REDIS_URL = process.env['WSJOURNAL_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** The key prefix `wsjournal serve` uses: RedisStore's default. */
 const PREFIX = 'wsjournal:';
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -30,39 +30,7 @@ const APPENDS_PER_PRODUCER = stressCount(300, 2000);
 /** Appends each producer keeps in flight at once. */
 const IN_FLIGHT = 4;
 
-/** Why Redis cannot be used, or undefined when it can. */
-async function unreachable(url: string): Promise<string | undefined> {
-  const redis = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 2000 });
-  let cause: Error | undefined;
-  redis.on('error', (error: Error) => (cause ??= error));
-  try {
-    await redis.connect();
-    const info = await redis.info('server');
-    const version = /redis_version:(\d+)/.exec(info)?.[1];
-    if (Number(version) < 7) return `Redis at ${url} is version ${version}; RedisStore needs 7 or later`;
-    return undefined;
-  } catch (error) {
-    return `Redis is not reachable at ${url}: ${(cause ?? (error as Error)).message}`;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-const reason = await unreachable(REDIS_URL);
-if (reason !== undefined) {
-  if (process.env['WSJOURNAL_REQUIRE_SERVICES'] === '1') {
-    describe('several servers on Redis Streams', () => {
-      it('needs Redis (WSJOURNAL_REQUIRE_SERVICES=1)', () => assert.fail(reason));
-    });
-  } else {
-    console.log(`# skipping test/redis-cluster.test.ts: ${reason}`);
-    describe('several servers on Redis Streams', { skip: reason }, () => {
-      it('runs against a real Redis', () => {});
-    });
-  }
-} else {
-  registerTests();
-}
+await withRedis('several servers on Redis Streams', 'test/redis-cluster.test.ts', registerTests);
 
 function registerTests(): void {
   const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });

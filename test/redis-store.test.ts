@@ -14,45 +14,14 @@ import type { JournalStore, NewEvent, StoredEvent } from '../server/store.js';
 import { TcpProxy } from './fixtures/tcp-proxy.js';
 import { within } from './helpers.js';
 import { storeConformance, type StoreOpenOptions } from './store-conformance.js';
+import { REDIS_URL, withRedis } from './redis-available.js';
 
-const REDIS_URL = process.env['WSJOURNAL_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** Every key this run writes starts with this, and is deleted at the end. */
 const RUN_PREFIX = `wsjournal-test:${randomUUID()}:`;
 /** Every test fails rather than hangs. */
 const LIMIT = { timeout: 60_000 };
 
-/** Why Redis cannot be used, or undefined when it can. */
-async function unreachable(url: string): Promise<string | undefined> {
-  const redis = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 2000 });
-  let cause: Error | undefined;
-  redis.on('error', (error: Error) => (cause ??= error));
-  try {
-    await redis.connect();
-    const info = await redis.info('server');
-    const version = /redis_version:(\d+)/.exec(info)?.[1];
-    if (Number(version) < 7) return `Redis at ${url} is version ${version}; RedisStore needs 7 or later`;
-    return undefined;
-  } catch (error) {
-    return `Redis is not reachable at ${url}: ${(cause ?? (error as Error)).message}`;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-const reason = await unreachable(REDIS_URL);
-if (reason !== undefined) {
-  if (process.env['WSJOURNAL_REQUIRE_SERVICES'] === '1') {
-    describe('RedisStore', () => {
-      it('needs Redis (WSJOURNAL_REQUIRE_SERVICES=1)', () => assert.fail(reason));
-    });
-  } else {
-    describe('RedisStore', { skip: reason }, () => {
-      it('runs against a real Redis', () => {});
-    });
-  }
-} else {
-  registerTests();
-}
+await withRedis('RedisStore', 'test/redis-store.test.ts', registerTests);
 
 function registerTests(): void {
   const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
