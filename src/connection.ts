@@ -268,6 +268,8 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       return;
     }
     this.#ws = ws;
+    // The idle timer also bounds the handshake: a server that never answers is dropped like a silent one.
+    this.#touch();
     let refused: ConnectionError | undefined;
     ws.on?.('unexpected-response', (_req: unknown, res: { statusCode?: number; resume?: () => void }) => {
       const status = res.statusCode ?? 0;

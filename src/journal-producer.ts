@@ -164,6 +164,8 @@ export class JournalProducer implements Channel {
     this.#byId.clear();
     for (const pending of this.#pending) pending.id = undefined;
     if (final) this.#rejectAll(error);
+    // A closing producer does not wait for a reconnect.
+    else if (this.#closing) this.#rejectAll(new JournalError(ErrorCode.CLOSED, 'the producer closed before the append was acknowledged', { cause: error }));
   }
 
   /** @internal */
