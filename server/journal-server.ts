@@ -39,6 +39,8 @@ export interface JournalServerOptions {
   maxSendBuffer?: number;
   /** Live events held per subscription while its history replays; past it, replay reads on from the store. @default 10000 */
   liveHoldSize?: number;
+  /** Bytes of live events held per subscription while its history replays; past it, as past `liveHoldSize`. @default 4194304 */
+  liveHoldBytes?: number;
   /** Seconds between pings; a client that has not answered the previous ping is dropped. 0 turns pings off. @default 30 */
   heartbeatInterval?: number;
 }
@@ -58,6 +60,7 @@ const DEFAULTS: Settings = {
   sendHighWaterMark: 1024 * 1024,
   maxSendBuffer: 8 * 1024 * 1024,
   liveHoldSize: 10_000,
+  liveHoldBytes: 4 * 1024 * 1024,
   heartbeatInterval: 30,
 };
 
@@ -71,6 +74,7 @@ const INTEGER_OPTIONS = [
   'sendHighWaterMark',
   'maxSendBuffer',
   'liveHoldSize',
+  'liveHoldBytes',
 ] as const;
 
 const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', ...Object.keys(DEFAULTS)]);
@@ -223,6 +227,7 @@ export class JournalServer {
       sendHighWaterMark: this.#options.sendHighWaterMark,
       maxSendBuffer: this.#options.maxSendBuffer,
       liveHoldSize: this.#options.liveHoldSize,
+      liveHoldBytes: this.#options.liveHoldBytes,
       maxEventsPerAppend: this.#options.maxEventsPerAppend,
       maxEventSize: this.#options.maxEventSize,
       maxSubscriptions: this.#options.maxSubscriptionsPerConnection,

@@ -91,6 +91,15 @@ export class Session implements SubscriptionSink {
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
+    try {
+      this.#handle(data, isBinary);
+    } catch (error) {
+      // Input must never take the server down: whatever a frame makes throw becomes an error frame.
+      this.#error(ErrorCode.BAD_FRAME, `the frame could not be handled: ${(error as Error).message}`);
+    }
+  }
+
+  #handle(data: RawData, isBinary: boolean): void {
     if (isBinary) {
       this.#error(ErrorCode.BAD_FRAME, 'binary frames are not accepted; send JSON text frames');
       return;
@@ -110,7 +119,8 @@ export class Session implements SubscriptionSink {
     const id = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? rawId : undefined;
     const type = json['type'];
     if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.has(type)) {
-      this.#error(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${JSON.stringify(type ?? null)}`, id);
+      const shown = typeof type === 'string' ? JSON.stringify(type.slice(0, 64)) : typeof type;
+      this.#error(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${shown}`, id);
       return;
     }
     const parsed = ClientFrame.safeParse(json);
@@ -169,7 +179,13 @@ export class Session implements SubscriptionSink {
     const events: NewEvent[] = [];
     for (const [index, event] of frame.events.entries()) {
       const context = event.context ?? {};
-      const size = Buffer.byteLength(event.name) + Buffer.byteLength(JSON.stringify(context));
+      let size: number;
+      try {
+        size = Buffer.byteLength(event.name) + Buffer.byteLength(JSON.stringify(context));
+      } catch {
+        this.#error(ErrorCode.INVALID_EVENT, `event ${index}: the context cannot be encoded (nested too deeply)`, frame.id);
+        return;
+      }
       if (size > maxEventSize) {
         this.#error(
           ErrorCode.EVENT_TOO_LARGE,

@@ -33,6 +33,8 @@ export interface SubscriptionLimits {
   readonly maxSendBuffer: number;
   /** Live events held per subscription while history replays. */
   readonly liveHoldSize: number;
+  /** Bytes of live events held per subscription while history replays. */
+  readonly liveHoldBytes: number;
 }
 
 export interface SubscriptionRequest {
@@ -55,6 +57,7 @@ export class Subscription {
   #state: State = 'history';
   #unwatch: (() => void) | undefined;
   #held: StoredEvent[] = [];
+  #heldBytes = 0;
   #heldOverflow = false;
   /** Highest seq sent or skipped; events at or below it are never sent again. */
   #lastSeq = 0;
@@ -92,6 +95,7 @@ export class Subscription {
           if (!this.#heldOverflow) break;
           // The hold lost events: start a fresh hold, then read history up to a new head.
           this.#held = [];
+          this.#heldBytes = 0;
           this.#heldOverflow = false;
           head = await this.#store.head(this.journal);
           if (this.ended) return;
@@ -100,6 +104,7 @@ export class Subscription {
       }
       const held = this.#held;
       this.#held = [];
+      this.#heldBytes = 0;
       this.#state = 'live';
       if (held.length > 0) this.#sendLive(held);
     } catch (error) {
@@ -146,9 +151,13 @@ export class Subscription {
     if (this.#state === 'live') {
       this.#sendLive(events);
     } else if (this.#state === 'history' && !this.#heldOverflow) {
-      for (const event of events) this.#held.push(event);
-      if (this.#held.length > this.#limits.liveHoldSize) {
+      for (const event of events) {
+        this.#held.push(event);
+        this.#heldBytes += event.json.length;
+      }
+      if (this.#held.length > this.#limits.liveHoldSize || this.#heldBytes > this.#limits.liveHoldBytes) {
         this.#held = [];
+        this.#heldBytes = 0;
         this.#heldOverflow = true;
       }
     }
