@@ -35,7 +35,7 @@ export interface JournalServerOptions {
   pageSize?: number;
   /** History replay pauses while a connection has more than this many bytes unsent. @default 1048576 */
   sendHighWaterMark?: number;
-  /** A live subscription whose connection has more than this many bytes unsent is ended with SLOW_CONSUMER. @default 8388608 */
+  /** A live subscription whose connection has more than this many bytes unsent is ended with SLOW_CONSUMER. @default 4194304 */
   maxSendBuffer?: number;
   /** Live events held per subscription while its history replays; past it, replay reads on from the store. @default 10000 */
   liveHoldSize?: number;
@@ -58,7 +58,7 @@ const DEFAULTS: Settings = {
   maxConnections: 10_000,
   pageSize: 100,
   sendHighWaterMark: 1024 * 1024,
-  maxSendBuffer: 8 * 1024 * 1024,
+  maxSendBuffer: 4 * 1024 * 1024,
   liveHoldSize: 10_000,
   liveHoldBytes: 4 * 1024 * 1024,
   heartbeatInterval: 30,
