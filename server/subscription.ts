@@ -115,10 +115,7 @@ export class Subscription {
   /** Ends the subscription and sends `end` (with `code` when the server ends it). Idempotent. */
   end(code?: string, message?: string): void {
     if (this.#state === 'ended') return;
-    this.#state = 'ended';
-    this.#unwatch?.();
-    this.#unwatch = undefined;
-    this.#held = [];
+    this.dispose();
     const frame: Record<string, unknown> = { type: 'end', id: this.id };
     if (code !== undefined) frame['code'] = code;
     if (message !== undefined) frame['message'] = message;
@@ -133,6 +130,7 @@ export class Subscription {
     this.#unwatch?.();
     this.#unwatch = undefined;
     this.#held = [];
+    this.#heldBytes = 0;
   }
 
   async #replayTo(headSeq: number): Promise<void> {

@@ -161,3 +161,25 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Wakes whoever waits for a condition each time something it depends on changes: no polling, no sleeping. */
+export class Signal {
+  readonly #checks = new Set<() => void>();
+
+  notify(): void {
+    for (const check of [...this.#checks]) check();
+  }
+
+  /** Resolves once `condition()` holds after a `notify()`, or rejects after `ms`. */
+  until(condition: () => boolean, ms: number, what: string): Promise<void> {
+    if (condition()) return Promise.resolve();
+    let check!: () => void;
+    const done = new Promise<void>((resolve) => {
+      check = () => {
+        if (condition()) resolve();
+      };
+      this.#checks.add(check);
+    });
+    return within(done, ms, what).finally(() => this.#checks.delete(check));
+  }
+}

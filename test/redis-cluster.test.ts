@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { EventLogConsumer, JournalConnection, JournalError, JournalProducer, type JournalEvent } from '../src/index.js';
 import { ReplyHoldProxy } from './fixtures/reply-hold-proxy.js';
-import { once, within } from './helpers.js';
+import { once, Signal, within } from './helpers.js';
 import { stressCount } from './stress-level.js';
 import { REDIS_URL, withRedis } from './redis-available.js';
 
@@ -501,27 +501,6 @@ async function deleteJournal(admin: Redis, journal: string): Promise<void> {
   assert.deepEqual(left, [], `no other key of ${journal}`);
 }
 
-/** Wakes whoever waits for a condition each time something it depends on changes: no polling, no sleeping. */
-class Signal {
-  readonly #checks = new Set<() => void>();
-
-  notify(): void {
-    for (const check of [...this.#checks]) check();
-  }
-
-  /** Resolves once `condition()` holds after a `notify()`, or rejects after `ms`. */
-  until(condition: () => boolean, ms: number, what: string): Promise<void> {
-    if (condition()) return Promise.resolve();
-    let check!: () => void;
-    const done = new Promise<void>((resolve) => {
-      check = () => {
-        if (condition()) resolve();
-      };
-      this.#checks.add(check);
-    });
-    return within(done, ms, what).finally(() => this.#checks.delete(check));
-  }
-}
 
 /** Resolves at the next 'reconnect' of `emitter`. */
 function reconnected(emitter: { once(event: 'reconnect', listener: () => void): unknown }): Promise<void> {

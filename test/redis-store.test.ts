@@ -12,7 +12,7 @@ import { encodeEvent } from '../server/encode.js';
 import { RedisStore, type RedisStoreOptions } from '../server/redis-store.js';
 import type { JournalStore, NewEvent, StoredEvent } from '../server/store.js';
 import { TcpProxy } from './fixtures/tcp-proxy.js';
-import { within } from './helpers.js';
+import { Signal, within } from './helpers.js';
 import { storeConformance, type StoreOpenOptions } from './store-conformance.js';
 import { REDIS_URL, withRedis } from './redis-available.js';
 
@@ -423,27 +423,6 @@ async function readAll(store: JournalStore, journal: string): Promise<StoredEven
   }
 }
 
-/** Wakes whoever waits for a condition each time something it depends on changes: no polling, no sleeping. */
-class Signal {
-  readonly #checks = new Set<() => void>();
-
-  notify(): void {
-    for (const check of [...this.#checks]) check();
-  }
-
-  /** Resolves once `condition()` holds after a `notify()`, or rejects after `ms`. */
-  until(condition: () => boolean, ms: number, what: string): Promise<void> {
-    if (condition()) return Promise.resolve();
-    let check!: () => void;
-    const done = new Promise<void>((resolve) => {
-      check = () => {
-        if (condition()) resolve();
-      };
-      this.#checks.add(check);
-    });
-    return within(done, ms, what).finally(() => this.#checks.delete(check));
-  }
-}
 
 /** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
 async function deadPort(): Promise<number> {
