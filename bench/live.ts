@@ -11,6 +11,11 @@
  * 100,000/s), so that case measures saturation. Two cases the machine
  * carries are added: 1 consumer at 1,000 events/s and 100 consumers at 100
  * events/s; --quick runs 1 × 10,000/s and 100 × 100/s only.
+ *
+ * Each rate also measures the storage floor: raw lmdb-js puts paced at that
+ * rate in the store's durability mode (fsync per commit), put→commit latency.
+ * wsjournal delivers an event only once it is durable, so its live latency
+ * cannot fall below that floor.
  */
 import { BenchProcess, stopAll } from './lib/child.js';
 import { Histogram, type HistogramData } from './lib/histogram.js';
@@ -19,6 +24,7 @@ import { createStream, deleteStream, natsStream, type NatsStream } from './lib/n
 import { round } from './lib/results.js';
 import { log, skip, tempDir, type ScenarioContext } from './lib/scenario.js';
 import { REDIS_URL } from './lib/services.js';
+import type { LiveFloorConfig } from './live-lmdb-floor.js';
 import type { LiveProducerConfig } from './live-producer.js';
 
 const CONSUMER_PROCESSES = 4;
@@ -110,6 +116,22 @@ export async function measure(
   }
 }
 
+type FloorResult = Omit<ReturnType<Histogram['summary']>, 'count'>;
+
+/** Put→commit latency of raw lmdb-js puts paced at `rate` (bench/live-lmdb-floor.ts). */
+async function storageFloor(rate: number, warmupMs: number, durationMs: number): Promise<FloorResult> {
+  const dir = tempDir('live-floor');
+  const child = new BenchProcess('live-lmdb-floor', { path: dir.path, rate, warmupMs, durationMs } satisfies LiveFloorConfig);
+  try {
+    const { latency } = await child.next<{ type: 'result'; latency: ReturnType<Histogram['summary']> }>('result', warmupMs + durationMs + 60_000);
+    const { count: _count, ...rest } = latency;
+    return rest;
+  } finally {
+    await child.stop();
+    dir.remove();
+  }
+}
+
 export async function live(context: ScenarioContext): Promise<void> {
   const warmupMs = context.quick ? 300 : 1000;
   const durationMs = context.quick ? 2000 : 10_000;
@@ -122,6 +144,8 @@ export async function live(context: ScenarioContext): Promise<void> {
         { fanout: 100, rate: 100 },
       ];
   const { recorder, profileArgv } = context;
+  /** The storage floor depends on the rate alone: measured once per rate. */
+  const floors = new Map<number, FloorResult>();
   for (const { fanout, rate } of cases) {
     const label = `consumers=${fanout}/rate=${rate}`;
     const common = {
@@ -144,11 +168,28 @@ export async function live(context: ScenarioContext): Promise<void> {
 
     log(`live: wsjournal on LmdbStore, ${label}`);
     const lmdb = tempDir('live');
+    let wsjournalP99: number;
     try {
-      compare('wsjournal-lmdb', await run({ mode: 'wsjournal', server: ['journal-server', { store: 'lmdb', path: lmdb.path }] }), true);
+      const result = await run({ mode: 'wsjournal', server: ['journal-server', { store: 'lmdb', path: lmdb.path }] });
+      wsjournalP99 = result.p99Ms;
+      compare('wsjournal-lmdb', result, true);
     } finally {
       lmdb.remove();
     }
+
+    log(`live: raw LMDB fsync'd puts at ${rate}/s (the storage floor)`);
+    floors.set(rate, floors.get(rate) ?? (await storageFloor(rate, warmupMs, durationMs)));
+    const floor = floors.get(rate)!;
+    recorder.record({
+      scenario: `live/floor-lmdb-fsync-put/${label}`,
+      ...common,
+      ...floor,
+      eventsPerSec: rate,
+      note: 'raw lmdb-js put→commit latency, same durability mode, one process, no network: the least any server delivering only durable events adds',
+      baselineP99Ms: relay.p99Ms,
+      ratio: round(floor.p99Ms / relay.p99Ms, 2),
+      wsjournalP99OverFloor: round(wsjournalP99 / floor.p99Ms, 2),
+    });
 
     if (!context.others) continue;
     if (context.natsReason !== undefined) skip(context, `live/nats-jetstream-ordered-push/${label}`, context.natsReason);

@@ -1,5 +1,5 @@
 /** Timestamps and the stored encoding of events, shared by every store. */
-import type { StoredEvent } from './store.js';
+import type { NewEvent, StoredEvent } from './store.js';
 
 /** Microseconds since the epoch, now. */
 export function nowMicros(): number {
@@ -16,10 +16,16 @@ export function toMicros(seconds: number): number {
   return Math.round(seconds * 1e6);
 }
 
+/** The event's context as JSON: the caller's encoding if it passed one, else stringified now. */
+export function contextJson(event: NewEvent): string {
+  return event.contextJson ?? JSON.stringify(event.context);
+}
+
 /** Builds a stored event, encoding its wire form once. */
-export function encodeEvent(seq: number, micros: number, name: string, context: Record<string, unknown>): StoredEvent {
+export function encodeEvent(seq: number, micros: number, event: NewEvent): StoredEvent {
   const timestamp = micros / 1e6;
-  const json = `{"name":${JSON.stringify(name)},"timestamp":${timestamp},"context":${JSON.stringify(context)},"seq":${seq}}`;
+  const { name } = event;
+  const json = `{"name":${JSON.stringify(name)},"timestamp":${timestamp},"context":${contextJson(event)},"seq":${seq}}`;
   return { seq, timestamp, name, json };
 }
 

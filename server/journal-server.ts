@@ -1,5 +1,6 @@
 /** The journal server: a WebSocket endpoint in front of a {@link JournalStore}. */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { JOURNAL_NAME } from '../src/protocol.js';
@@ -167,7 +168,7 @@ export class JournalServer {
         this.#startHeartbeat();
         resolve({ port: actual });
       });
-      wss.on('connection', (ws) => this.#accept(ws));
+      wss.on('connection', (ws, request) => this.#accept(ws, request.socket));
     });
   }
 
@@ -217,7 +218,7 @@ export class JournalServer {
     done(true);
   }
 
-  #accept(ws: WebSocket): void {
+  #accept(ws: WebSocket, socket: Socket): void {
     if (this.#closing) {
       ws.close(1001, 'server shutting down');
       return;
@@ -231,7 +232,7 @@ export class JournalServer {
       maxEventsPerAppend: this.#options.maxEventsPerAppend,
       maxEventSize: this.#options.maxEventSize,
       maxSubscriptions: this.#options.maxSubscriptionsPerConnection,
-    } satisfies SessionLimits);
+    } satisfies SessionLimits, socket);
     this.#sessions.add(session);
     ws.once('close', () => this.#sessions.delete(session));
   }

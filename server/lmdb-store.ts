@@ -1,5 +1,4 @@
 /** The embedded durable store: every journal in one LMDB environment on local disk. */
-import { createHash } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { encodeEvent, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
@@ -18,32 +17,37 @@ export interface LmdbStoreOptions {
   readonly clock?: () => number;
 }
 
-/** Above this many UTF-8 bytes, a batch key is stored by its SHA-256 (LMDB keys are small). */
-const MAX_RAW_KEY_BYTES = 256;
+/** On a journal's first keyed append after opening, its batch keys are recovered from at most this many of its newest events. */
+const KEY_SCAN_LIMIT = 100_000;
+/** A stored value that starts with this (`k`) carries its batch's key: it is the batch's first event. */
+const KEYED = 0x6b;
 /** LMDB keys hold at most ~1,900 bytes; journal names are far shorter (128 chars on the wire). */
 const MAX_JOURNAL_BYTES = 1024;
 const END = Number.MAX_SAFE_INTEGER;
 
 type EventKey = [journal: string, micros: number];
-/** The durable head of a journal: its newest seq and micros, and the number of keyed batches so far. */
-type HeadRecord = [seq: number, micros: number, keyNo: number];
+/** The durable head of a journal: its newest seq and micros (older versions appended a third number). */
+type HeadRecord = [seq: number, micros: number];
 /** Where a keyed batch lies: its first event's micros and its length. */
-type BatchRecord = [firstMicros: number, count: number];
+type BatchPlace = [firstMicros: number, count: number];
 
 interface JournalState {
   /** Assigned so far, including batches not yet committed. */
   seq: number;
   micros: number;
-  keyNo: number;
   /** The head record's version after the appends issued so far; 0 when there is no record. */
   version: number;
   /** The newest committed (and emitted) event. */
   committed: JournalHead;
   /** Settles when the latest append of this journal has committed and been emitted. */
   tail: Promise<unknown>;
-  /** Keyed batches in flight, by key and by key number, so duplicates and eviction see them. */
+  /**
+   * The newest committed keyed batches, oldest first, at most IDEMPOTENCY_KEY_LIMIT; recovered
+   * from the events at the first keyed append, since each batch's key is stored in its first event.
+   */
+  keys: Map<string, BatchPlace> | undefined;
+  /** Keyed batches not yet committed, so a duplicate sent meanwhile gets the same answer. */
   pendingKeys: Map<string, Promise<StoredEvent[]>>;
-  pendingKeyNos: Map<number, string>;
 }
 
 /**
@@ -58,16 +62,17 @@ interface JournalState {
  */
 export class LmdbStore implements JournalStore {
   readonly #root: RootDatabase;
-  /** [journal, micros] → `${seq}:${name.length}:${name}${json}`. */
+  /**
+   * [journal, micros] → `${seq}:${name.length}:${name}${json}`, and for the first event of a
+   * keyed batch `k${count}:${key.length}:${key}` before that: the key is written with its batch,
+   * so idempotency costs no write of its own.
+   */
   readonly #events: Database<string, EventKey>;
   /**
    * journal → HeadRecord. Each append writes a fresh random version and commits only if the
    * version is still the one it was built on, so no append lands on a head it did not expect.
    */
   readonly #heads: Database<HeadRecord, string>;
-  readonly #batches: Database<BatchRecord, (string | number)[]>;
-  /** [journal, keyNo] → key, to forget the oldest keys. */
-  readonly #batchOrder: Database<string, [string, number]>;
   readonly #clock: () => number;
   readonly #journals = new Map<string, JournalState>();
   readonly #watchers = new Watchers();
@@ -96,8 +101,6 @@ export class LmdbStore implements JournalStore {
       });
       this.#events = this.#root.openDB({ name: 'events', encoding: 'string' });
       this.#heads = this.#root.openDB({ name: 'heads', useVersions: true });
-      this.#batches = this.#root.openDB({ name: 'batches' });
-      this.#batchOrder = this.#root.openDB({ name: 'batch-order', encoding: 'string' });
     } catch (error) {
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `cannot open the store at ${path}`, { cause: error });
     }
@@ -117,7 +120,7 @@ export class LmdbStore implements JournalStore {
     if (key !== undefined) {
       const pending = state.pendingKeys.get(key);
       if (pending) return pending;
-      const batch = this.#guard(() => this.#batches.get(batchKey(journal, key)));
+      const batch = this.#keysOf(journal, state).get(key);
       if (batch) return this.#range(journal, batch[0], batch[1]);
     }
     if (events.length === 0) return [];
@@ -129,7 +132,7 @@ export class LmdbStore implements JournalStore {
       for (const event of events) {
         micros = nextMicros(micros, this.#clock());
         times.push(micros);
-        stored.push(encodeEvent(++seq, micros, event.name, event.context));
+        stored.push(encodeEvent(++seq, micros, event));
       }
     } catch (error) {
       throw new JournalError(ErrorCode.INVALID_EVENT, `an event cannot be encoded: ${(error as Error).message}`, {
@@ -138,19 +141,10 @@ export class LmdbStore implements JournalStore {
     }
     const expected = state.version;
     const version = 1 + Math.floor(Math.random() * 2 ** 48);
-    const keyNo = key === undefined ? state.keyNo : state.keyNo + 1;
-    const evicted = key === undefined ? undefined : this.#evictable(journal, state, keyNo - IDEMPOTENCY_KEY_LIMIT);
-    const head: HeadRecord = [seq, micros, keyNo];
+    const head: HeadRecord = [seq, micros];
+    const keyPrefix = key === undefined ? '' : `k${stored.length}:${key.length}:${key}`;
     const write = (): void => {
-      stored.forEach((event, i) => this.#events.put([journal, times[i]!], packEvent(event)));
-      if (evicted !== undefined) {
-        this.#batches.remove(batchKey(journal, evicted));
-        this.#batchOrder.remove([journal, keyNo - IDEMPOTENCY_KEY_LIMIT]);
-      }
-      if (key !== undefined) {
-        this.#batches.put(batchKey(journal, key), [times[0]!, stored.length]);
-        this.#batchOrder.put([journal, keyNo], key);
-      }
+      stored.forEach((event, i) => this.#events.put([journal, times[i]!], packEvent(event, i === 0 ? keyPrefix : '')));
       this.#heads.put(journal, head, version);
     };
     // The batch commits only if the journal's head is still the one it was built on: after a
@@ -162,12 +156,13 @@ export class LmdbStore implements JournalStore {
       this.#forget(journal, state);
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
     }
-    Object.assign(state, { seq, micros, keyNo, version });
+    Object.assign(state, { seq, micros, version });
     const previous = state.tail;
     const done = written.then(async (ok) => {
       await previous;
       if (!ok) throw new Error(`the head of ${journal} moved: an earlier append failed or another writer appended`);
       state.committed = { seq, timestamp: micros / 1e6 };
+      if (key !== undefined) remember(state.keys!, key, [times[0]!, stored.length]);
       this.#emit(journal, stored);
       return stored;
     });
@@ -176,17 +171,11 @@ export class LmdbStore implements JournalStore {
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
     });
     state.tail = result;
-    if (key !== undefined) {
-      state.pendingKeys.set(key, result);
-      state.pendingKeyNos.set(keyNo, key);
-    }
+    if (key !== undefined) state.pendingKeys.set(key, result);
     this.#inflight.add(result);
     const settle = (): void => {
       this.#inflight.delete(result);
-      if (key !== undefined && state.pendingKeys.get(key) === result) {
-        state.pendingKeys.delete(key);
-        state.pendingKeyNos.delete(keyNo);
-      }
+      if (key !== undefined && state.pendingKeys.get(key) === result) state.pendingKeys.delete(key);
     };
     result.then(settle, settle);
     return result;
@@ -236,16 +225,15 @@ export class LmdbStore implements JournalStore {
     let state = this.#journals.get(journal);
     if (!state) {
       const entry = this.#guard(() => this.#heads.getEntry(journal));
-      const [seq, micros, keyNo] = entry?.value ?? [0, 0, 0];
+      const [seq, micros] = entry?.value ?? [0, 0];
       state = {
         seq,
         micros,
-        keyNo,
         version: entry?.version ?? 0,
         committed: { seq, timestamp: micros / 1e6 },
         tail: Promise.resolve(),
+        keys: undefined,
         pendingKeys: new Map(),
-        pendingKeyNos: new Map(),
       };
       this.#journals.set(journal, state);
     }
@@ -257,10 +245,22 @@ export class LmdbStore implements JournalStore {
     if (this.#journals.get(journal) === state) this.#journals.delete(journal);
   }
 
-  /** The key of keyed batch number `keyNo`, which the new batch pushes out of the window. */
-  #evictable(journal: string, state: JournalState, keyNo: number): string | undefined {
-    if (keyNo < 1) return undefined;
-    return state.pendingKeyNos.get(keyNo) ?? this.#guard(() => this.#batchOrder.get([journal, keyNo]));
+  /** The journal's remembered batch keys, recovered from its newest events the first time. */
+  #keysOf(journal: string, state: JournalState): Map<string, BatchPlace> {
+    state.keys ??= this.#guard(() => {
+      const found: [string, BatchPlace][] = [];
+      const newest = this.#events.getRange({ start: [journal, END], end: [journal, 0], reverse: true, limit: KEY_SCAN_LIMIT });
+      for (const { key, value } of newest) {
+        if (value.charCodeAt(0) !== KEYED) continue;
+        const [batchKey, count] = unpackBatchKey(value);
+        found.push([batchKey, [key[1], count]]);
+        if (found.length === IDEMPOTENCY_KEY_LIMIT) break;
+      }
+      const keys = new Map<string, BatchPlace>();
+      for (let i = found.length - 1; i >= 0; i--) remember(keys, found[i]![0], found[i]![1]);
+      return keys;
+    });
+    return state.keys;
   }
 
   #range(journal: string, fromMicros: number, limit: number): StoredEvent[] {
@@ -302,10 +302,11 @@ function checkJournal(journal: string): void {
   }
 }
 
-/** Long keys are stored by digest; the array length keeps the two forms apart. */
-function batchKey(journal: string, key: string): (string | number)[] {
-  if (Buffer.byteLength(key) <= MAX_RAW_KEY_BYTES) return [journal, key];
-  return [journal, createHash('sha256').update(key).digest('base64'), 1];
+/** Adds a batch key as the newest, forgetting the oldest beyond IDEMPOTENCY_KEY_LIMIT. */
+function remember(keys: Map<string, BatchPlace>, key: string, place: BatchPlace): void {
+  keys.delete(key);
+  keys.set(key, place);
+  if (keys.size > IDEMPOTENCY_KEY_LIMIT) keys.delete(keys.keys().next().value!);
 }
 
 
@@ -313,11 +314,28 @@ function batchKey(journal: string, key: string): (string | number)[] {
  * Seq and name ride in front of the wire JSON, so a read never parses JSON: measured at
  * ~2.3M events/s per page read, against ~1.6M for a msgpack [seq, name, json] and ~0.7M for JSON.parse.
  */
-function packEvent(event: StoredEvent): string {
-  return `${event.seq}:${event.name.length}:${event.name}${event.json}`;
+function packEvent(event: StoredEvent, keyPrefix: string): string {
+  return `${keyPrefix}${event.seq}:${event.name.length}:${event.name}${event.json}`;
 }
 
-function unpackEvent(micros: number, value: string): StoredEvent {
+/** The key and length of the batch whose first event `value` is (it starts with `k`). */
+function unpackBatchKey(value: string): [key: string, count: number] {
+  const colon = value.indexOf(':');
+  const second = value.indexOf(':', colon + 1);
+  const keyStart = second + 1;
+  return [value.slice(keyStart, keyStart + Number(value.slice(colon + 1, second))), Number(value.slice(1, colon))];
+}
+
+/** Where the event proper starts in a stored value: after the batch key, if there is one. */
+function eventStart(value: string): number {
+  if (value.charCodeAt(0) !== KEYED) return 0;
+  const colon = value.indexOf(':');
+  const second = value.indexOf(':', colon + 1);
+  return second + 1 + Number(value.slice(colon + 1, second));
+}
+
+function unpackEvent(micros: number, stored: string): StoredEvent {
+  const value = stored.charCodeAt(0) === KEYED ? stored.slice(eventStart(stored)) : stored;
   const colon = value.indexOf(':');
   const second = value.indexOf(':', colon + 1);
   const nameEnd = second + 1 + Number(value.slice(colon + 1, second));

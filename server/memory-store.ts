@@ -26,7 +26,7 @@ export class MemoryStore implements JournalStore {
     let micros = last ? toMicros(last.timestamp) : 0;
     const stored = events.map((event) => {
       micros = nextMicros(micros);
-      return encodeEvent(++seq, micros, event.name, event.context);
+      return encodeEvent(++seq, micros, event);
     });
     for (const event of stored) state.events.push(event);
     if (options.key !== undefined) {

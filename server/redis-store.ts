@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { JOURNAL_NAME } from '../src/protocol.js';
 import { checkOptions } from '../src/validate.js';
-import { firstMicrosAfter } from './encode.js';
+import { contextJson, firstMicrosAfter } from './encode.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Watchers } from './watchers.js';
@@ -215,9 +215,10 @@ export class RedisStore implements JournalStore {
     const between: string[] = [];
     const args: string[] = [];
     try {
-      for (const { name, context } of events) {
+      for (const event of events) {
+        const { name } = event;
         const head = `{"name":${JSON.stringify(name)},"timestamp":`;
-        const tail = `,"context":${JSON.stringify(context)},"seq":`;
+        const tail = `,"context":${contextJson(event)},"seq":`;
         before.push(head);
         between.push(tail);
         args.push(`:${name.length}:${name}${head}`, tail);

@@ -1,8 +1,9 @@
 /** One client connection: decodes and validates its frames, runs its subscriptions and appends. */
+import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
 import { ErrorCode } from '../src/errors.js';
-import { CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
+import { asAppendFrame, CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
 import type { JournalStore, NewEvent } from './store.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink } from './subscription.js';
@@ -15,6 +16,9 @@ export interface SessionLimits extends SubscriptionLimits {
 
 export class Session implements SubscriptionSink {
   readonly #ws: WebSocket;
+  /** The TCP socket under `#ws`, corked while a turn's frames are queued. */
+  readonly #socket: Socket | undefined;
+  #corked = false;
   readonly #store: JournalStore;
   readonly #limits: SessionLimits;
   readonly #subscriptions = new Map<number, Subscription>();
@@ -23,8 +27,10 @@ export class Session implements SubscriptionSink {
   /** Set by each pong; cleared by each heartbeat ping. */
   alive = true;
 
-  constructor(ws: WebSocket, store: JournalStore, limits: SessionLimits) {
+  /** `socket` is the connection's TCP socket (the upgrade request's `socket`). */
+  constructor(ws: WebSocket, store: JournalStore, limits: SessionLimits, socket?: Socket) {
     this.#ws = ws;
+    this.#socket = socket;
     this.#store = store;
     this.#limits = limits;
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
@@ -42,6 +48,13 @@ export class Session implements SubscriptionSink {
 
   send(frame: string): void {
     if (this.#closed) return;
+    // Frames sent in one turn of the event loop (the acks and live batches of one
+    // commit, say) leave in one write: the socket is corked until the turn's ticks run.
+    if (!this.#corked && this.#socket !== undefined) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
     // A frame that may take the buffer over the mark carries the callback that
     // wakes `drained()` (3 bytes per UTF-16 unit bounds its UTF-8 size).
     if (this.#ws.bufferedAmount + 3 * frame.length > this.#limits.sendHighWaterMark) this.#ws.send(frame, this.#onFlushed);
@@ -71,6 +84,11 @@ export class Session implements SubscriptionSink {
     this.alive = false;
     this.#ws.ping();
   }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket?.uncork();
+  };
 
   readonly #onFlushed = (): void => {
     if (!this.#closed && this.#ws.bufferedAmount > this.#limits.sendHighWaterMark) return;
@@ -123,13 +141,16 @@ export class Session implements SubscriptionSink {
       this.#error(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${shown}`, id);
       return;
     }
-    const parsed = ClientFrame.safeParse(json);
-    if (!parsed.success) {
-      const [code, message] = describeIssues(parsed.error.issues);
-      this.#error(code, message, id);
-      return;
+    let frame: ClientFrame | undefined = type === 'append' ? asAppendFrame(json) : undefined;
+    if (frame === undefined) {
+      const parsed = ClientFrame.safeParse(json);
+      if (!parsed.success) {
+        const [code, message] = describeIssues(parsed.error.issues);
+        this.#error(code, message, id);
+        return;
+      }
+      frame = parsed.data;
     }
-    const frame = parsed.data;
     switch (frame.type) {
       case 'subscribe':
         this.#subscribe(frame);
@@ -177,15 +198,19 @@ export class Session implements SubscriptionSink {
       return;
     }
     const events: NewEvent[] = [];
-    for (const [index, event] of frame.events.entries()) {
+    for (let index = 0; index < frame.events.length; index++) {
+      const event = frame.events[index]!;
       const context = event.context ?? {};
-      let size: number;
+      let contextJson: string;
       try {
-        size = Buffer.byteLength(event.name) + Buffer.byteLength(JSON.stringify(context));
+        contextJson = JSON.stringify(context);
       } catch {
         this.#error(ErrorCode.INVALID_EVENT, `event ${index}: the context cannot be encoded (nested too deeply)`, frame.id);
         return;
       }
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: most events need no exact count.
+      const units = event.name.length + contextJson.length;
+      const size = 3 * units <= maxEventSize ? units : Buffer.byteLength(event.name) + Buffer.byteLength(contextJson);
       if (size > maxEventSize) {
         this.#error(
           ErrorCode.EVENT_TOO_LARGE,
@@ -194,7 +219,7 @@ export class Session implements SubscriptionSink {
         );
         return;
       }
-      events.push({ name: event.name, context });
+      events.push({ name: event.name, context, contextJson });
     }
     this.#store.append(frame.journal, events, { key: frame.key }).then(
       (stored) => {

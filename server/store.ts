@@ -8,6 +8,8 @@
 export interface NewEvent {
   readonly name: string;
   readonly context: Record<string, unknown>;
+  /** `JSON.stringify(context)`, when the caller has it already; stores then use it as is. */
+  readonly contextJson?: string;
 }
 
 /**

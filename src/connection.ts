@@ -192,8 +192,13 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
 
   /** Sends a frame if the socket is open; returns false (and sends nothing) otherwise. */
   send(frame: ClientFrameInput): boolean {
+    return this.sendText(JSON.stringify(frame));
+  }
+
+  /** @internal Sends a frame already encoded as JSON text; false when the socket is not open. */
+  sendText(text: string): boolean {
     if (this.#state !== 'open' || this.#ws === undefined) return false;
-    this.#ws.send(JSON.stringify(frame));
+    this.#ws.send(text);
     return true;
   }
 

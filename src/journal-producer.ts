@@ -20,8 +20,8 @@ export interface AppendResult {
 }
 
 interface PendingAppend {
-  readonly events: { name: string; context: Record<string, unknown> }[];
-  readonly key: string;
+  /** The append frame after its id, `,"journal":…,"events":[…],"key":…}`, encoded once for every send. */
+  readonly body: string;
   readonly resolve: (results: AppendResult[]) => void;
   readonly reject: (error: Error) => void;
   /** Settles (never rejects) when the append does. */
@@ -93,15 +93,15 @@ export class JournalProducer implements Channel {
     if (this.#shared.connection.isClosed) {
       return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
     }
-    let batch: PendingAppend['events'];
+    let body: string;
     try {
-      batch = this.#prepare(events);
+      body = `,"journal":${JSON.stringify(this.journal)},"events":[${this.#encode(events)}],"key":"${randomKey()}"}`;
     } catch (error) {
       return Promise.reject(error);
     }
     let pending!: PendingAppend;
     const result = new Promise<AppendResult[]>((resolve, reject) => {
-      pending = { events: batch, key: randomKey(), resolve, reject, settled: Promise.resolve(), id: undefined };
+      pending = { body, resolve, reject, settled: Promise.resolve(), id: undefined };
     });
     pending.settled = result.then(
       () => {},
@@ -193,13 +193,16 @@ export class JournalProducer implements Channel {
     }
     pending.id = connection.allocate(this);
     this.#byId.set(pending.id, pending);
-    connection.send({ type: 'append', id: pending.id, journal: this.journal, events: pending.events, key: pending.key });
+    // The frame is an AppendFrame (src/protocol.ts), written out by hand to encode each context once.
+    connection.sendText(`{"type":"append","id":${pending.id}${pending.body}`);
   }
 
-  #prepare(events: readonly { name: string; context?: object }[]): PendingAppend['events'] {
+  /** The events as the JSON array's items: what the wire cannot carry is dropped, what JSON cannot encode refused. */
+  #encode(events: readonly { name: string; context?: object }[]): string {
     if (!Array.isArray(events) || events.length === 0) {
       throw new JournalError(ErrorCode.INVALID_EVENT, 'events must be a non-empty array');
     }
+    const bound = Object.keys(this.#context).length > 0;
     return events.map((event, index) => {
       if (!isPlainObject(event)) throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index} must be an object`);
       if (typeof event.name !== 'string' || event.name === '') {
@@ -208,15 +211,18 @@ export class JournalProducer implements Channel {
       if (event.context !== undefined && !isPlainObject(event.context)) {
         throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: context must be a plain object`);
       }
-      let context: Record<string, unknown>;
+      let context: string | undefined;
       try {
-        // A JSON round trip drops what the wire cannot carry and refuses what it cannot encode.
-        context = JSON.parse(JSON.stringify({ ...this.#context, ...event.context })) as Record<string, unknown>;
+        context = JSON.stringify(bound ? { ...this.#context, ...event.context } : (event.context ?? {}));
       } catch (cause) {
         throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: context cannot be encoded as JSON`, { cause });
       }
-      return { name: event.name, context };
-    });
+      // A toJSON method may turn the context into something other than an object.
+      if (context?.charCodeAt(0) !== 0x7b) {
+        throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: context must encode as a JSON object`);
+      }
+      return `{"name":${JSON.stringify(event.name)},"context":${context}}`;
+    }).join(',');
   }
 
   #derive(context: Record<string, unknown>): JournalProducer {

@@ -150,6 +150,33 @@ export function isEventEntry(value: unknown): value is EventEntry {
   );
 }
 
+const APPEND_KEYS: ReadonlySet<string> = new Set(['type', 'id', 'journal', 'events', 'key']);
+
+/**
+ * `value` as an {@link AppendFrame} when it satisfies that schema, checked by
+ * hand because appends are the server's hot path; `undefined` otherwise, and
+ * the caller asks zod for the reason. `value` is a parsed JSON object.
+ * `test/protocol.test.ts` holds the two to agreement.
+ */
+export function asAppendFrame(value: Record<string, unknown>): AppendFrame | undefined {
+  for (const key of Object.keys(value)) if (!APPEND_KEYS.has(key)) return undefined;
+  const { type, id, journal, events, key } = value;
+  if (type !== 'append' || typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) return undefined;
+  if (typeof journal !== 'string' || !JOURNAL_NAME.test(journal)) return undefined;
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 128)) return undefined;
+  if (!Array.isArray(events) || events.length === 0) return undefined;
+  for (const event of events) if (!isNewEventEntry(event)) return undefined;
+  return value as AppendFrame;
+}
+
+function isNewEventEntry(value: unknown): value is NewEventEntry {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  for (const key of Object.keys(value)) if (key !== 'name' && key !== 'context') return false;
+  const { name, context } = value as Record<string, unknown>;
+  if (typeof name !== 'string' || name.length === 0) return false;
+  return context === undefined || (typeof context === 'object' && context !== null && !Array.isArray(context));
+}
+
 /**
  * Parses and validates one frame from the server. Throws (a `SyntaxError` or
  * a `ZodError`) when the text is not a valid {@link ServerFrame}.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ClientFrame, decodeServerFrame, EventEntry, isEventEntry, ServerFrame } from '../src/protocol.js';
+import { AppendFrame, asAppendFrame, ClientFrame, decodeServerFrame, EventEntry, isEventEntry, ServerFrame } from '../src/protocol.js';
 
 const anyValue = fc.oneof(
   fc.string(),
@@ -23,6 +23,49 @@ const entryLike = fc.record(
   { requiredKeys: [] },
 );
 
+/** A valid append frame, then none, one or two changes that may make it invalid. */
+const validEvent = fc.record(
+  { name: fc.string({ minLength: 1, maxLength: 3 }), context: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }) },
+  { requiredKeys: ['name'] },
+);
+const validAppend = fc.record(
+  {
+    type: fc.constant('append'),
+    id: fc.integer({ min: 0, max: 100 }),
+    journal: fc.constantFrom('jobs', 'a.b-c_1', 'x'.repeat(128)),
+    events: fc.array(validEvent, { minLength: 1, maxLength: 3 }),
+    key: fc.oneof(fc.string({ minLength: 1, maxLength: 3 }), fc.constant('k'.repeat(128))),
+  },
+  { requiredKeys: ['type', 'id', 'journal', 'events'] },
+);
+const edgeValue = fc.oneof(
+  anyValue,
+  fc.constantFrom('', 'subscribe', '-bad', 'x'.repeat(129), 'k'.repeat(129), -1, -0, 1.5, Number.MAX_SAFE_INTEGER + 1, [], [{}], [[]]),
+  fc.array(fc.oneof(validEvent, anyValue), { maxLength: 2 }),
+  validEvent.map((event) => ({ ...event, extra: 1 })),
+  fc.record({ name: anyValue, context: anyValue }, { requiredKeys: [] }),
+);
+type Change = (frame: Record<string, unknown>) => Record<string, unknown>;
+const change: fc.Arbitrary<Change> = fc.oneof(
+  fc.constant((frame: Record<string, unknown>) => frame),
+  fc
+    .tuple(fc.constantFrom('type', 'id', 'journal', 'events', 'key', 'extra'), edgeValue)
+    .map(([key, value]): Change => (frame) => ({ ...frame, [key]: value })),
+  fc.constantFrom('type', 'id', 'journal', 'events', 'key').map((key): Change => (frame) => {
+    const { [key]: _dropped, ...rest } = frame;
+    return rest;
+  }),
+  fc.tuple(fc.nat(2), edgeValue).map(([index, value]): Change => (frame) => {
+    if (!Array.isArray(frame['events'])) return frame;
+    const events: unknown[] = [...(frame['events'] as unknown[])];
+    events[Math.min(index, Math.max(0, events.length - 1))] = value;
+    return { ...frame, events };
+  }),
+);
+const appendLike = fc
+  .tuple(validAppend, change, change)
+  .map(([frame, first, second]) => second(first(frame as Record<string, unknown>)));
+
 describe('protocol', () => {
   it('isEventEntry accepts exactly what the EventEntry schema accepts', () => {
     fc.assert(
@@ -31,6 +74,26 @@ describe('protocol', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it('asAppendFrame accepts exactly what the AppendFrame schema accepts', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(appendLike, (value) => {
+        // The server only sees what JSON carries.
+        const json = JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
+        const fast = asAppendFrame(json);
+        const expected = AppendFrame.safeParse(json);
+        assert.equal(fast !== undefined, expected.success, JSON.stringify(json));
+        if (expected.success) {
+          accepted++;
+          assert.deepEqual(fast, expected.data);
+        }
+      }),
+      { numRuns: 20_000 },
+    );
+    // The generator must reach both answers, or the property proves little.
+    assert.ok(accepted > 100, `only ${accepted} valid frames generated`);
   });
 
   it('decodeServerFrame agrees with ServerFrame on response frames', () => {

@@ -113,7 +113,7 @@ function registerTests(): void {
         returned.map((event) => event.timestamp),
         [1700000000, 1700000000.000001, 1700000000.1, 1700000000.100001, 1700000001.23456, 1700000001.234561],
       );
-      const expected = returned.map((event, i) => encodeEvent(event.seq, Math.round(event.timestamp * 1e6), odd[i % 2]!.name, odd[i % 2]!.context));
+      const expected = returned.map((event, i) => encodeEvent(event.seq, Math.round(event.timestamp * 1e6), odd[i % 2]!));
       assert.deepEqual(returned, expected);
       assert.deepEqual(await s.read('j', 0, 100), expected);
     });

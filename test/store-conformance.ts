@@ -331,9 +331,14 @@ function registerPersistence(withStore: WithStore): void {
   it('remembers batch keys across reopen', LIMIT, withStore(async (store, fixture) => {
     const first = await store.append('j', events(2), { key: 'retry-me' });
     await store.append('j', events(1));
+    const second = await store.append('j', events(3), { key: 'a:key:with:colons' });
+    const before = await readAll(store, 'j');
     const reopened = await reopenOf(fixture)();
     assert.deepEqual(await reopened.append('j', events(4), { key: 'retry-me' }), first);
-    assert.equal((await reopened.head('j')).seq, 3);
+    assert.deepEqual(await reopened.append('j', events(1), { key: 'a:key:with:colons' }), second);
+    assert.equal((await reopened.head('j')).seq, 6);
+    assert.deepEqual(await readAll(reopened, 'j'), before, 'reads are the same events as before the reopen');
+    assert.deepEqual(seqs(await reopened.append('j', events(1), { key: 'new' })), [7], 'a new key is stored');
   }));
 
   it('keeps appends made just before close', LIMIT, withStore(async (store, fixture) => {
