@@ -221,6 +221,8 @@ export class Session implements SubscriptionSink {
       }
       events.push({ name: event.name, context, contextJson });
     }
+    // The callbacks keep only the id: the parsed frame (its contexts) is garbage once encoded.
+    const { id } = frame;
     this.#store.append(frame.journal, events, { key: frame.key }).then(
       (stored) => {
         let seqs = '';
@@ -229,10 +231,10 @@ export class Session implements SubscriptionSink {
           seqs = seqs === '' ? `${event.seq}` : `${seqs},${event.seq}`;
           timestamps = timestamps === '' ? `${event.timestamp}` : `${timestamps},${event.timestamp}`;
         }
-        this.send(`{"type":"ack","id":${frame.id},"seqs":[${seqs}],"timestamps":[${timestamps}]}`);
+        this.send(`{"type":"ack","id":${id},"seqs":[${seqs}],"timestamps":[${timestamps}]}`);
       },
       (error: unknown) => {
-        this.#error(ErrorCode.STORE_UNAVAILABLE, `the store did not confirm the append: ${(error as Error).message}`, frame.id);
+        this.#error(ErrorCode.STORE_UNAVAILABLE, `the store did not confirm the append: ${(error as Error).message}`, id);
       },
     );
   }
