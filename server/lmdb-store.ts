@@ -252,8 +252,8 @@ export class LmdbStore implements JournalStore {
       const newest = this.#events.getRange({ start: [journal, END], end: [journal, 0], reverse: true, limit: KEY_SCAN_LIMIT });
       for (const { key, value } of newest) {
         if (value.charCodeAt(0) !== KEYED) continue;
-        const [batchKey, count] = unpackBatchKey(value);
-        found.push([batchKey, [key[1], count]]);
+        const batch = unpackBatchKey(value);
+        found.push([batch.key, [key[1], batch.count]]);
         if (found.length === IDEMPOTENCY_KEY_LIMIT) break;
       }
       const keys = new Map<string, BatchPlace>();
@@ -318,24 +318,19 @@ function packEvent(event: StoredEvent, keyPrefix: string): string {
   return `${keyPrefix}${event.seq}:${event.name.length}:${event.name}${event.json}`;
 }
 
-/** The key and length of the batch whose first event `value` is (it starts with `k`). */
-function unpackBatchKey(value: string): [key: string, count: number] {
+/**
+ * The batch key prefix of a stored value, `k${count}:${key.length}:${key}`: the key, the
+ * batch's length and where the event proper starts. Call only when the value starts with `k`.
+ */
+function unpackBatchKey(value: string): { key: string; count: number; end: number } {
   const colon = value.indexOf(':');
   const second = value.indexOf(':', colon + 1);
-  const keyStart = second + 1;
-  return [value.slice(keyStart, keyStart + Number(value.slice(colon + 1, second))), Number(value.slice(1, colon))];
-}
-
-/** Where the event proper starts in a stored value: after the batch key, if there is one. */
-function eventStart(value: string): number {
-  if (value.charCodeAt(0) !== KEYED) return 0;
-  const colon = value.indexOf(':');
-  const second = value.indexOf(':', colon + 1);
-  return second + 1 + Number(value.slice(colon + 1, second));
+  const end = second + 1 + Number(value.slice(colon + 1, second));
+  return { key: value.slice(second + 1, end), count: Number(value.slice(1, colon)), end };
 }
 
 function unpackEvent(micros: number, stored: string): StoredEvent {
-  const value = stored.charCodeAt(0) === KEYED ? stored.slice(eventStart(stored)) : stored;
+  const value = stored.charCodeAt(0) === KEYED ? stored.slice(unpackBatchKey(stored).end) : stored;
   const colon = value.indexOf(':');
   const second = value.indexOf(':', colon + 1);
   const nameEnd = second + 1 + Number(value.slice(colon + 1, second));
