@@ -4,18 +4,18 @@
  * with its URL, runs until told to `close`, then reports its peak RSS and the
  * CPU time it spent while listening.
  */
-import { JournalServer, LmdbStore, RedisStore, type JournalStore } from '../server/index.js';
+import { JournalServer } from '../server/index.js';
 import { cpuMs } from './lib/cpu.js';
 import { command, config, report, run } from './lib/ipc.js';
 import { RssSampler } from './lib/rss.js';
+import { openStore, type StoreConfig } from './lib/store.js';
 
-export type JournalServerConfig = { store: 'lmdb'; path: string } | { store: 'redis'; redisUrl: string; prefix: string };
+export type JournalServerConfig = StoreConfig;
 
 run(async () => {
   const options = config<JournalServerConfig>();
   const rss = new RssSampler(100);
-  const store: JournalStore =
-    options.store === 'lmdb' ? new LmdbStore({ path: options.path }) : new RedisStore({ url: options.redisUrl, prefix: options.prefix });
+  const store = openStore(options);
   const server = new JournalServer({ port: 0, store });
   await server.listen();
   await report({ type: 'listening', url: server.url });

@@ -2,20 +2,18 @@
  * Fills a store with `count` bench events before a replay is timed: straight
  * into the store (no server), in batches of 1,000, a few in flight.
  */
-import { LmdbStore, RedisStore, type JournalStore } from '../server/index.js';
 import { benchContext, JOURNAL } from './lib/events.js';
 import { config, report, run } from './lib/ipc.js';
-import type { JournalServerConfig } from './journal-server.js';
+import { openStore, type StoreConfig } from './lib/store.js';
 
-type PopulateConfig = JournalServerConfig & { count: number };
+type PopulateConfig = StoreConfig & { count: number };
 
 const BATCH = 1000;
 const IN_FLIGHT = 8;
 
 run(async () => {
   const options = config<PopulateConfig>();
-  const store: JournalStore =
-    options.store === 'lmdb' ? new LmdbStore({ path: options.path }) : new RedisStore({ url: options.redisUrl, prefix: options.prefix });
+  const store = openStore(options);
   const started = performance.now();
   const inFlight = new Set<Promise<unknown>>();
   for (let first = 0; first < options.count; first += BATCH) {

@@ -24,7 +24,10 @@ export class Session implements SubscriptionSink {
   readonly #subscriptions = new Map<number, Subscription>();
   #drainWaiters: (() => void)[] = [];
   #closed = false;
-  /** Set by each pong; cleared by each heartbeat ping. */
+  /**
+   * Set by each pong, and by each ping or frame from the client (a client whose reading is
+   * paused cannot pong, but pings); cleared by each heartbeat ping.
+   */
   alive = true;
 
   /** `socket` is the connection's TCP socket (the upgrade request's `socket`). */
@@ -33,10 +36,12 @@ export class Session implements SubscriptionSink {
     this.#socket = socket;
     this.#store = store;
     this.#limits = limits;
-    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
-    ws.on('pong', () => {
+    ws.on('message', (data, isBinary) => {
       this.alive = true;
+      this.#onMessage(data, isBinary);
     });
+    ws.on('pong', this.#onLife);
+    ws.on('ping', this.#onLife);
     ws.on('close', () => this.#onClose());
     // A socket error is always followed by 'close'; listening keeps it from being thrown.
     ws.on('error', () => {});
@@ -88,6 +93,10 @@ export class Session implements SubscriptionSink {
   readonly #uncork = (): void => {
     this.#corked = false;
     this.#socket?.uncork();
+  };
+
+  readonly #onLife = (): void => {
+    this.alive = true;
   };
 
   readonly #onFlushed = (): void => {

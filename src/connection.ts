@@ -23,6 +23,7 @@ export interface WebSocketInstance {
   addEventListener(type: string, listener: (event: any) => void): void;
   pause?: () => void;
   resume?: () => void;
+  ping?: () => void;
   terminate?: () => void;
   on?: (event: string, listener: (...args: any[]) => void) => unknown;
 }
@@ -43,7 +44,10 @@ export interface JournalConnectionOptions {
   /**
    * Seconds without any frame or ping from the server after which the socket
    * is considered dead and dropped. Set it above the server's heartbeat
-   * interval. Only where the WebSocket exposes pings (ws). @default 75
+   * interval. Only where the WebSocket exposes pings (ws). While the socket
+   * is paused (a consumer's `maxQueued`), the timer is off and the client
+   * pings the server every `idleTimeout / 5` seconds instead, so neither side
+   * takes a busy reader for a dead one. @default 75
    */
   idleTimeout?: number;
 }
@@ -103,6 +107,8 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   #everOpened = false;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** While paused: pings that tell the server's heartbeat this reader is alive. */
+  #keepalive: ReturnType<typeof setInterval> | undefined;
   #closing: Promise<void> | undefined;
 
   /**
@@ -209,12 +215,29 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
    */
   pause(holder: object): void {
     this.#pausedBy.add(holder);
-    if (this.#pausedBy.size === 1) this.#ws?.pause?.();
+    if (this.#pausedBy.size === 1 && this.#ws !== undefined && this.#state === 'open') this.#pauseSocket(this.#ws);
   }
 
   resume(holder: object): void {
     if (!this.#pausedBy.delete(holder) || this.#pausedBy.size > 0) return;
-    this.#ws?.resume?.();
+    this.#clearKeepalive();
+    if (this.#ws === undefined) return;
+    this.#ws.resume?.();
+    if (this.#state === 'open') this.#touch();
+  }
+
+  /**
+   * A paused socket reads nothing, pongs included: the idle timer stops (the server cannot
+   * be heard) and the client pings instead, so the server's heartbeat sees it alive.
+   */
+  #pauseSocket(ws: WebSocketInstance): void {
+    if (ws.pause === undefined) return;
+    ws.pause();
+    this.#clearIdleTimer();
+    if (ws.ping === undefined || this.#keepalive !== undefined) return;
+    this.#keepalive = setInterval(() => {
+      if (this.#ws === ws && ws.readyState === OPEN) ws.ping!();
+    }, (this.#options.idleTimeout * 1000) / 5);
   }
 
   /** Closes the socket for good; every channel is told. Idempotent. */
@@ -246,6 +269,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     this.#state = 'closed';
     this.#clearReconnectTimer();
     this.#clearIdleTimer();
+    this.#clearKeepalive();
     const members = [...this.#members];
     this.#members.clear();
     this.#channels.clear();
@@ -306,8 +330,8 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     this.#everOpened = true;
     const attempt = this.#attempt;
     this.#attempt = 0;
-    if (this.#pausedBy.size > 0) ws.pause?.();
-    this.#touch();
+    if (this.#pausedBy.size > 0) this.#pauseSocket(ws);
+    else this.#touch();
     this.emit('open');
     if (reconnected) this.emit('reconnect', attempt);
     for (const channel of [...this.#members]) channel.onOpen(reconnected);
@@ -340,6 +364,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   #dropped(error: ConnectionError): void {
     if (this.#state === 'closed') return;
     this.#clearIdleTimer();
+    this.#clearKeepalive();
     this.#channels.clear();
     const give_up =
       !this.#options.reconnect || this.#attempt >= this.#options.maxReconnectAttempts || error.code === ErrorCode.UNAUTHORIZED;
@@ -369,6 +394,8 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   #touch(): void {
     const ws = this.#ws;
     if (!ws?.on || this.#state === 'closed') return;
+    // Paused and open, the keepalive pings stand in for the timer (frames read before the pause took hold land here).
+    if (this.#state === 'open' && this.#pausedBy.size > 0 && ws.pause !== undefined) return;
     if (this.#idleTimer !== undefined) {
       this.#idleTimer.refresh();
       return;
@@ -382,6 +409,11 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   #clearIdleTimer(): void {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
+  }
+
+  #clearKeepalive(): void {
+    if (this.#keepalive !== undefined) clearInterval(this.#keepalive);
+    this.#keepalive = undefined;
   }
 
   #clearReconnectTimer(): void {

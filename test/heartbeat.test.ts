@@ -13,14 +13,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import net from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket as NodeWebSocket, WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { JournalProducer } from '../src/journal-producer.js';
 import { JournalConnection } from '../src/connection.js';
 import { EventLogConsumer } from '../src/event-log-consumer.js';
 import { ConsumerChild } from './fixtures/consumer-child.js';
 import { TcpProxy } from './fixtures/tcp-proxy.js';
-import { once, startServer, within } from './helpers.js';
+import { once, pollMany, startServer, within } from './helpers.js';
 
 const J = 'heartbeat';
 const INTERVAL = 0.2;
@@ -128,6 +128,61 @@ class SilentServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 }
+
+describe('a reader paused by maxQueued is not taken for a dead one', () => {
+  it('the client pings while paused: through 15 of its pings (7 server heartbeats, 3 idleTimeouts) neither side drops the connection; read on, every event arrives once', async (t) => {
+    const server = await startServer({ heartbeatInterval: INTERVAL });
+    let pings = 0;
+    const pinged = new EventTarget();
+    /** The `ws` client, counting the pings the connection sends. */
+    class CountingWebSocket extends NodeWebSocket {
+      override ping(...args: Parameters<NodeWebSocket['ping']>): void {
+        pings++;
+        pinged.dispatchEvent(new Event('ping'));
+        super.ping(...args);
+      }
+    }
+    const idleTimeout = 0.5;
+    const connection = new JournalConnection(server.url, { idleTimeout, WebSocket: CountingWebSocket as never });
+    const consumer = new EventLogConsumer(connection, J, { maxQueued: 5, bufferHistory: false });
+    let disconnects = 0;
+    connection.on('disconnect', () => disconnects++);
+    t.after(async () => {
+      consumer.stop();
+      await connection.close();
+      await server.close();
+    });
+    const count = 200;
+    for (let n = 1; n <= count; n++) await server.append(J, 'tick', { n });
+    consumer.start();
+    // Nobody polls: the queue reaches maxQueued and the socket is paused.
+    await within(
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (pings < 15) return;
+          pinged.removeEventListener('ping', check);
+          resolve();
+        };
+        pinged.addEventListener('ping', check);
+      }),
+      10_000,
+      '15 keepalive pings from the paused client',
+    );
+    assert.equal(disconnects, 0, 'no drop while paused: the server heard the pings, the client did not time the server out');
+    const events = await pollMany(consumer, count);
+    assert.deepEqual(
+      events.map((event) => event.context['n']),
+      Array.from({ length: count }, (_, i) => i + 1),
+    );
+    assert.equal(disconnects, 0);
+    const sent = pings;
+    // Reading again, the client stops pinging (the server's pings are heard once more).
+    await server.append(J, 'tick', { n: count + 1 });
+    const [last] = await pollMany(consumer, 1);
+    assert.equal(last!.context['n'], count + 1);
+    assert.ok(pings <= sent + 1, `pings went on after the resume: ${sent} then ${pings}`);
+  });
+});
 
 describe('the client drops a silent server', () => {
   const cleanups: (() => Promise<void>)[] = [];
