@@ -2,7 +2,7 @@
 import { JournalConnection, type Channel } from './connection.js';
 import { ConnectionError, ErrorCode, JournalError } from './errors.js';
 import type { ServerFrame } from './protocol.js';
-import { checkJournalName, checkOptions, checkOptionalString, checkUrls, isPlainObject } from './validate.js';
+import { checkJournalName, checkOptions, checkOptionalString, checkPositive, checkUrls, isPlainObject } from './validate.js';
 
 export interface JournalProducerOptions {
   /** Bearer token for the server (only with a URL). */
@@ -11,6 +11,12 @@ export interface JournalProducerOptions {
   context?: object;
   /** Reconnect and resend unacknowledged appends when the connection drops (only with a URL). @default true */
   reconnect?: boolean;
+  /**
+   * Seconds `close()` waits for appends in flight to be acknowledged; then
+   * it rejects those left with `CLOSED` (they may or may not be stored) and
+   * closes anyway. @default 30
+   */
+  closeTimeout?: number;
 }
 
 /** Where an append landed. */
@@ -37,7 +43,7 @@ interface SharedConnection {
   readonly producers: Set<JournalProducer>;
 }
 
-const KNOWN_OPTIONS = ['token', 'context', 'reconnect'] as const;
+const KNOWN_OPTIONS = ['token', 'context', 'reconnect', 'closeTimeout'] as const;
 
 /**
  * @example
@@ -49,6 +55,7 @@ export class JournalProducer implements Channel {
   readonly journal: string;
   #shared: SharedConnection;
   readonly #context: Readonly<Record<string, unknown>>;
+  readonly #closeTimeout: number;
   readonly #pending = new Set<PendingAppend>();
   readonly #byId = new Map<number, PendingAppend>();
   #joined = false;
@@ -63,6 +70,7 @@ export class JournalProducer implements Channel {
       throw new TypeError('options.context must be a plain object');
     }
     this.#context = { ...(options.context as Record<string, unknown> | undefined) };
+    this.#closeTimeout = checkPositive(options.closeTimeout ?? 30, 'options.closeTimeout');
     if (url instanceof JournalConnection) {
       if (options.token !== undefined || options.reconnect !== undefined) {
         throw new TypeError('options.token and options.reconnect apply only with a URL; set them on the JournalConnection');
@@ -131,7 +139,7 @@ export class JournalProducer implements Channel {
   }
 
   /**
-   * Waits for appends in flight, then leaves the connection. Closing the
+   * Waits for appends in flight (at most `closeTimeout`), then leaves the connection. Closing the
    * producer made from a URL also closes the views `bind`/`unbind` made from
    * it, and the connection. Idempotent.
    */
@@ -145,7 +153,18 @@ export class JournalProducer implements Channel {
     if (this.#shared.connection.isClosed || this.#shared.connection.isReconnecting) {
       this.#rejectAll(new JournalError(ErrorCode.CLOSED, 'the producer closed before the append was acknowledged'));
     }
-    await Promise.all([...this.#pending].map((pending) => pending.settled));
+    if (this.#pending.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          const error = `the producer closed after waiting ${this.#closeTimeout} s for the acknowledgement`;
+          this.#rejectAll(new JournalError(ErrorCode.CLOSED, error));
+          resolve();
+        }, this.#closeTimeout * 1000);
+      });
+      await Promise.race([Promise.all([...this.#pending].map((pending) => pending.settled)), waited]);
+      clearTimeout(timer);
+    }
     this.#shared.connection.leave(this);
     this.#shared.producers.delete(this);
     if (this.#shared.owned && this.#root) {
@@ -226,7 +245,7 @@ export class JournalProducer implements Channel {
   }
 
   #derive(context: Record<string, unknown>): JournalProducer {
-    const producer = new JournalProducer(this.#shared.connection, this.journal, { context });
+    const producer = new JournalProducer(this.#shared.connection, this.journal, { context, closeTimeout: this.#closeTimeout });
     // The derived producer shares this one's connection, and its ownership of it.
     producer.#shared = this.#shared;
     producer.#root = false;

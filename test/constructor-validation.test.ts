@@ -143,8 +143,15 @@ describe('JournalProducer constructor', () => {
     throwsNaming(() => new JournalProducer(URL_OK, 'jobs', { context: [1] }), TypeError, /options\.context/);
   });
 
+  it('throws naming options.closeTimeout unless it is a positive number of seconds', () => {
+    throwsNaming(() => new JournalProducer(URL_OK, 'jobs', { closeTimeout: '5' as unknown as number }), TypeError, /options\.closeTimeout/);
+    for (const bad of [0, -1, Infinity]) {
+      throwsNaming(() => new JournalProducer(URL_OK, 'jobs', { closeTimeout: bad }), RangeError, /options\.closeTimeout/);
+    }
+  });
+
   it('accepts valid options', () => {
-    assert.doesNotThrow(() => new JournalProducer(URL_OK, 'jobs', { token: 't', context: { host: 'h' } }));
+    assert.doesNotThrow(() => new JournalProducer(URL_OK, 'jobs', { token: 't', context: { host: 'h' }, closeTimeout: 0.5 }));
   });
 });
 

@@ -285,6 +285,29 @@ describe('the client drops a silent server', () => {
     await within(closed[0]!, 2000, 'the client to close the first, unanswered attempt');
   });
 
+  it('JournalProducer.close() with an append the server never answers: after closeTimeout it rejects the append (CLOSED) and closes', async () => {
+    const fake = await SilentServer.start();
+    const closeTimeout = 0.3;
+    const producer = new JournalProducer(fake.url, J, { closeTimeout });
+    cleanups.push(() => fake.close());
+    const pending = producer.append('unanswered', { n: 1 });
+    pending.catch(() => {});
+    // The append reached the server, which says nothing.
+    await fake.frame((f) => f.frame['type'] === 'append');
+    const started = performance.now();
+    await within(producer.close(), 5000, 'producer.close() to give up waiting for the acknowledgement');
+    const waitedMs = performance.now() - started;
+    assert.ok(waitedMs >= closeTimeout * 1000 - 20, `close() gave up after ${waitedMs.toFixed(0)} ms, before closeTimeout`);
+    await assert.rejects(pending, (error: unknown) => {
+      assert.ok(error instanceof JournalError, String(error));
+      assert.equal(error.code, ErrorCode.CLOSED);
+      assert.match(error.message, /waiting 0.3 s/);
+      return true;
+    });
+    // The producer owned its connection: close() closed it.
+    await within(fake.closed[0]!, 5000, 'the socket to close');
+  });
+
   it('JournalProducer.close() called during a connect attempt that then fails: the pending append is rejected (CLOSED) and close() resolves, not retrying forever', async () => {
     // A server that is going away: it accepts the TCP connection, and the test cuts it once close() was called.
     const sockets: net.Socket[] = [];
