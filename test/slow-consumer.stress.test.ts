@@ -23,15 +23,20 @@
  * the server has settled, before the flood — and checked twice: what it still
  * holds (V8 heap used + external) must not grow by more than 64 MB (no
  * unbounded buffering), and its RSS must not grow by more than 64 MB (the
- * QUALITY bar; file-backed LMDB pages count there too). A baseline scenario
+ * QUALITY bar; file-backed LMDB pages count there too). Every scenario first
+ * stores and delivers 64 MB of history, so that the idle size is that of a
+ * server in service: a fresh process sizes its V8 heap and malloc arenas on
+ * its first load (~20 MB of heap alone here) whatever its clients do, and
+ * the log shows its size at start as well. A baseline scenario
  * runs the same flood with nobody stalled, for comparison. Then the slow
  * ones read again and must receive every event exactly once, in order. The
  * figures go to the log, one line per scenario.
  *
- * The server's heartbeat is off here: a socket paused by backpressure does
- * not read pings either, so with heartbeats on, a client paused longer than
- * two intervals is dropped as dead (and resumes by reconnecting instead), and
- * this test is about the other path.
+ * The server's heartbeat is off here: the raw sockets paused by backpressure
+ * neither read pings nor send any (an EventLogConsumer does send pings while
+ * paused), so with heartbeats on they would be dropped as dead after two
+ * intervals (and resume by reconnecting instead), and this test is about the
+ * other path.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -366,6 +371,8 @@ describe('a live subscriber that stops reading', () => {
   before(async () => {
     await s.setUp();
     await s.startNormal();
+    await s.seedHistory();
+    await s.normal.reach(s.lastSeq, STALL_MS);
     // A raw live subscriber: subscribed, then it stops reading.
     raw = await RawReader.open(s.server.url, 'the paused raw subscriber');
     s.closers.push(() => raw.close());
@@ -480,6 +487,8 @@ describe('baseline: the same flood with nobody stalled (for comparison, no bar)'
   before(async () => {
     await s.setUp();
     await s.startNormal();
+    await s.seedHistory();
+    await s.normal.reach(s.lastSeq, STALL_MS);
   });
   after(() => s.tearDown());
 
