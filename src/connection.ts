@@ -309,7 +309,9 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     });
     ws.on?.('ping', () => this.#touch());
     ws.addEventListener('open', () => this.#onOpen(ws));
-    ws.addEventListener('message', (event: { data: unknown }) => this.#onMessage(event.data));
+    // ws hands over the frame itself; the EventTarget form would wrap each in a MessageEvent first.
+    if (ws.on) ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(isBinary ? data : data.toString()));
+    else ws.addEventListener('message', (event: { data: unknown }) => this.#onMessage(event.data));
     let failure: unknown;
     ws.addEventListener('error', (event: { error?: unknown; message?: string }) => {
       failure = event.error ?? event.message;

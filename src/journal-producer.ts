@@ -30,8 +30,6 @@ interface PendingAppend {
   readonly body: string;
   readonly resolve: (results: AppendResult[]) => void;
   readonly reject: (error: Error) => void;
-  /** Settles (never rejects) when the append does. */
-  settled: Promise<void>;
   id: number | undefined;
 }
 
@@ -58,6 +56,14 @@ export class JournalProducer implements Channel {
   readonly #closeTimeout: number;
   readonly #pending = new Set<PendingAppend>();
   readonly #byId = new Map<number, PendingAppend>();
+  /**
+   * Batch keys are this producer's random prefix and a count: unique across producers and
+   * restarts (a new producer draws a new prefix), and cheaper than a random UUID per batch.
+   */
+  readonly #keyPrefix = `${globalThis.crypto.randomUUID()}:`;
+  #batches = 0;
+  /** Set while close() waits: called when the last append in flight settles. */
+  #onDrained: (() => void) | undefined;
   #joined = false;
   /** False for the views made by `bind`/`unbind`. */
   #root = true;
@@ -103,18 +109,14 @@ export class JournalProducer implements Channel {
     }
     let body: string;
     try {
-      body = `,"journal":${JSON.stringify(this.journal)},"events":[${this.#encode(events)}],"key":"${randomKey()}"}`;
+      body = `,"journal":${JSON.stringify(this.journal)},"events":[${this.#encode(events)}],"key":"${this.#keyPrefix}${++this.#batches}"}`;
     } catch (error) {
       return Promise.reject(error);
     }
     let pending!: PendingAppend;
     const result = new Promise<AppendResult[]>((resolve, reject) => {
-      pending = { body, resolve, reject, settled: Promise.resolve(), id: undefined };
+      pending = { body, resolve, reject, id: undefined };
     });
-    pending.settled = result.then(
-      () => {},
-      () => {},
-    );
     this.#pending.add(pending);
     if (!this.#joined) {
       this.#joined = true;
@@ -154,16 +156,14 @@ export class JournalProducer implements Channel {
       this.#rejectAll(new JournalError(ErrorCode.CLOSED, 'the producer closed before the append was acknowledged'));
     }
     if (this.#pending.size > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const waited = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          const error = `the producer closed after waiting ${this.#closeTimeout} s for the acknowledgement`;
-          this.#rejectAll(new JournalError(ErrorCode.CLOSED, error));
-          resolve();
-        }, this.#closeTimeout * 1000);
-      });
-      await Promise.race([Promise.all([...this.#pending].map((pending) => pending.settled)), waited]);
+      const drained = new Promise<void>((resolve) => (this.#onDrained = resolve));
+      const timer = setTimeout(() => {
+        const message = `the producer closed after waiting ${this.#closeTimeout} s for the acknowledgement`;
+        this.#rejectAll(new JournalError(ErrorCode.CLOSED, message));
+      }, this.#closeTimeout * 1000);
+      await drained;
       clearTimeout(timer);
+      this.#onDrained = undefined;
     }
     this.#shared.connection.leave(this);
     this.#shared.producers.delete(this);
@@ -194,6 +194,7 @@ export class JournalProducer implements Channel {
     this.#shared.connection.release(frame.id!);
     this.#byId.delete(frame.id!);
     this.#pending.delete(pending);
+    if (this.#pending.size === 0) this.#onDrained?.();
     if (frame.type === 'ack') {
       pending.resolve(frame.seqs.map((seq, index) => ({ seq, timestamp: frame.timestamps[index]! })));
     } else if (frame.type === 'error') {
@@ -261,9 +262,7 @@ export class JournalProducer implements Channel {
       if (append.id !== undefined) this.#shared.connection.release(append.id);
       append.reject(error);
     }
+    this.#onDrained?.();
   }
 }
 
-function randomKey(): string {
-  return globalThis.crypto.randomUUID();
-}

@@ -125,8 +125,6 @@ export type ServerFrame = z.infer<typeof ServerFrame>;
 /** The known frame types of each direction, to tell an unknown `type` from a bad frame. */
 export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(['subscribe', 'cancel', 'append']);
 
-const ResponseEnvelope = ResponseFrame.extend({ events: z.array(z.unknown()) });
-
 /**
  * True when `value` satisfies {@link EventEntry}: the same rules, checked by
  * hand, because history replay decodes millions of entries and this is the
@@ -183,9 +181,34 @@ function isNewEventEntry(value: unknown): value is NewEventEntry {
  */
 export function decodeServerFrame(text: string): ServerFrame {
   const json: unknown = JSON.parse(text);
-  if ((json as { type?: unknown } | null)?.type === 'response') {
-    const frame = ResponseEnvelope.parse(json) as ResponseFrame;
-    if (frame.events.every(isEventEntry)) return frame;
+  // The frames of live traffic, responses and acks, are checked by hand; zod decodes the rest
+  // and explains a refusal. `test/protocol.test.ts` holds both paths to agreement.
+  if (typeof json === 'object' && json !== null) {
+    const frame = json as Record<string, unknown>;
+    if (frame['type'] === 'response' && isRequestId(frame['id']) && Array.isArray(frame['events']) && frame['events'].every(isEventEntry)) {
+      return frame as ResponseFrame;
+    }
+    if (frame['type'] === 'ack' && isAckFrame(frame)) return frame as AckFrame;
   }
   return ServerFrame.parse(json);
+}
+
+const ACK_KEYS: ReadonlySet<string> = new Set(['type', 'id', 'seqs', 'timestamps']);
+
+/** An ack with exactly AckFrame's fields, so that the object itself is what zod would return. */
+function isAckFrame(frame: Record<string, unknown>): boolean {
+  // An extra field would make zod's result (which drops it) differ from the frame: let zod decode it.
+  for (const key of Object.keys(frame)) if (!ACK_KEYS.has(key)) return false;
+  const { id, seqs, timestamps } = frame;
+  return (
+    isRequestId(id) &&
+    Array.isArray(seqs) &&
+    seqs.every((seq) => typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1) &&
+    Array.isArray(timestamps) &&
+    timestamps.every((timestamp) => typeof timestamp === 'number' && timestamp >= 0 && Number.isFinite(timestamp))
+  );
+}
+
+function isRequestId(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

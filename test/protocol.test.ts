@@ -66,6 +66,31 @@ const appendLike = fc
   .tuple(validAppend, change, change)
   .map(([frame, first, second]) => second(first(frame as Record<string, unknown>)));
 
+/** A valid ack, then none, one or two changes (a field replaced, dropped, or one added). */
+const validAck = fc.record({
+  type: fc.constant('ack'),
+  id: fc.integer({ min: 0, max: 100 }),
+  seqs: fc.array(fc.integer({ min: 1, max: 1e6 }), { maxLength: 3 }),
+  timestamps: fc.array(fc.double({ min: 0, max: 2e9, noNaN: true }), { maxLength: 3 }),
+});
+const ackEdge = fc.oneof(
+  anyValue,
+  fc.constantFrom('ack', 'response', -1, 0, 1.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, [], [0], [1, 2], [-1], [1.5], ['1'], [null]),
+  fc.array(fc.oneof(fc.integer({ min: -2, max: 5 }), fc.double(), anyValue), { maxLength: 2 }),
+);
+type AckChange = (frame: Record<string, unknown>) => Record<string, unknown>;
+const ackChange: fc.Arbitrary<AckChange> = fc.oneof(
+  fc.constant((frame: Record<string, unknown>) => frame),
+  fc
+    .tuple(fc.constantFrom('type', 'id', 'seqs', 'timestamps', 'extra'), ackEdge)
+    .map(([key, value]): AckChange => (frame) => ({ ...frame, [key]: value })),
+  fc.constantFrom('type', 'id', 'seqs', 'timestamps').map((key): AckChange => (frame) => {
+    const { [key]: _dropped, ...rest } = frame;
+    return rest;
+  }),
+);
+const ackLike = fc.tuple(validAck, ackChange, ackChange).map(([frame, first, second]) => second(first(frame)));
+
 describe('protocol', () => {
   it('isEventEntry accepts exactly what the EventEntry schema accepts', () => {
     fc.assert(
@@ -113,6 +138,30 @@ describe('protocol', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('decodeServerFrame agrees with ServerFrame on ack frames, and returns what zod returns', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(ackLike, (frame) => {
+        const text = JSON.stringify(frame);
+        const expected = ServerFrame.safeParse(JSON.parse(text));
+        let decoded: unknown;
+        try {
+          decoded = decodeServerFrame(text);
+        } catch {
+          decoded = undefined;
+        }
+        assert.equal(decoded !== undefined, expected.success, text);
+        if (expected.success) {
+          accepted++;
+          assert.deepEqual(decoded, expected.data);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+    // The generator must reach both answers, or the property proves little.
+    assert.ok(accepted > 100, `only ${accepted} valid acks generated`);
   });
 
   it('keeps extra fields of a response for processResponse', () => {
