@@ -28,6 +28,13 @@ export interface JournalServerOptions {
   maxEventsPerAppend?: number;
   /** Largest event (name + JSON context), in bytes. @default 65536 */
   maxEventSize?: number;
+  /**
+   * Most appends of one connection handed to the store and not yet answered; past it the
+   * server stops reading that connection until some are (TCP backpressure to the producer). @default 1024
+   */
+  maxPendingAppends?: number;
+  /** Bytes of append frames of one connection handed to the store and not yet answered; past it, as past `maxPendingAppends`. @default 16777216 */
+  maxPendingAppendBytes?: number;
   /** Most open subscriptions on one connection. @default 256 */
   maxSubscriptionsPerConnection?: number;
   /** Most connections at once; more are refused with 503. @default 10000 */
@@ -55,6 +62,8 @@ const DEFAULTS: Settings = {
   maxFrameSize: 1024 * 1024,
   maxEventsPerAppend: 1000,
   maxEventSize: 64 * 1024,
+  maxPendingAppends: 1024,
+  maxPendingAppendBytes: 16 * 1024 * 1024,
   maxSubscriptionsPerConnection: 256,
   maxConnections: 10_000,
   pageSize: 100,
@@ -69,6 +78,8 @@ const INTEGER_OPTIONS = [
   'maxFrameSize',
   'maxEventsPerAppend',
   'maxEventSize',
+  'maxPendingAppends',
+  'maxPendingAppendBytes',
   'maxSubscriptionsPerConnection',
   'maxConnections',
   'pageSize',
@@ -231,6 +242,8 @@ export class JournalServer {
       liveHoldBytes: this.#options.liveHoldBytes,
       maxEventsPerAppend: this.#options.maxEventsPerAppend,
       maxEventSize: this.#options.maxEventSize,
+      maxPendingAppends: this.#options.maxPendingAppends,
+      maxPendingAppendBytes: this.#options.maxPendingAppendBytes,
       maxSubscriptions: this.#options.maxSubscriptionsPerConnection,
     } satisfies SessionLimits, socket);
     this.#sessions.add(session);
@@ -242,7 +255,8 @@ export class JournalServer {
     if (seconds === 0) return;
     this.#heartbeat = setInterval(() => {
       for (const session of this.#sessions) {
-        if (!session.alive) session.terminate();
+        // A connection the server itself stopped reading (appends at a limit) cannot be heard.
+        if (!session.alive && !session.readPaused) session.terminate();
         else session.ping();
       }
     }, seconds * 1000);

@@ -5,12 +5,14 @@ import type { z } from 'zod';
 import { ErrorCode } from '../src/errors.js';
 import { asAppendFrame, CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
-import type { JournalStore, NewEvent } from './store.js';
+import type { JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink } from './subscription.js';
 
 export interface SessionLimits extends SubscriptionLimits {
   readonly maxEventsPerAppend: number;
   readonly maxEventSize: number;
+  readonly maxPendingAppends: number;
+  readonly maxPendingAppendBytes: number;
   readonly maxSubscriptions: number;
 }
 
@@ -24,6 +26,14 @@ export class Session implements SubscriptionSink {
   readonly #subscriptions = new Map<number, Subscription>();
   #drainWaiters: (() => void)[] = [];
   #closed = false;
+  /** Appends handed to the store and not yet answered, and the bytes of their frames. */
+  #pendingAppends = 0;
+  #pendingBytes = 0;
+  /**
+   * Frames read while the pending appends were at a limit, handled in order as appends are
+   * answered; reading is paused meanwhile, so this holds at most what one socket read brought.
+   */
+  readonly #held: [data: RawData, isBinary: boolean][] = [];
   /**
    * Set by each pong, and by each ping or frame from the client (a client whose reading is
    * paused cannot pong, but pings); cleared by each heartbeat ping.
@@ -38,7 +48,8 @@ export class Session implements SubscriptionSink {
     this.#limits = limits;
     ws.on('message', (data, isBinary) => {
       this.alive = true;
-      this.#onMessage(data, isBinary);
+      if (this.#held.length > 0 || this.#appendsAtLimit()) this.#hold(data, isBinary);
+      else this.#onMessage(data, isBinary);
     });
     ws.on('pong', this.#onLife);
     ws.on('ping', this.#onLife);
@@ -106,8 +117,35 @@ export class Session implements SubscriptionSink {
     for (const wake of waiters) wake();
   };
 
+  /** True while reading is paused because the pending appends are at a limit. */
+  get readPaused(): boolean {
+    return this.#held.length > 0;
+  }
+
+  #appendsAtLimit(): boolean {
+    return this.#pendingAppends >= this.#limits.maxPendingAppends || this.#pendingBytes >= this.#limits.maxPendingAppendBytes;
+  }
+
+  #hold(data: RawData, isBinary: boolean): void {
+    if (this.#held.length === 0) this.#ws.pause();
+    this.#held.push([data, isBinary]);
+  }
+
+  /** An append was answered: handle the frames held back while there is room, then read again. */
+  #appendSettled(bytes: number): void {
+    this.#pendingAppends--;
+    this.#pendingBytes -= bytes;
+    if (this.#closed || this.#held.length === 0) return;
+    while (this.#held.length > 0 && !this.#appendsAtLimit()) {
+      const [data, isBinary] = this.#held.shift()!;
+      this.#onMessage(data, isBinary);
+    }
+    if (this.#held.length === 0) this.#ws.resume();
+  }
+
   #onClose(): void {
     this.#closed = true;
+    this.#held.length = 0;
     for (const subscription of this.#subscriptions.values()) subscription.dispose();
     this.#subscriptions.clear();
     this.#onFlushed();
@@ -171,7 +209,7 @@ export class Session implements SubscriptionSink {
         break;
       }
       case 'append':
-        this.#append(frame);
+        this.#append(frame, frameBytes(data));
         break;
     }
   }
@@ -200,7 +238,7 @@ export class Session implements SubscriptionSink {
     void subscription.start();
   }
 
-  #append(frame: AppendFrame): void {
+  #append(frame: AppendFrame, bytes: number): void {
     const { maxEventsPerAppend, maxEventSize } = this.#limits;
     if (frame.events.length > maxEventsPerAppend) {
       this.#error(ErrorCode.TOO_MANY_EVENTS, `at most ${maxEventsPerAppend} events per append`, frame.id);
@@ -232,7 +270,15 @@ export class Session implements SubscriptionSink {
     }
     // The callbacks keep only the id: the parsed frame (its contexts) is garbage once encoded.
     const { id } = frame;
-    this.#store.append(frame.journal, events, { key: frame.key }).then(
+    this.#pendingAppends++;
+    this.#pendingBytes += bytes;
+    let appended: Promise<StoredEvent[]>;
+    try {
+      appended = this.#store.append(frame.journal, events, { key: frame.key });
+    } catch (error) {
+      appended = Promise.reject(error);
+    }
+    appended.then(
       (stored) => {
         let seqs = '';
         let timestamps = '';
@@ -241,12 +287,19 @@ export class Session implements SubscriptionSink {
           timestamps = timestamps === '' ? `${event.timestamp}` : `${timestamps},${event.timestamp}`;
         }
         this.send(`{"type":"ack","id":${id},"seqs":[${seqs}],"timestamps":[${timestamps}]}`);
+        this.#appendSettled(bytes);
       },
       (error: unknown) => {
         this.#error(ErrorCode.STORE_UNAVAILABLE, `the store did not confirm the append: ${(error as Error).message}`, id);
+        this.#appendSettled(bytes);
       },
     );
   }
+}
+
+function frameBytes(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, chunk) => sum + chunk.length, 0);
+  return data.byteLength;
 }
 
 /** Turns zod issues into the most specific error code and a readable message. */
