@@ -1,4 +1,5 @@
 /** `wsjournal append`: appends one event, or JSON lines from standard input in ordered batches. */
+import PQueue from 'p-queue';
 import { ConnectionError, ErrorCode } from '../src/errors.js';
 import { JournalProducer, type AppendResult } from '../src/journal-producer.js';
 import { isPlainObject } from '../src/validate.js';
@@ -105,7 +106,8 @@ async function appendLines(
   client: CliConnection,
   input: NodeJS.ReadableStream,
 ): Promise<{ count: number; seqs: [number, number] | undefined }> {
-  const inFlight = new Set<Promise<void>>();
+  // Batches are sent in order, at most MAX_IN_FLIGHT unacknowledged.
+  const queue = new PQueue({ concurrency: MAX_IN_FLIGHT });
   let appended = 0;
   let firstSeq: number | undefined;
   let lastSeq = 0;
@@ -115,9 +117,7 @@ async function appendLines(
   let batchFirst = 0;
   let batchLast = 0;
 
-  const settle = async (): Promise<void> => {
-    await Promise.all(inFlight);
-  };
+  const settle = (): Promise<void> => queue.onIdle();
   const summary = (): string =>
     appended === 0 ? 'nothing was appended' : `${appended} event${appended === 1 ? ' was' : 's were'} appended`;
   const send = async (): Promise<void> => {
@@ -125,19 +125,22 @@ async function appendLines(
     const events = batch;
     const lines = batchFirst === batchLast ? `line ${batchFirst}` : `lines ${batchFirst}-${batchLast}`;
     batch = [];
-    const sent = producer.appendMany(events).then(
-      (results) => {
-        appended += results.length;
-        firstSeq = Math.min(firstSeq ?? Infinity, results[0]!.seq);
-        lastSeq = Math.max(lastSeq, results.at(-1)!.seq);
-      },
-      (error: unknown) => {
-        refused ??= `the events of ${lines} ${outcome(client, error, true)}: ${client.describe(error)}`;
-      },
+    void queue.add(() =>
+      producer.appendMany(events).then(
+        (results) => {
+          appended += results.length;
+          firstSeq = Math.min(firstSeq ?? Infinity, results[0]!.seq);
+          lastSeq = Math.max(lastSeq, results.at(-1)!.seq);
+        },
+        (error: unknown) => {
+          refused ??= `the events of ${lines} ${outcome(client, error, true)}: ${client.describe(error)}`;
+          // Batches not sent yet stay unsent, so the summary says exactly what was appended.
+          queue.clear();
+        },
+      ),
     );
-    inFlight.add(sent);
-    void sent.finally(() => inFlight.delete(sent));
-    while (inFlight.size >= MAX_IN_FLIGHT && refused === undefined) await Promise.race(inFlight);
+    // No more input is read while MAX_IN_FLIGHT batches are unacknowledged: this one waits to be sent.
+    await queue.onSizeLessThan(1);
     if (refused !== undefined) {
       await settle();
       throw new CliError(`${refused}; ${summary()}`);

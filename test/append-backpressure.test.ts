@@ -36,7 +36,10 @@ class GatedStore extends MemoryStore implements JournalStore {
   }
 }
 
-async function withServer(options: JournalServerOptions, body: (server: JournalServer, store: GatedStore) => Promise<void>): Promise<void> {
+async function withServer(
+  options: JournalServerOptions,
+  body: (server: JournalServer, store: GatedStore) => Promise<void>,
+): Promise<void> {
   const store = new GatedStore();
   const server = new JournalServer({ port: 0, store, ...options });
   await server.listen();
@@ -89,7 +92,13 @@ async function sent(ws: WebSocket): Promise<void> {
  * Floods `count` appends of ~`bytes` on a new connection and waits until `limit` are in the
  * store's hands and the server has had its turn at the rest; then no more may have been handed.
  */
-async function floodToLimit(server: JournalServer, store: GatedStore, limit: number, count: number, bytes: number): Promise<{ ws: WebSocket; acked: Promise<Map<number, number>> }> {
+async function floodToLimit(
+  server: JournalServer,
+  store: GatedStore,
+  limit: number,
+  count: number,
+  bytes: number,
+): Promise<{ ws: WebSocket; acked: Promise<Map<number, number>> }> {
   const ws = await open(server.url);
   const reached = new Promise<void>((resolve) => store.calls.on('append', (n: number) => n === limit && resolve()));
   const acked = flood(ws, count, bytes);
@@ -113,7 +122,8 @@ describe('appends in flight per connection are bounded', () => {
       );
       assert.equal(store.handed, 40);
       const stored = await store.read(J, 0, 100);
-      assert.deepEqual(stored.map((event) => (JSON.parse(event.json) as { context: { id: number } }).context.id), Array.from({ length: 40 }, (_, i) => i + 1));
+      const ids = stored.map((event) => (JSON.parse(event.json) as { context: { id: number } }).context.id);
+      assert.deepEqual(ids, Array.from({ length: 40 }, (_, i) => i + 1));
       ws.close();
     });
   });

@@ -277,6 +277,22 @@ describe('wsjournal serve, append and tail', () => {
     assert.equal(tail.lines.length, 2);
   });
 
+  test('a batch the server refuses mid-stream: the message counts exactly what was appended, in whole batches, and nothing of the refused one', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) =>
+      JSON.stringify({ name: 'n', context: i === 1199 ? { i, blob: 'x'.repeat(70_000) } : { i } }),
+    );
+    const { code, stderr } = await wsjournal(['append', 'midway', '--url', url], { input: `${lines.join('\n')}\n` });
+    assert.equal(code, 1);
+    const said = /lines 1001-1500 .*EVENT_TOO_LARGE.*; (\d+) events were appended/.exec(stderr);
+    assert.ok(said, stderr);
+    const tail = await wsjournal(['tail', 'midway', '--no-follow', '--json', '--url', url]);
+    const stored = tail.lines.map((line) => (JSON.parse(line) as { context: { i: number } }).context.i);
+    assert.equal(stored.length, Number(said[1]), 'the count in the message is what the journal holds');
+    assert.ok(stored.length >= 1000, 'the batches before the refused one were appended');
+    assert.deepEqual(new Set(stored.map((i) => Math.floor(i / 500))).size * 500, stored.length, 'whole batches only');
+    assert.equal(stored.some((i) => i >= 1000 && i < 1500), false, 'nothing of the refused batch');
+  });
+
   test('an append the server refuses is reported with its error code', async () => {
     const { code, stderr } = await wsjournal(['append', 'big', 'x', '--context', JSON.stringify({ blob: 'x'.repeat(70_000) }), '--url', url]);
     assert.equal(code, 1);
