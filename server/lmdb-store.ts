@@ -15,6 +15,12 @@ export interface LmdbStoreOptions {
    * @default nowMicros (performance.timeOrigin + performance.now())
    */
   readonly clock?: () => number;
+  /**
+   * Journals whose head and batch keys are kept in memory (up to ~1 MB each with
+   * 10,000 keys). Past it, the least recently used journals with no append in
+   * flight are dropped, and reloaded from disk when next used. @default 1000
+   */
+  readonly maxCachedJournals?: number;
 }
 
 /** On a journal's first keyed append after opening, its batch keys are recovered from at most this many of its newest events. */
@@ -41,6 +47,8 @@ interface JournalState {
   committed: JournalHead;
   /** Settles when the latest append of this journal has committed and been emitted. */
   tail: Promise<unknown>;
+  /** Appends issued and not yet settled: a journal with any is never dropped from the cache. */
+  inflight: number;
   /**
    * The newest committed keyed batches, oldest first, at most IDEMPOTENCY_KEY_LIMIT; recovered
    * from the events at the first keyed append, since each batch's key is stored in its first event.
@@ -74,6 +82,8 @@ export class LmdbStore implements JournalStore {
    */
   readonly #heads: Database<HeadRecord, string>;
   readonly #clock: () => number;
+  readonly #maxCachedJournals: number;
+  /** Cached journal states, least recently used first. */
   readonly #journals = new Map<string, JournalState>();
   readonly #watchers = new Watchers();
   readonly #inflight = new Set<Promise<unknown>>();
@@ -81,10 +91,15 @@ export class LmdbStore implements JournalStore {
 
   constructor(options: LmdbStoreOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-    const { path, clock = nowMicros } = options;
+    const { path, clock = nowMicros, maxCachedJournals = 1000 } = options;
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('options.path must be a non-empty string');
     if (typeof clock !== 'function') throw new TypeError('options.clock must be a function');
+    if (typeof maxCachedJournals !== 'number') throw new TypeError('options.maxCachedJournals must be a number');
+    if (!Number.isInteger(maxCachedJournals) || maxCachedJournals < 1) {
+      throw new RangeError(`options.maxCachedJournals must be a positive integer, got ${maxCachedJournals}`);
+    }
     this.#clock = clock;
+    this.#maxCachedJournals = maxCachedJournals;
     try {
       this.#root = open({
         path,
@@ -173,7 +188,10 @@ export class LmdbStore implements JournalStore {
     state.tail = result;
     if (key !== undefined) state.pendingKeys.set(key, result);
     this.#inflight.add(result);
+    state.inflight++;
     const settle = (): void => {
+      // Journals kept past the limit while busy are dropped once idle.
+      if (--state.inflight === 0 && this.#journals.size > this.#maxCachedJournals) this.#dropIdle(journal);
       this.#inflight.delete(result);
       if (key !== undefined && state.pendingKeys.get(key) === result) state.pendingKeys.delete(key);
     };
@@ -220,24 +238,43 @@ export class LmdbStore implements JournalStore {
     await this.close();
   }
 
-  /** The journal's cached head, loaded from disk the first time. */
+  /** The journal's cached head, loaded from disk the first time (or after it was dropped). */
   #state(journal: string): JournalState {
     let state = this.#journals.get(journal);
-    if (!state) {
-      const entry = this.#guard(() => this.#heads.getEntry(journal));
-      const [seq, micros] = entry?.value ?? [0, 0];
-      state = {
-        seq,
-        micros,
-        version: entry?.version ?? 0,
-        committed: { seq, timestamp: micros / 1e6 },
-        tail: Promise.resolve(),
-        keys: undefined,
-        pendingKeys: new Map(),
-      };
+    if (state) {
+      // Most recently used last.
+      this.#journals.delete(journal);
       this.#journals.set(journal, state);
+      return state;
     }
+    const entry = this.#guard(() => this.#heads.getEntry(journal));
+    const [seq, micros] = entry?.value ?? [0, 0];
+    state = {
+      seq,
+      micros,
+      version: entry?.version ?? 0,
+      committed: { seq, timestamp: micros / 1e6 },
+      tail: Promise.resolve(),
+      inflight: 0,
+      keys: undefined,
+      pendingKeys: new Map(),
+    };
+    this.#journals.set(journal, state);
+    if (this.#journals.size > this.#maxCachedJournals) this.#dropIdle(journal);
     return state;
+  }
+
+  /** Drops the least recently used journals with no append in flight, down to the limit; never `keep`. */
+  #dropIdle(keep: string): void {
+    for (const [journal, state] of this.#journals) {
+      if (this.#journals.size <= this.#maxCachedJournals) return;
+      if (journal !== keep && state.inflight === 0) this.#journals.delete(journal);
+    }
+  }
+
+  /** @internal How many journals are cached now (tests). */
+  get cachedJournals(): number {
+    return this.#journals.size;
   }
 
   /** Drops a journal's cache after a failure, so the next append reloads its head from disk. */

@@ -81,9 +81,59 @@ describe('LmdbStore', () => {
         return true;
       });
     }
+    for (const value of [0, -1, 1.5]) {
+      assert.throws(() => new LmdbStore({ path: join(dir, 'x'), maxCachedJournals: value }), RangeError);
+    }
+    assert.throws(() => new LmdbStore({ path: join(dir, 'x'), maxCachedJournals: '5' as unknown as number }), /options\.maxCachedJournals/);
     const file = join(dir, 'a-file');
     await writeFile(file, 'not a directory');
     assert.throws(() => new LmdbStore({ path: join(file, 'db') }), { code: 'STORE_UNAVAILABLE' });
+  });
+
+  it('keeps at most maxCachedJournals idle journals in memory; a dropped one reloads its head and batch keys from disk', LIMIT, async () => {
+    const store = new LmdbStore({ path: join(dir, 'lru'), maxCachedJournals: 3 });
+    try {
+      const first = new Map<string, StoredEvent[]>();
+      for (let j = 0; j < 10; j++) {
+        const journal = `lru-${j}`;
+        first.set(journal, await store.append(journal, [{ name: 'a', context: { j } }], { key: `key-${j}` }));
+        assert.ok(store.cachedJournals <= 3, `${store.cachedJournals} journals cached`);
+      }
+      // lru-0 was dropped long ago: the same key gives the stored batch back, and stores nothing.
+      for (let j = 0; j < 10; j++) {
+        const journal = `lru-${j}`;
+        assert.deepEqual(await store.append(journal, [{ name: 'again', context: {} }], { key: `key-${j}` }), first.get(journal));
+      }
+      for (let j = 0; j < 10; j++) {
+        const [next] = await store.append(`lru-${j}`, [{ name: 'b', context: {} }]);
+        assert.equal(next!.seq, 2, 'seq goes on from the head on disk');
+        assert.ok(next!.timestamp > first.get(`lru-${j}`)![0]!.timestamp);
+        assert.deepEqual((await store.read(`lru-${j}`, 0, 10)).map((event) => event.name), ['a', 'b']);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('never drops a journal with appends in flight: 40 journals × 5 concurrent appends with room for 2', LIMIT, async () => {
+    const store = new LmdbStore({ path: join(dir, 'lru-busy'), maxCachedJournals: 2 });
+    try {
+      const all: Promise<StoredEvent[]>[] = [];
+      for (let round = 0; round < 5; round++) {
+        for (let j = 0; j < 40; j++) all.push(store.append(`busy-${j}`, [{ name: `r${round}`, context: {} }], { key: `k-${j}-${round}` }));
+      }
+      assert.ok(store.cachedJournals > 2, 'busy journals stay cached beyond the limit');
+      await Promise.all(all);
+      await store.append('busy-0', [{ name: 'after', context: {} }]);
+      assert.ok(store.cachedJournals <= 2, `${store.cachedJournals} journals cached once idle`);
+      for (let j = 0; j < 40; j++) {
+        const events = await store.read(`busy-${j}`, 0, 10);
+        assert.deepEqual(events.map((event) => event.seq).slice(0, 5), [1, 2, 3, 4, 5]);
+        assert.deepEqual(events.map((event) => event.name).slice(0, 5), ['r0', 'r1', 'r2', 'r3', 'r4']);
+      }
+    } finally {
+      await store.close();
+    }
   });
 
   it('keeps many journals across close and reopen', LIMIT, async () => {
