@@ -15,7 +15,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { EventLogConsumer, JournalConnection, JournalError, JournalProducer, type JournalEvent } from '../src/index.js';
-import { ReplyHoldProxy } from './fixtures/reply-hold-proxy.js';
+import { TcpProxy } from './fixtures/tcp-proxy.js';
 import { once, Signal, within } from './helpers.js';
 import { stressCount } from './stress-level.js';
 import { REDIS_URL, withRedis } from './redis-available.js';
@@ -102,7 +102,7 @@ function registerTests(): void {
       const [victim, ...survivors] = servers as [ServeProcess, ...ServeProcess[]];
       // The victim's producer reaches it through a proxy that can hold back its replies, so
       // that appends the victim stored are certainly unacknowledged when it dies.
-      const proxy = await ReplyHoldProxy.start(Number(new URL(victim.url).port));
+      const proxy = await TcpProxy.start(Number(new URL(victim.url).port));
       t.after(() => proxy.close());
       /** Every server's URL, `servers[i]` first. */
       const urlsFrom = (i: number): string[] => servers.map((_, k) => servers[(i + k) % servers.length]!.url);
