@@ -125,8 +125,10 @@ async function appendLines(
     const events = batch;
     const lines = batchFirst === batchLast ? `line ${batchFirst}` : `lines ${batchFirst}-${batchLast}`;
     batch = [];
-    void queue.add(() =>
-      producer.appendMany(events).then(
+    void queue.add(async () => {
+      // After a refusal, batches not sent yet stay unsent, so the summary says exactly what was appended.
+      if (refused !== undefined) return;
+      await producer.appendMany(events).then(
         (results) => {
           appended += results.length;
           firstSeq = Math.min(firstSeq ?? Infinity, results[0]!.seq);
@@ -134,11 +136,9 @@ async function appendLines(
         },
         (error: unknown) => {
           refused ??= `the events of ${lines} ${outcome(client, error, true)}: ${client.describe(error)}`;
-          // Batches not sent yet stay unsent, so the summary says exactly what was appended.
-          queue.clear();
         },
-      ),
-    );
+      );
+    });
     // No more input is read while MAX_IN_FLIGHT batches are unacknowledged: this one waits to be sent.
     await queue.onSizeLessThan(1);
     if (refused !== undefined) {
