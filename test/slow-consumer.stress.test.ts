@@ -254,6 +254,14 @@ class Scenario {
     for (let i = 0; i < HISTORY_BATCHES; i++) await this.append();
   }
 
+  /** A server in service: started, with the normal consumer, and 64 MB stored and delivered. */
+  async setUpInService(): Promise<void> {
+    await this.setUp();
+    await this.startNormal();
+    await this.seedHistory();
+    await this.normal.reach(this.lastSeq, STALL_MS);
+  }
+
   /** A normal consumer of everything (history, then live), checked as it goes. */
   async startNormal(): Promise<void> {
     this.normal = new SeqCheck('the normal consumer', 1);
@@ -369,10 +377,7 @@ describe('a live subscriber that stops reading', () => {
   const errors: Error[] = [];
 
   before(async () => {
-    await s.setUp();
-    await s.startNormal();
-    await s.seedHistory();
-    await s.normal.reach(s.lastSeq, STALL_MS);
+    await s.setUpInService();
     // A raw live subscriber: subscribed, then it stops reading.
     raw = await RawReader.open(s.server.url, 'the paused raw subscriber');
     s.closers.push(() => raw.close());
@@ -446,10 +451,7 @@ describe('a subscriber that stops reading in the middle of a history replay', ()
   let growth: Growth;
 
   before(async () => {
-    await s.setUp();
-    await s.startNormal();
-    await s.seedHistory();
-    await s.normal.reach(s.lastSeq, STALL_MS);
+    await s.setUpInService();
     // Subscribes to the whole journal and stops reading at once: the replay stalls on its send buffer.
     raw = await RawReader.open(s.server.url, 'the raw subscriber paused in history');
     s.closers.push(() => raw.close());
@@ -485,10 +487,7 @@ describe('a subscriber that stops reading in the middle of a history replay', ()
 describe('baseline: the same flood with nobody stalled (for comparison, no bar)', () => {
   const s = new Scenario();
   before(async () => {
-    await s.setUp();
-    await s.startNormal();
-    await s.seedHistory();
-    await s.normal.reach(s.lastSeq, STALL_MS);
+    await s.setUpInService();
   });
   after(() => s.tearDown());
 
