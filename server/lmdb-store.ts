@@ -48,7 +48,7 @@ interface JournalState {
   /** Settles when the latest append of this journal has committed and been emitted. */
   tail: Promise<unknown>;
   /** Appends issued and not yet settled: a journal with any is never dropped from the cache. */
-  inflight: number;
+  appending: number;
   /**
    * The newest committed keyed batches, oldest first, at most IDEMPOTENCY_KEY_LIMIT; recovered
    * from the events at the first keyed append, since each batch's key is stored in its first event.
@@ -188,10 +188,10 @@ export class LmdbStore implements JournalStore {
     state.tail = result;
     if (key !== undefined) state.pendingKeys.set(key, result);
     this.#inflight.add(result);
-    state.inflight++;
+    state.appending++;
     const settle = (): void => {
       // Journals kept past the limit while busy are dropped once idle.
-      if (--state.inflight === 0 && this.#journals.size > this.#maxCachedJournals) this.#dropIdle(journal);
+      if (--state.appending === 0 && this.#journals.size > this.#maxCachedJournals) this.#dropIdle(journal);
       this.#inflight.delete(result);
       if (key !== undefined && state.pendingKeys.get(key) === result) state.pendingKeys.delete(key);
     };
@@ -255,7 +255,7 @@ export class LmdbStore implements JournalStore {
       version: entry?.version ?? 0,
       committed: { seq, timestamp: micros / 1e6 },
       tail: Promise.resolve(),
-      inflight: 0,
+      appending: 0,
       keys: undefined,
       pendingKeys: new Map(),
     };
@@ -268,7 +268,7 @@ export class LmdbStore implements JournalStore {
   #dropIdle(keep: string): void {
     for (const [journal, state] of this.#journals) {
       if (this.#journals.size <= this.#maxCachedJournals) return;
-      if (journal !== keep && state.inflight === 0) this.#journals.delete(journal);
+      if (journal !== keep && state.appending === 0) this.#journals.delete(journal);
     }
   }
 

@@ -195,7 +195,7 @@ export function decodeServerFrame(text: string): ServerFrame {
 
 const ACK_KEYS: ReadonlySet<string> = new Set(['type', 'id', 'seqs', 'timestamps']);
 
-/** An ack with exactly AckFrame's fields, so that the object itself is what zod would return. */
+/** An ack with no field beyond AckFrame's, so that the object itself is what zod would return. */
 function isAckFrame(frame: Record<string, unknown>): boolean {
   // An extra field would make zod's result (which drops it) differ from the frame: let zod decode it.
   for (const key of Object.keys(frame)) if (!ACK_KEYS.has(key)) return false;
