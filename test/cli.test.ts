@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { JournalEvent } from '../src/journal-event.js';
-import { within } from './helpers.js';
+import { freePort, within } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const running = new Set<CliProcess>();
@@ -103,14 +102,6 @@ async function serve(args: string[]): Promise<{ proc: CliProcess; url: string }>
   return { proc, url: /(ws:\/\/\S+)/.exec(line)![1]! };
 }
 
-/** A port nobody listens on: bound on port 0 by us, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Appends one event with the CLI; resolves with the seq and timestamp it printed. */
 async function appendOne(url: string, journal: string, name: string, context?: object) {

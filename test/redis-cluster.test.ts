@@ -10,13 +10,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { EventLogConsumer, JournalConnection, JournalError, JournalProducer, type JournalEvent } from '../src/index.js';
 import { TcpProxy } from './fixtures/tcp-proxy.js';
-import { once, Signal, within } from './helpers.js';
+import { freePort, once, Signal, within } from './helpers.js';
 import { stressCount } from './stress-level.js';
 import { REDIS_URL, withRedis } from './redis-available.js';
 
@@ -169,7 +168,7 @@ function registerTests(): void {
       const journal = journalFor(t);
       const clients = new Clients();
       t.after(() => clients.close());
-      const server = await ServeProcess.start(`redis://127.0.0.1:${await deadPort()}`);
+      const server = await ServeProcess.start(`redis://127.0.0.1:${await freePort()}`);
       t.after(() => server.kill('SIGKILL').then(() => {}));
 
       const producer = clients.produce(server.url, journal);
@@ -507,11 +506,3 @@ function reconnected(emitter: { once(event: 'reconnect', listener: () => void): 
   return new Promise<void>((resolve) => emitter.once('reconnect', () => resolve()));
 }
 
-/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-async function deadPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

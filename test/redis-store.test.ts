@@ -12,7 +12,7 @@ import { encodeEvent } from '../server/encode.js';
 import { RedisStore, type RedisStoreOptions } from '../server/redis-store.js';
 import type { JournalStore, NewEvent, StoredEvent } from '../server/store.js';
 import { TcpProxy } from './fixtures/tcp-proxy.js';
-import { Signal, within } from './helpers.js';
+import { freePort, Signal, within } from './helpers.js';
 import { storeConformance, type StoreOpenOptions } from './store-conformance.js';
 import { REDIS_URL, withRedis } from './redis-available.js';
 
@@ -308,22 +308,13 @@ function registerTests(): void {
       await signal.until(() => seen.length === 5, 5000, 'events before the outage');
 
       // Redis goes away: connections drop and new ones are refused.
-      proxy.retarget(await deadPort());
+      proxy.retarget(await freePort());
       proxy.cutAll();
-      for (const [what, call] of [
+      await failUnavailable([
         ['append', () => a.append('j', events(1, 'lost'))],
         ['read', () => a.read('j', 0, 10)],
         ['head', () => a.head('j')],
-      ] as const) {
-        await within(
-          assert.rejects(call(), (error: unknown) => {
-            assert.equal((error as { code?: unknown }).code, 'STORE_UNAVAILABLE', `${what}: ${String(error)}`);
-            return true;
-          }),
-          3000,
-          `${what} to fail`,
-        );
-      }
+      ]);
       const during = await b.append('j', events(20, 'during'));
 
       proxy.retarget(redisPort);
@@ -346,23 +337,14 @@ function registerTests(): void {
 
     it('rejects promptly with STORE_UNAVAILABLE when nothing listens at the URL', LIMIT, async (t) => {
       t.after(closeAll);
-      const s = store({ url: `redis://127.0.0.1:${await deadPort()}`, timeout: 2 });
+      const s = store({ url: `redis://127.0.0.1:${await freePort()}`, timeout: 2 });
       const stop = s.watch('j', () => assert.fail('nothing can be appended'));
-      for (const [what, call] of [
+      await failUnavailable([
         ['append', () => s.append('j', events(1))],
         ['read', () => s.read('j', 0, 10)],
         ['head', () => s.head('j')],
         ['append again', () => s.append('j', events(1))],
-      ] as const) {
-        await within(
-          assert.rejects(call(), (error: unknown) => {
-            assert.equal((error as { code?: unknown }).code, 'STORE_UNAVAILABLE', `${what}: ${String(error)}`);
-            return true;
-          }),
-          3000,
-          `${what} to fail`,
-        );
-      }
+      ]);
       stop();
       await within(s.close(), 3000, 'close');
     });
@@ -424,14 +406,6 @@ async function readAll(store: JournalStore, journal: string): Promise<StoredEven
 }
 
 
-/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-async function deadPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Kills the connections named `name` and `name:watch` (this test's store only); returns how many. */
 async function killClients(admin: Redis, name: string): Promise<number> {
@@ -454,4 +428,18 @@ async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
     if (keys.length > 0) await admin.del(...keys);
     cursor = next;
   } while (cursor !== '0');
+}
+
+/** Each call, in turn, rejects with STORE_UNAVAILABLE within 3 s. */
+async function failUnavailable(calls: readonly (readonly [what: string, call: () => Promise<unknown>])[]): Promise<void> {
+  for (const [what, call] of calls) {
+    await within(
+      assert.rejects(call(), (error: unknown) => {
+        assert.equal((error as { code?: unknown }).code, 'STORE_UNAVAILABLE', `${what}: ${String(error)}`);
+        return true;
+      }),
+      3000,
+      `${what} to fail`,
+    );
+  }
 }
