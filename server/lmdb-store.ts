@@ -2,6 +2,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { encodeEvent, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
+import { KeyIndex } from './key-index.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Watchers } from './watchers.js';
@@ -16,7 +17,7 @@ export interface LmdbStoreOptions {
    */
   readonly clock?: () => number;
   /**
-   * Journals whose head and batch keys are kept in memory (up to ~1 MB each with
+   * Journals whose head and batch keys are kept in memory (up to ~0.3 MB each with
    * 10,000 keys). Past it, the least recently used journals with no append in
    * flight are dropped, and reloaded from disk when next used. @default 1000
    */
@@ -34,8 +35,6 @@ const END = Number.MAX_SAFE_INTEGER;
 type EventKey = [journal: string, micros: number];
 /** The durable head of a journal: its newest seq and micros (older versions appended a third number). */
 type HeadRecord = [seq: number, micros: number];
-/** Where a keyed batch lies: its first event's micros and its length. */
-type BatchPlace = [firstMicros: number, count: number];
 
 interface JournalState {
   /** Assigned so far, including batches not yet committed. */
@@ -50,10 +49,10 @@ interface JournalState {
   /** Appends issued and not yet settled: a journal with any is never dropped from the cache. */
   appending: number;
   /**
-   * The newest committed keyed batches, oldest first, at most IDEMPOTENCY_KEY_LIMIT; recovered
+   * The newest committed keyed batches, at most IDEMPOTENCY_KEY_LIMIT, by key hash; recovered
    * from the events at the first keyed append, since each batch's key is stored in its first event.
    */
-  keys: Map<string, BatchPlace> | undefined;
+  keys: KeyIndex | undefined;
   /** Keyed batches not yet committed, so a duplicate sent meanwhile gets the same answer. */
   pendingKeys: Map<string, Promise<StoredEvent[]>>;
 }
@@ -135,8 +134,8 @@ export class LmdbStore implements JournalStore {
     if (key !== undefined) {
       const pending = state.pendingKeys.get(key);
       if (pending) return pending;
-      const batch = this.#keysOf(journal, state).get(key);
-      if (batch) return this.#range(journal, batch[0], batch[1]);
+      const batch = this.#storedBatch(journal, state, key);
+      if (batch) return batch;
     }
     if (events.length === 0) return [];
     // Encode everything before writing anything, so a bad event cannot leave half a batch.
@@ -177,7 +176,7 @@ export class LmdbStore implements JournalStore {
       await previous;
       if (!ok) throw new Error(`the head of ${journal} moved: an earlier append failed or another writer appended`);
       state.committed = { seq, timestamp: micros / 1e6 };
-      if (key !== undefined) remember(state.keys!, key, [times[0]!, stored.length]);
+      if (key !== undefined) state.keys!.remember(key, times[0]!);
       this.#emit(journal, stored);
       return stored;
     });
@@ -282,19 +281,34 @@ export class LmdbStore implements JournalStore {
     if (this.#journals.get(journal) === state) this.#journals.delete(journal);
   }
 
+  /**
+   * The stored batch `key` names, if it is among the journal's remembered keys. The index
+   * holds key hashes: each batch it offers is checked against the key stored in its first event.
+   */
+  #storedBatch(journal: string, state: JournalState, key: string): StoredEvent[] | undefined {
+    return this.#guard(() => {
+      for (const micros of this.#keysOf(journal, state).find(key)) {
+        const first = this.#events.get([journal, micros]);
+        if (first === undefined || first.charCodeAt(0) !== KEYED) continue;
+        const batch = unpackBatchKey(first);
+        if (batch.key === key) return this.#range(journal, micros, batch.count);
+      }
+      return undefined;
+    });
+  }
+
   /** The journal's remembered batch keys, recovered from its newest events the first time. */
-  #keysOf(journal: string, state: JournalState): Map<string, BatchPlace> {
+  #keysOf(journal: string, state: JournalState): KeyIndex {
     state.keys ??= this.#guard(() => {
-      const found: [string, BatchPlace][] = [];
+      const found: [key: string, micros: number][] = [];
       const newest = this.#events.getRange({ start: [journal, END], end: [journal, 0], reverse: true, limit: KEY_SCAN_LIMIT });
       for (const { key, value } of newest) {
         if (value.charCodeAt(0) !== KEYED) continue;
-        const batch = unpackBatchKey(value);
-        found.push([batch.key, [key[1], batch.count]]);
+        found.push([unpackBatchKey(value).key, key[1]]);
         if (found.length === IDEMPOTENCY_KEY_LIMIT) break;
       }
-      const keys = new Map<string, BatchPlace>();
-      for (let i = found.length - 1; i >= 0; i--) remember(keys, found[i]![0], found[i]![1]);
+      const keys = new KeyIndex(IDEMPOTENCY_KEY_LIMIT);
+      for (let i = found.length - 1; i >= 0; i--) keys.remember(found[i]![0], found[i]![1]);
       return keys;
     });
     return state.keys;
@@ -337,13 +351,6 @@ function checkJournal(journal: string): void {
   if (typeof journal !== 'string' || journal.length === 0 || Buffer.byteLength(journal) > MAX_JOURNAL_BYTES) {
     throw new JournalError(ErrorCode.INVALID_JOURNAL, `invalid journal name for the store: ${String(journal)}`);
   }
-}
-
-/** Adds a batch key as the newest, forgetting the oldest beyond IDEMPOTENCY_KEY_LIMIT. */
-function remember(keys: Map<string, BatchPlace>, key: string, place: BatchPlace): void {
-  keys.delete(key);
-  keys.set(key, place);
-  if (keys.size > IDEMPOTENCY_KEY_LIMIT) keys.delete(keys.keys().next().value!);
 }
 
 

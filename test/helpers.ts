@@ -6,6 +6,7 @@ import { MemoryStore } from '../server/memory-store.js';
 import { JournalServer, type JournalServerOptions } from '../server/journal-server.js';
 import type { JournalEvent } from '../src/journal-event.js';
 import type { JournalConsumer } from '../src/journal-consumer.js';
+import { hashKey } from '../server/key-index.js';
 
 /** Rejects if `promise` has not settled within `ms`, naming what was awaited. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -181,5 +182,16 @@ export class Signal {
       this.#checks.add(check);
     });
     return within(done, ms, what).finally(() => this.#checks.delete(check));
+  }
+}
+
+/** Two different keys with the same hash, found by a birthday search over `c0`, `c1`, … */
+export function collidingKeys(): [string, string] {
+  const seen = new Map<number, string>();
+  for (let i = 0; ; i++) {
+    const key = `c${i}`;
+    const other = seen.get(hashKey(key));
+    if (other !== undefined) return [other, key];
+    seen.set(hashKey(key), key);
   }
 }

@@ -10,6 +10,7 @@ import { nextMicros } from '../server/encode.js';
 import { LmdbStore, type LmdbStoreOptions } from '../server/lmdb-store.js';
 import { MemoryStore } from '../server/memory-store.js';
 import type { StoredEvent } from '../server/store.js';
+import { collidingKeys } from './helpers.js';
 import { storeConformance, type StoreFactory, type StoreOpenOptions } from './store-conformance.js';
 
 /** Every test fails rather than hangs. */
@@ -110,6 +111,21 @@ describe('LmdbStore', () => {
         assert.ok(next!.timestamp > first.get(`lru-${j}`)![0]!.timestamp);
         assert.deepEqual((await store.read(`lru-${j}`, 0, 10)).map((event) => event.name), ['a', 'b']);
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('tells apart two batch keys with the same hash: each is stored once', LIMIT, async () => {
+    const store = new LmdbStore({ path: join(dir, 'collide') });
+    try {
+      const [a, b] = collidingKeys();
+      const first = await store.append('j', [{ name: 'a', context: {} }], { key: a });
+      const second = await store.append('j', [{ name: 'b', context: {} }], { key: b });
+      assert.deepEqual(second.map((event) => event.seq), [2], 'the second key is a new batch');
+      assert.deepEqual(await store.append('j', [{ name: 'a-again', context: {} }], { key: a }), first);
+      assert.deepEqual(await store.append('j', [{ name: 'b-again', context: {} }], { key: b }), second);
+      assert.deepEqual((await store.read('j', 0, 10)).map((event) => event.name), ['a', 'b']);
     } finally {
       await store.close();
     }
