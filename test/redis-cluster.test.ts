@@ -22,8 +22,9 @@ import { REDIS_URL, withRedis } from './redis-available.js';
 /** The key prefix `wsjournal serve` uses: RedisStore's default. */
 const PREFIX = 'wsjournal:';
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-/** Every test fails rather than hangs. */
+/** Every test fails rather than hangs, and so does every teardown step after it. */
 const LIMIT = { timeout: 30_000 };
+const TEARDOWN = { timeout: 15_000 };
 /** Appends each producer makes; each append carries one to three events. */
 const APPENDS_PER_PRODUCER = stressCount(300, 2000);
 /** Appends each producer keeps in flight at once. */
@@ -38,12 +39,12 @@ function registerTests(): void {
   after(async () => {
     for (const server of ServeProcess.running) await server.kill('SIGKILL');
     await admin.quit();
-  });
+  }, TEARDOWN);
 
   /** A fresh journal, whose keys are deleted after the test. */
-  const journalFor = (t: { after(fn: () => Promise<void>): void }): string => {
+  const journalFor = (t: { after(fn: () => Promise<void>, options: typeof TEARDOWN): void }): string => {
     const journal = `cluster-${randomBytes(6).toString('hex')}`;
-    t.after(() => deleteJournal(admin, journal));
+    t.after(() => deleteJournal(admin, journal), TEARDOWN);
     return journal;
   };
 
@@ -51,9 +52,9 @@ function registerTests(): void {
     it('gives consumers on three servers, started before and during concurrent appends on all three, one identical sequence', LIMIT, async (t) => {
       const journal = journalFor(t);
       const clients = new Clients();
-      t.after(() => clients.close());
+      t.after(() => clients.close(), TEARDOWN);
       const servers = await startServers(3);
-      t.after(() => stopServers(servers));
+      t.after(() => stopServers(servers), TEARDOWN);
       const signal = new Signal();
 
       // Started before any append: their history is empty, so the sentinel comes first.
@@ -95,14 +96,14 @@ function registerTests(): void {
     it('moves the consumers and producer of a SIGKILLed server to the others, losing and repeating nothing', LIMIT, async (t) => {
       const journal = journalFor(t);
       const clients = new Clients();
-      t.after(() => clients.close());
+      t.after(() => clients.close(), TEARDOWN);
       const servers = await startServers(3);
-      t.after(() => stopServers(servers));
+      t.after(() => stopServers(servers), TEARDOWN);
       const [victim, ...survivors] = servers as [ServeProcess, ...ServeProcess[]];
       // The victim's producer reaches it through a proxy that can hold back its replies, so
       // that appends the victim stored are certainly unacknowledged when it dies.
       const proxy = await TcpProxy.start(Number(new URL(victim.url).port));
-      t.after(() => proxy.close());
+      t.after(() => proxy.close(), TEARDOWN);
       /** Every server's URL, `servers[i]` first. */
       const urlsFrom = (i: number): string[] => servers.map((_, k) => servers[(i + k) % servers.length]!.url);
       const signal = new Signal();
@@ -167,9 +168,9 @@ function registerTests(): void {
     it('stays up when nothing listens at its Redis URL: appends reject with STORE_UNAVAILABLE, consumers get an error', LIMIT, async (t) => {
       const journal = journalFor(t);
       const clients = new Clients();
-      t.after(() => clients.close());
+      t.after(() => clients.close(), TEARDOWN);
       const server = await ServeProcess.start(`redis://127.0.0.1:${await freePort()}`);
-      t.after(() => server.kill('SIGKILL').then(() => {}));
+      t.after(() => server.kill('SIGKILL').then(() => {}), TEARDOWN);
 
       const producer = clients.produce(server.url, journal);
       const storeUnavailable = (error: unknown): boolean => {
