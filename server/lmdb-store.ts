@@ -286,15 +286,13 @@ export class LmdbStore implements JournalStore {
    * holds key hashes: each batch it offers is checked against the key stored in its first event.
    */
   #storedBatch(journal: string, state: JournalState, key: string): StoredEvent[] | undefined {
-    return this.#guard(() => {
-      for (const micros of this.#keysOf(journal, state).find(key)) {
-        const first = this.#events.get([journal, micros]);
-        if (first === undefined || first.charCodeAt(0) !== KEYED) continue;
-        const batch = unpackBatchKey(first);
-        if (batch.key === key) return this.#range(journal, micros, batch.count);
-      }
-      return undefined;
-    });
+    for (const micros of this.#keysOf(journal, state).find(key)) {
+      const first = this.#guard(() => this.#events.get([journal, micros]));
+      if (first === undefined || first.charCodeAt(0) !== KEYED) continue;
+      const batch = unpackBatchKey(first);
+      if (batch.key === key) return this.#range(journal, micros, batch.count);
+    }
+    return undefined;
   }
 
   /** The journal's remembered batch keys, recovered from its newest events the first time. */
