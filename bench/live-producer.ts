@@ -67,10 +67,10 @@ run(async () => {
   let maxInFlight = 0;
   let failures = 0;
   const paced = await pace(warmup + measured, options.rate, (i) => {
-    const context: Record<string, unknown> = { ...benchContext(i), sentAt: monoMs() };
-    if (i < warmup) context['warm'] = 1;
-    const sentAt = context['sentAt'] as number;
     const warm = i < warmup;
+    const context: Record<string, unknown> = { ...benchContext(i), sentAt: monoMs() };
+    if (warm) context['warm'] = 1;
+    const sentAt = context['sentAt'] as number;
     const ack = send('submit', context).then(
       () => {
         if (!warm) acks.record(monoMs() - sentAt);

@@ -91,18 +91,15 @@ export class KeyIndex {
       hashes[i] = this.#hashes[from]!;
       micros[i] = this.#micros[from]!;
     }
-    const size = this.#size;
     this.#hashes = hashes;
     this.#micros = micros;
     this.#next = new Int32Array(capacity);
     this.#buckets = new Int32Array(bucketCount(capacity)).fill(NONE);
     this.#start = 0;
-    this.#size = 0;
-    for (let slot = 0; slot < size; slot++) {
+    for (let slot = 0; slot < this.#size; slot++) {
       const bucket = hashes[slot]! & (this.#buckets.length - 1);
       this.#next[slot] = this.#buckets[bucket]!;
       this.#buckets[bucket] = slot;
-      this.#size++;
     }
   }
 }
