@@ -1,4 +1,5 @@
 /** The embedded durable store: every journal in one LMDB environment on local disk. */
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { encodeEvent, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
@@ -6,6 +7,7 @@ import { KeyIndex } from './key-index.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Watchers } from './watchers.js';
+import { WriteAheadLog, type WalRecord } from './write-ahead-log.js';
 
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment, created if missing. One process opens it at a time. */
@@ -31,6 +33,7 @@ const KEYED = 0x6b;
 /** LMDB keys hold at most ~1,900 bytes; journal names are far shorter (128 chars on the wire). */
 const MAX_JOURNAL_BYTES = 1024;
 const END = Number.MAX_SAFE_INTEGER;
+const REPLAY_ON_RESTART = 'the store takes no more appends until it is reopened and replays its write-ahead log';
 
 type EventKey = [journal: string, micros: number];
 /** The durable head of a journal: its newest seq and micros (older versions appended a third number). */
@@ -42,9 +45,11 @@ interface JournalState {
   micros: number;
   /** The head record's version after the appends issued so far; 0 when there is no record. */
   version: number;
-  /** The newest committed (and emitted) event. */
-  committed: JournalHead;
-  /** Settles when the latest append of this journal has committed and been emitted. */
+  /** The newest event emitted to watchers: readable, and in the write-ahead log if not yet in LMDB. */
+  visible: JournalHead;
+  /** Batches emitted and not yet committed to LMDB, oldest first: `read()` serves them from here. */
+  unstored: StoredEvent[][];
+  /** Settles when the latest append of this journal has committed. */
   tail: Promise<unknown>;
   /** Appends issued and not yet settled: a journal with any is never dropped from the cache. */
   appending: number;
@@ -62,6 +67,12 @@ interface JournalState {
  * committed and fsync'd, so every acknowledged event survives `kill -9` of the
  * process and a power loss. Appends made in the same event-loop turn share one
  * transaction. Open one `LmdbStore` per directory per process.
+ *
+ * Watchers get a batch before its commit: as soon as it is in the write-ahead
+ * log (`wal/` in the directory), which survives `kill -9` and is replayed into
+ * LMDB on the next open. Reads and `head()` include those batches, so what a
+ * watcher saw is always readable. Only a power loss can take back an event a
+ * watcher saw and no append was acknowledged for.
  *
  * @example
  * const store = new LmdbStore({ path: './data' });
@@ -86,6 +97,9 @@ export class LmdbStore implements JournalStore {
   readonly #journals = new Map<string, JournalState>();
   readonly #watchers = new Watchers();
   readonly #inflight = new Set<Promise<unknown>>();
+  readonly #wal: WriteAheadLog;
+  /** Set when a batch already emitted failed to commit: appends stop until a restart replays the log. */
+  #broken: Error | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: LmdbStoreOptions) {
@@ -99,8 +113,9 @@ export class LmdbStore implements JournalStore {
     }
     this.#clock = clock;
     this.#maxCachedJournals = maxCachedJournals;
+    let root: RootDatabase | undefined;
     try {
-      this.#root = open({
+      root = open({
         path,
         // Always a directory: lmdb-js would otherwise guess a single file from a dot in the name.
         noSubdir: false,
@@ -113,21 +128,28 @@ export class LmdbStore implements JournalStore {
         // All writes of one event-loop turn go into one transaction: one fsync for many appends.
         eventTurnBatching: true,
       });
-      this.#events = this.#root.openDB({ name: 'events', encoding: 'string' });
-      this.#heads = this.#root.openDB({ name: 'heads', useVersions: true });
+      this.#root = root;
+      this.#events = root.openDB({ name: 'events', encoding: 'string' });
+      this.#heads = root.openDB({ name: 'heads', useVersions: true });
+      this.#wal = new WriteAheadLog(join(path, 'wal'));
+      this.#recover();
     } catch (error) {
+      void root?.close();
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `cannot open the store at ${path}`, { cause: error });
     }
   }
 
   /**
    * Appends a batch atomically and resolves once it is durable. Seq and
-   * timestamps are assigned at call time, so batches are stored in call order;
-   * if a commit fails, it and every later append of that journal already
-   * issued reject with `STORE_UNAVAILABLE`, and nothing of them is stored.
+   * timestamps are assigned at call time, so batches are stored in call order.
+   * If a commit fails, it and every later append of that journal already
+   * issued reject with `STORE_UNAVAILABLE`, and the store takes no more
+   * appends: watchers have seen those batches, so the next open replays them
+   * from the write-ahead log rather than reuse their seqs.
    */
   async append(journal: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     this.#checkOpen();
+    this.#checkWritable();
     checkJournal(journal);
     const state = this.#state(journal);
     const { key } = options;
@@ -153,36 +175,40 @@ export class LmdbStore implements JournalStore {
         cause: error,
       });
     }
+    const keyPrefix = key === undefined ? '' : `k${stored.length}:${key.length}:${key}`;
+    const values = stored.map((event, i) => packEvent(event, i === 0 ? keyPrefix : ''));
+    let committed: () => void;
+    try {
+      committed = this.#wal.write({ journal, micros: times, values, seq });
+    } catch (error) {
+      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
+    }
+    // From here on the batch may be replayed from the log, so it is emitted whatever happens.
     const expected = state.version;
     const version = 1 + Math.floor(Math.random() * 2 ** 48);
     const head: HeadRecord = [seq, micros];
-    const keyPrefix = key === undefined ? '' : `k${stored.length}:${key.length}:${key}`;
     const write = (): void => {
-      stored.forEach((event, i) => this.#events.put([journal, times[i]!], packEvent(event, i === 0 ? keyPrefix : '')));
+      for (let i = 0; i < values.length; i++) this.#events.put([journal, times[i]!], values[i]!);
       this.#heads.put(journal, head, version);
     };
+    const previous = state.tail;
     // The batch commits only if the journal's head is still the one it was built on: after a
     // failed commit, the appends queued behind it find another head and store nothing.
-    let written: Promise<boolean>;
-    try {
-      written = expected === 0 ? this.#heads.ifNoExists(journal, write) : this.#heads.ifVersion(journal, expected, write);
-    } catch (error) {
-      this.#forget(journal, state);
-      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
-    }
-    Object.assign(state, { seq, micros, version });
-    const previous = state.tail;
-    const done = written.then(async (ok) => {
+    const done = (async () => {
+      const ok = await (expected === 0 ? this.#heads.ifNoExists(journal, write) : this.#heads.ifVersion(journal, expected, write));
       await previous;
       if (!ok) throw new Error(`the head of ${journal} moved: an earlier append failed or another writer appended`);
-      state.committed = { seq, timestamp: micros / 1e6 };
+      state.unstored.shift();
+      committed();
       if (key !== undefined) state.keys!.remember(key, times[0]!);
-      this.#emit(journal, stored);
       return stored;
-    });
+    })();
+    Object.assign(state, { seq, micros, version, visible: { seq, timestamp: micros / 1e6 } });
+    state.unstored.push(stored);
     const result = done.catch((error: unknown) => {
-      this.#forget(journal, state);
-      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
+      // Subscribers have seen this batch: the journal cannot go on from the committed head.
+      this.#broken ??= error as Error;
+      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed; ${REPLAY_ON_RESTART}`, { cause: error });
     });
     state.tail = result;
     if (key !== undefined) state.pendingKeys.set(key, result);
@@ -195,6 +221,7 @@ export class LmdbStore implements JournalStore {
       if (key !== undefined && state.pendingKeys.get(key) === result) state.pendingKeys.delete(key);
     };
     result.then(settle, settle);
+    this.#emit(journal, stored);
     return result;
   }
 
@@ -204,20 +231,33 @@ export class LmdbStore implements JournalStore {
     checkJournal(journal);
     const count = Math.floor(limit);
     if (!(count > 0) || Number.isNaN(after) || after === Infinity) return [];
-    return this.#range(journal, firstMicrosAfter(after), count);
+    const page = this.#range(journal, firstMicrosAfter(after), count);
+    const unstored = this.#journals.get(journal)?.unstored;
+    if (unstored === undefined || unstored.length === 0 || page.length === count) return page;
+    // The batches not yet committed follow everything committed; one may be both while its commit resolves.
+    let last = page.at(-1)?.timestamp ?? after;
+    for (const batch of unstored) {
+      for (const event of batch) {
+        if (event.timestamp <= last) continue;
+        page.push(event);
+        last = event.timestamp;
+        if (page.length === count) return page;
+      }
+    }
+    return page;
   }
 
-  /** The newest committed event's position, from memory or one lookup. */
+  /** The newest readable event's position, from memory or one lookup. */
   async head(journal: string): Promise<JournalHead> {
     this.#checkOpen();
     checkJournal(journal);
     const state = this.#journals.get(journal);
-    if (state) return state.committed;
+    if (state) return state.visible;
     const record = this.#guard(() => this.#heads.get(journal));
     return record ? { seq: record[0], timestamp: record[1] / 1e6 } : { seq: 0, timestamp: 0 };
   }
 
-  /** Calls `listener` with every batch of `journal` once it is durable and readable, in order. */
+  /** Calls `listener` with every batch of `journal`, in order, once it is readable and in the write-ahead log. */
   watch(journal: string, listener: AppendListener): () => void {
     return this.#watchers.add(journal, listener);
   }
@@ -229,6 +269,7 @@ export class LmdbStore implements JournalStore {
       this.#watchers.clear();
       this.#journals.clear();
       await this.#root.close();
+      this.#wal.close();
     })();
     return this.#closing;
   }
@@ -252,7 +293,8 @@ export class LmdbStore implements JournalStore {
       seq,
       micros,
       version: entry?.version ?? 0,
-      committed: { seq, timestamp: micros / 1e6 },
+      visible: { seq, timestamp: micros / 1e6 },
+      unstored: [],
       tail: Promise.resolve(),
       appending: 0,
       keys: undefined,
@@ -276,9 +318,36 @@ export class LmdbStore implements JournalStore {
     return this.#journals.size;
   }
 
-  /** Drops a journal's cache after a failure, so the next append reloads its head from disk. */
-  #forget(journal: string, state: JournalState): void {
-    if (this.#journals.get(journal) === state) this.#journals.delete(journal);
+  /**
+   * Commits the write-ahead log's batches that LMDB does not hold (a crash came between the
+   * two), in one fsync'd transaction, then deletes the log's old segments. From a batch that
+   * does not follow its journal's head on (a second writer or a lost record), nothing more of
+   * that journal is taken.
+   */
+  #recover(): void {
+    const heads = new Map<string, HeadRecord>();
+    const gapped = new Set<string>();
+    const missing: WalRecord[] = [];
+    for (const record of this.#wal.recovered()) {
+      const { journal } = record;
+      const head = heads.get(journal) ?? this.#heads.get(journal) ?? [0, 0];
+      if (gapped.has(journal) || record.micros[0]! <= head[1]) continue;
+      if (record.seq - record.micros.length !== head[0]) {
+        gapped.add(journal);
+        continue;
+      }
+      missing.push(record);
+      heads.set(journal, [record.seq, record.micros.at(-1)!]);
+    }
+    if (missing.length > 0) {
+      this.#root.transactionSync(() => {
+        for (const { journal, micros, values } of missing) {
+          for (let i = 0; i < values.length; i++) this.#events.put([journal, micros[i]!], values[i]!);
+        }
+        for (const [journal, head] of heads) this.#heads.put(journal, head, 1 + Math.floor(Math.random() * 2 ** 48));
+      });
+    }
+    this.#wal.discardRecovered();
   }
 
   /**
@@ -342,6 +411,12 @@ export class LmdbStore implements JournalStore {
 
   #checkOpen(): void {
     if (this.#closing) throw new JournalError(ErrorCode.STORE_UNAVAILABLE, 'the store is closed');
+  }
+
+  #checkWritable(): void {
+    if (this.#broken) {
+      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `an earlier commit failed; ${REPLAY_ON_RESTART}`, { cause: this.#broken });
+    }
   }
 }
 

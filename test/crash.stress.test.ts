@@ -14,6 +14,9 @@
  * no acknowledged event lost or moved, no duplicate, seq contiguous from 1,
  * timestamps strictly increasing, every batch all or nothing and contiguous.
  * Unacknowledged events may or may not be stored; they are counted, not judged.
+ * A live consumer follows each round up to the kill: since the server sends
+ * events before their fsync, every event it was sent must also be stored,
+ * with the seq and timestamp it was sent with.
  *
  * WSJOURNAL_SEED=<n> replays the same batch sizes and kill delays (the timing
  * of the kill relative to the writes is the OS's).
@@ -112,6 +115,22 @@ interface WriterState {
   acks: Record<Kind, Signal>;
   /** Wall-clock seconds just before each round's kill, by round. */
   killedAt: number[];
+  /** Every event a round's live consumer was sent, by id. */
+  seenLive: Map<string, { seq: number; timestamp: number }>;
+}
+
+/** A consumer of new events only that records each in `seen`; resolves once it is subscribed. */
+async function followLive(url: string, seen: WriterState['seenLive']): Promise<EventLogConsumer> {
+  const consumer = new EventLogConsumer(url, JOURNAL, { full: false, reconnect: false });
+  consumer.setCallback((event) => {
+    if (event !== null && event.seq !== undefined) seen.set(idOf(event.context), { seq: event.seq, timestamp: event.timestamp });
+  });
+  await within(
+    new Promise((resolve, reject) => consumer.once('subscribed', resolve).once('error', reject).start()),
+    10_000,
+    'the live consumer to subscribe',
+  );
+  return consumer;
 }
 
 /**
@@ -170,6 +189,7 @@ async function crashRound(
   // Waiting here keeps the fresh writers from piling up events while the others reconnect.
   const through = Promise.race([state.acks.resending.promise, resendingFailed]);
   await within(through, 15_000, `the resending writers in round ${round}`);
+  const live = await followLive(server.url, state.seenLive);
   const producers = Array.from(
     { length: FRESH_PRODUCERS },
     () => new JournalProducer(server.url, JOURNAL, { reconnect: false }),
@@ -192,6 +212,7 @@ async function crashRound(
     await within(dropped, 10_000, `the fresh writers of round ${round} to see the connection drop`);
   } finally {
     state.killing = true;
+    live.stop();
     await Promise.allSettled(producers.map((producer) => producer.close()));
   }
 }
@@ -247,6 +268,7 @@ describe('crash: kill -9 of the server while producers append', () => {
       stopping: false,
       acks: { fresh: new Signal(), resending: new Signal() },
       killedAt: [],
+      seenLive: new Map(),
     };
     // Each on a connection of its own that retries quickly, so the rounds stay short.
     const connections = Array.from(
@@ -348,6 +370,16 @@ describe('crash: kill -9 of the server while producers append', () => {
       }
     }
 
+    // What the live consumers were sent, before the fsync.
+    const unsent: string[] = [];
+    for (const [id, sent] of state.seenLive) {
+      const index = position.get(id);
+      const event = index === undefined ? undefined : events[index]!;
+      if (event?.seq !== sent.seq || event.timestamp !== sent.timestamp) {
+        unsent.push(`${id}: sent live as ${sent.seq}@${sent.timestamp}, stored ${event ? `${event.seq}@${event.timestamp}` : 'nowhere'}`);
+      }
+    }
+
     const unresolved = ledger.batches.filter((batch) => batch.kind === 'resending' && batch.results === undefined);
     // Resent after a kill; of those, stored before the kill (and so deduplicated by key), judged by
     // the server's wall-clock timestamp against the kill's: a diagnostic, not an assertion.
@@ -359,6 +391,7 @@ describe('crash: kill -9 of the server while producers append', () => {
         `lost=${lost.length} duplicates=${duplicates.length} ` +
         `unacked-but-stored=${unackedStored} unacked-absent=${unackedAbsent} batches=${ledger.batches.length} ` +
         `resent=${resent.length} resent-already-stored=${resentStored.length} ` +
+        `seen-live=${state.seenLive.size} seen-live-not-stored=${unsent.length} ` +
         `seconds=${seconds.toFixed(1)} seed=${seed}`,
     );
 
@@ -368,6 +401,7 @@ describe('crash: kill -9 of the server while producers append', () => {
     assert.equal(unknown.length, 0, `stored events nobody appended: ${unknown.length}${examples(unknown)}`);
     assert.equal(order.length, 0, `seq or timestamp out of order: ${order.length}${examples(order)}`);
     assert.equal(partial.length, 0, `batches not all-or-nothing and contiguous: ${partial.length}${examples(partial)}`);
+    assert.equal(unsent.length, 0, `sent to a live consumer but not stored so: ${unsent.length}${examples(unsent)}`);
     assert.equal(ackProblems.length, 0, `inconsistent acks: ${ackProblems.length}${examples(ackProblems)}`);
     assert.equal(unresolved.length, 0, `resending producers' batches never acknowledged: ${unresolved.length}`);
     assert.ok(acked > 0 && acked <= events.length, `acked ${acked} of ${events.length} stored`);

@@ -1,0 +1,205 @@
+/**
+ * The embedded store's write-ahead log: what it keeps and recovers, and how
+ * LmdbStore delivers from it before the LMDB commit and replays it after
+ * `kill -9`.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { LmdbStore } from '../server/lmdb-store.js';
+import type { StoredEvent } from '../server/store.js';
+import { WriteAheadLog, type WalRecord } from '../server/write-ahead-log.js';
+
+const LIMIT = { timeout: 60_000 };
+
+/** A temporary directory; after the test, the stores `open` made are closed, then it is removed. */
+async function scratch(t: TestContext): Promise<{ dir: string; open: () => LmdbStore }> {
+  const dir = await mkdtemp(join(tmpdir(), 'wsjournal-wal-'));
+  const stores: LmdbStore[] = [];
+  t.after(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+  const open = (): LmdbStore => {
+    const store = new LmdbStore({ path: dir });
+    stores.push(store);
+    return store;
+  };
+  return { dir, open };
+}
+
+const record = (n: number): WalRecord => ({ journal: 'j', micros: [n * 10, n * 10 + 1], values: [`a${n}`, `b\n${n}`], seq: n * 2 });
+const segments = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.wal')).sort();
+
+describe('WriteAheadLog', () => {
+  it('gives back, in order, what a log that was never closed wrote, then deletes it', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const crashed = new WriteAheadLog(dir);
+    for (let n = 1; n <= 3; n++) crashed.write(record(n));
+    const reopened = new WriteAheadLog(dir);
+    assert.deepEqual([...reopened.recovered()], [record(1), record(2), record(3)]);
+    reopened.discardRecovered();
+    assert.deepEqual(segments(dir), ['2.wal'], 'only the new log segment is left');
+    assert.deepEqual([...reopened.recovered()], []);
+  });
+
+  it('ends recovery at a torn last line', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const crashed = new WriteAheadLog(dir);
+    crashed.write(record(1));
+    crashed.write(record(2));
+    appendFileSync(join(dir, '1.wal'), '["j",6,[30,31],["a3"');
+    assert.deepEqual([...new WriteAheadLog(dir).recovered()], [record(1), record(2)]);
+  });
+
+  it('starts a new segment past the size limit and deletes an old one once its records are committed', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    // Every record past a segment's first starts a new segment.
+    const log = new WriteAheadLog(dir, { segmentBytes: 1 });
+    const first = log.write(record(1));
+    const second = log.write(record(2));
+    assert.deepEqual(segments(dir), ['1.wal', '2.wal']);
+    first();
+    assert.deepEqual(segments(dir), ['2.wal'], 'segment 1 went once its record was committed');
+    log.write(record(3));
+    assert.deepEqual(segments(dir), ['2.wal', '3.wal'], 'segment 2 still holds an uncommitted record');
+    second();
+    assert.deepEqual(segments(dir), ['3.wal']);
+  });
+
+  it('deletes its files at close only when every record is committed', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const clean = new WriteAheadLog(dir);
+    clean.write(record(1))();
+    clean.close();
+    assert.deepEqual(segments(dir), []);
+    const unclean = new WriteAheadLog(dir);
+    unclean.write(record(2));
+    unclean.close();
+    assert.deepEqual([...new WriteAheadLog(dir).recovered()], [record(2)]);
+  });
+});
+
+describe('LmdbStore and its write-ahead log', () => {
+  it('emits a batch, and serves it to head() and read(), before its commit', LIMIT, async (t) => {
+    const { open } = await scratch(t);
+    const store = open();
+    await store.append('j', [{ name: 'first', context: {} }]);
+    const emitted: StoredEvent[] = [];
+    store.watch('j', (events) => emitted.push(...events));
+    let committed = false;
+    const appended = store.append('j', [{ name: 'second', context: { n: 2 } }, { name: 'third', context: { n: 3 } }]);
+    void appended.then(() => (committed = true));
+    // Nothing below yields before the reads are made, so the commit cannot have resolved.
+    const head = store.head('j');
+    const page = store.read('j', 0, 10);
+    assert.equal(committed, false);
+    assert.deepEqual(emitted.map((event) => event.seq), [2, 3]);
+    assert.deepEqual(await head, { seq: 3, timestamp: emitted[1]!.timestamp });
+    assert.deepEqual((await page).map((event) => event.name), ['first', 'second', 'third']);
+    assert.deepEqual((await store.read('j', emitted[0]!.timestamp, 10)).map((event) => event.seq), [3]);
+    assert.deepEqual(await appended, emitted);
+    assert.deepEqual(await store.read('j', 0, 10), [(await store.read('j', 0, 1))[0]!, ...emitted], 'the same events once committed');
+  });
+
+  it('replays after kill -9 the batches it emitted and never committed, keys and all', LIMIT, async (t) => {
+    const { dir: path, open } = await scratch(t);
+    const child = spawn(process.execPath, ['--input-type=module', '-e', EMIT_THEN_DIE], {
+      env: { ...process.env, STORE_MODULE: new URL('../server/lmdb-store.js', import.meta.url).href, STORE_PATH: path },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, exitSignal) => resolve(exitSignal)));
+    assert.equal(signal, 'SIGKILL', `the child exited otherwise: ${output}`);
+    const emitted = JSON.parse(output) as StoredEvent[];
+    assert.deepEqual(emitted.map((event) => event.seq), [3, 4, 5]);
+    assert.ok(segments(join(path, 'wal')).length > 0, 'the log outlived the process');
+
+    const store = open();
+    assert.deepEqual(segments(join(path, 'wal')), ['2.wal'], 'the replayed segment is gone');
+    const stored = await store.read('j', 0, 10);
+    assert.deepEqual(stored.map((event) => event.name), ['committed', 'committed', 'lost-1', 'lost-2', 'lost-3']);
+    assert.deepEqual(stored.slice(2), emitted, 'stored exactly as they were emitted');
+    assert.deepEqual(await store.head('j'), { seq: 5, timestamp: emitted[2]!.timestamp });
+    // The keyed batch is known: a resend gets it back instead of storing it again.
+    assert.deepEqual(await store.append('j', [{ name: 'lost-1', context: {} }], { key: 'batch-1' }), emitted);
+    const [next] = await store.append('j', [{ name: 'next', context: {} }]);
+    assert.equal(next!.seq, 6);
+    assert.ok(next!.timestamp > emitted[2]!.timestamp);
+  });
+
+  it('replays only the batches that follow the stored head, and nothing of a journal after a gap', LIMIT, async (t) => {
+    const { dir, open } = await scratch(t);
+    const first = open();
+    const [stored] = await first.append('j', [{ name: 'stored', context: {} }]);
+    await first.close();
+    const micros = Math.round(stored!.timestamp * 1e6);
+    /** A record as the store writes it, of one event named `name`. */
+    const one = (journal: string, seq: number, at: number, name: string): WalRecord => ({
+      journal,
+      seq,
+      micros: [at],
+      values: [`${seq}:${name.length}:${name}{"name":"${name}","timestamp":${at / 1e6},"context":{},"seq":${seq}}`],
+    });
+    const log = new WriteAheadLog(join(dir, 'wal'));
+    log.write(one('j', 1, micros, 'stored'));
+    log.write(one('j', 3, micros + 2, 'after-a-gap'));
+    log.write(one('j', 2, micros + 3, 'fits-but-after-the-gap'));
+    log.write(one('k', 1, micros + 4, 'other-journal'));
+    const reopened = open();
+    assert.deepEqual((await reopened.read('j', 0, 10)).map((event) => event.name), ['stored']);
+    assert.deepEqual((await reopened.read('k', 0, 10)).map((event) => [event.seq, event.name, event.timestamp]), [[1, 'other-journal', (micros + 4) / 1e6]]);
+    assert.deepEqual(segments(join(dir, 'wal')), ['2.wal']);
+  });
+
+  it('fails an append whose journal moved under it and those queued behind it, then takes no more until reopened', LIMIT, async (t) => {
+    const { open } = await scratch(t);
+    const store = open();
+    await store.append('j', [{ name: 'first', context: {} }]);
+    // Two stores on one directory break the one-writer rule on purpose: the second moves the
+    // head under the first's cache, so the first's next commit fails.
+    const intruder = open();
+    await intruder.append('j', [{ name: 'intruder', context: {} }]);
+    await intruder.close();
+    const emitted: StoredEvent[] = [];
+    store.watch('j', (events) => emitted.push(...events));
+    const stale = [store.append('j', [{ name: 'stale', context: {} }]), store.append('j', [{ name: 'queued', context: {} }])];
+    for (const result of await Promise.allSettled(stale)) {
+      assert.equal(result.status, 'rejected');
+      assert.equal((result.reason as { code?: string }).code, 'STORE_UNAVAILABLE');
+      assert.ok((result.reason as Error).cause instanceof Error, 'the cause is passed on');
+    }
+    assert.deepEqual(emitted.map((event) => event.name), ['stale', 'queued'], 'watchers saw both batches');
+    assert.equal((await store.head('j')).seq, 3, 'what watchers saw stays readable');
+    await assert.rejects(store.append('other', [{ name: 'x', context: {} }]), {
+      code: 'STORE_UNAVAILABLE',
+      message: /takes no more appends until it is reopened/,
+    });
+    await store.close();
+    // Reopened, the log's batches that do not follow the stored head are dropped; the journal goes on from it.
+    const reopened = open();
+    assert.deepEqual((await reopened.read('j', 0, 10)).map((event) => [event.seq, event.name]), [[1, 'first'], [2, 'intruder']]);
+    const [next] = await reopened.append('j', [{ name: 'next', context: {} }]);
+    assert.equal(next!.seq, 3);
+  });
+});
+
+/** Commits two events, then appends a keyed batch of three, prints what was emitted and kills itself before its commit. */
+const EMIT_THEN_DIE = `
+import { writeSync } from 'node:fs';
+const { LmdbStore } = await import(process.env.STORE_MODULE);
+const store = new LmdbStore({ path: process.env.STORE_PATH });
+await store.append('j', [{ name: 'committed', context: {} }]);
+await store.append('j', [{ name: 'committed', context: { n: 2 } }]);
+// Watchers are called inside append(), in the turn that queued the commit: it never starts.
+store.watch('j', (events) => {
+  writeSync(1, JSON.stringify(events));
+  process.kill(process.pid, 'SIGKILL');
+});
+void store.append('j', [{ name: 'lost-1', context: { n: 3 } }, { name: 'lost-2', context: {} }, { name: 'lost-3', context: { s: 'é\\n' } }], { key: 'batch-1' });
+`;
