@@ -12,10 +12,12 @@
  * carries are added: 1 consumer at 1,000 events/s and 100 consumers at 100
  * events/s; --quick runs 1 × 10,000/s and 100 × 100/s only.
  *
- * Each rate also measures the storage floor: raw lmdb-js puts paced at that
+ * Each rate also measures the fsync floor: raw lmdb-js puts paced at that
  * rate in the store's durability mode (fsync per commit), put→commit latency.
- * wsjournal delivers an event only once it is durable, so its live latency
- * cannot fall below that floor.
+ * It is what a server that delivered only fsync'd events would add at least;
+ * wsjournal delivers once an event is in its write-ahead log (one write(2),
+ * safe from `kill -9`) and acknowledges the append after the fsync, so its
+ * append-ack latency, not its delivery latency, is bounded by the floor.
  */
 import { BenchProcess, stopAll } from './lib/child.js';
 import { Histogram, type HistogramData } from './lib/histogram.js';
@@ -185,7 +187,7 @@ export async function live(context: ScenarioContext): Promise<void> {
       ...common,
       ...floor,
       eventsPerSec: rate,
-      note: 'raw lmdb-js put→commit latency, same durability mode, one process, no network: the least any server delivering only durable events adds',
+      note: 'raw lmdb-js put→commit latency, same durability mode, one process, no network: the least a server delivering only fsync\'d events adds (wsjournal delivers from its write-ahead log before the fsync)',
       baselineP99Ms: relay.p99Ms,
       ratio: round(floor.p99Ms / relay.p99Ms, 2),
       wsjournalP99OverFloor: round(wsjournalP99 / floor.p99Ms, 2),
