@@ -30,7 +30,7 @@ export interface JournalHead {
   readonly timestamp: number;
 }
 
-/** Receives every batch appended to a journal, in append order, once it is durable. */
+/** Receives every batch appended to a journal, in append order, once it is readable and survives a crash of the process. */
 export type AppendListener = (events: readonly StoredEvent[]) => void;
 
 /**
@@ -56,13 +56,15 @@ export interface JournalStore {
    * passed in call order are stored in that order.
    */
   append(journal: string, events: readonly NewEvent[], options?: AppendOptions): Promise<StoredEvent[]>;
-  /** Up to `limit` events with `timestamp > after`, oldest first. */
+  /** Up to `limit` events with `timestamp > after`, oldest first, including every batch watchers were given. */
   read(journal: string, after: number, limit: number): Promise<StoredEvent[]>;
   /** The newest event's position. */
   head(journal: string): Promise<JournalHead>;
   /**
    * Calls `listener` with every batch appended to `journal` from now on, by any
-   * writer of the store, after it is durable and in order. Returns a function
+   * writer of the store, in order, once `read` and `head` include it and a
+   * crash of the process cannot take it back: after the commit, or (LmdbStore)
+   * once it is in the write-ahead log, before the fsync. Returns a function
    * that stops it.
    */
   watch(journal: string, listener: AppendListener): () => void;

@@ -49,6 +49,8 @@ export class WriteAheadLog {
   #current: Segment;
   /** Older segments still holding uncommitted records. */
   readonly #draining = new Set<Segment>();
+  /** Set when a write failed: the segment may end in a torn record, so nothing more is written after it. */
+  #failed: Error | undefined;
   #closed = false;
 
   /** Opens (creating if needed) the log in `dir`. Throws what the file system throws. */
@@ -87,10 +89,11 @@ export class WriteAheadLog {
 
   /**
    * Writes one record. Returns the function to call once the record is committed to LMDB
-   * (exactly once). Throws if the record could not be written whole.
+   * (exactly once). Throws if the record could not be written whole, and from then on.
    */
   write(record: WalRecord): () => void {
     if (this.#closed) throw new Error('the write-ahead log is closed');
+    if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
     const line = `${JSON.stringify([record.journal, record.seq, record.micros, record.values])}\n`;
     const buffer = Buffer.from(line);
     let segment = this.#current;
@@ -99,9 +102,14 @@ export class WriteAheadLog {
       segment = this.#current = this.#open(segment.number + 1);
       this.#release(this.#draining);
     }
-    const written = writeSync(segment.fd, buffer);
-    segment.bytes += written;
-    if (written !== buffer.length) throw new Error(`the write-ahead log took ${written} of ${buffer.length} bytes`);
+    try {
+      const written = writeSync(segment.fd, buffer);
+      segment.bytes += written;
+      if (written !== buffer.length) throw new Error(`the write-ahead log took ${written} of ${buffer.length} bytes`);
+    } catch (error) {
+      this.#failed = error as Error;
+      throw error;
+    }
     segment.pending++;
     return () => {
       segment.pending--;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,22 @@ describe('WriteAheadLog', () => {
     assert.deepEqual(segments(dir), ['2.wal', '3.wal'], 'segment 2 still holds an uncommitted record');
     second();
     assert.deepEqual(segments(dir), ['3.wal']);
+  });
+
+  it('refuses every write after one that failed, so no record follows a torn one', LIMIT, async (t) => {
+    if (!existsSync('/dev/full')) {
+      t.skip('no /dev/full here to make a write fail with ENOSPC');
+      return;
+    }
+    const { dir } = await scratch(t);
+    const log = new WriteAheadLog(dir, { segmentBytes: 1 });
+    log.write(record(1));
+    // The next segment is a full disk.
+    symlinkSync('/dev/full', join(dir, '2.wal'));
+    assert.throws(() => log.write(record(2)), { code: 'ENOSPC' });
+    assert.throws(() => log.write(record(3)), /an earlier write to the write-ahead log failed/);
+    log.close();
+    assert.deepEqual([...new WriteAheadLog(dir).recovered()], [record(1)]);
   });
 
   it('deletes its files at close only when every record is committed', LIMIT, async (t) => {
