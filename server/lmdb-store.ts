@@ -40,13 +40,11 @@ type EventKey = [journal: string, micros: number];
 type HeadRecord = [seq: number, micros: number];
 
 interface JournalState {
-  /** Assigned so far, including batches not yet committed. */
+  /** Assigned so far, including batches not yet committed: the newest readable event, since a batch is emitted as it is assigned. */
   seq: number;
   micros: number;
   /** The head record's version after the appends issued so far; 0 when there is no record. */
   version: number;
-  /** The newest event emitted to watchers: readable, and in the write-ahead log if not yet in LMDB. */
-  visible: JournalHead;
   /** Batches emitted and not yet committed to LMDB, oldest first: `read()` serves them from here. */
   unstored: StoredEvent[][];
   /** Settles when the latest append of this journal has committed. */
@@ -203,7 +201,7 @@ export class LmdbStore implements JournalStore {
       if (key !== undefined) state.keys!.remember(key, times[0]!);
       return stored;
     })();
-    Object.assign(state, { seq, micros, version, visible: { seq, timestamp: micros / 1e6 } });
+    Object.assign(state, { seq, micros, version });
     state.unstored.push(stored);
     const result = done.catch((error: unknown) => {
       // Subscribers have seen this batch: the journal cannot go on from the committed head.
@@ -252,7 +250,7 @@ export class LmdbStore implements JournalStore {
     this.#checkOpen();
     checkJournal(journal);
     const state = this.#journals.get(journal);
-    if (state) return state.visible;
+    if (state) return { seq: state.seq, timestamp: state.micros / 1e6 };
     const record = this.#guard(() => this.#heads.get(journal));
     return record ? { seq: record[0], timestamp: record[1] / 1e6 } : { seq: 0, timestamp: 0 };
   }
@@ -293,7 +291,6 @@ export class LmdbStore implements JournalStore {
       seq,
       micros,
       version: entry?.version ?? 0,
-      visible: { seq, timestamp: micros / 1e6 },
       unstored: [],
       tail: Promise.resolve(),
       appending: 0,
