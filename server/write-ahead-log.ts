@@ -117,11 +117,6 @@ export class WriteAheadLog {
     };
   }
 
-  /** Segments on disk, for tests. @internal */
-  get segments(): number {
-    return this.#recovered.length + this.#draining.size + 1;
-  }
-
   /** Closes the log; with nothing left uncommitted, its files are deleted. Idempotent. */
   close(): void {
     if (this.#closed) return;

@@ -4,7 +4,7 @@ import type { JournalServer } from '../server/journal-server.js';
 import { JournalError } from '../src/errors.js';
 import { EventLogConsumer } from '../src/event-log-consumer.js';
 import type { JournalEvent } from '../src/journal-event.js';
-import { within } from './helpers.js';
+import { Latch, within } from './helpers.js';
 
 export const J = 'jobs';
 export const SENTINEL = EventLogConsumer.SENTINEL_EVENT;
@@ -14,6 +14,22 @@ export async function seed(server: JournalServer, count: number, journal = J, na
   const results: { seq: number; timestamp: number }[] = [];
   for (let i = from; i < from + count; i++) results.push(await server.append(journal, name, { i }));
   return results;
+}
+
+/** What a consumer's callback was handed, in order; each delivery counts `latch` down (replace it to wait for more). */
+export interface Delivered {
+  readonly seen: (JournalEvent | null)[];
+  latch: Latch;
+}
+
+/** Sets `consumer`'s callback to collect into `seen`, and waits for `expected` deliveries with `latch`. */
+export function collectCallback(consumer: EventLogConsumer, expected: number): Delivered {
+  const delivered: Delivered = { seen: [], latch: new Latch(expected) };
+  consumer.setCallback((event) => {
+    delivered.seen.push(event);
+    delivered.latch.countDown();
+  });
+  return delivered;
 }
 
 /** The events' seqs, with 'S' for the sentinel and 'null' for null: compact to compare. */

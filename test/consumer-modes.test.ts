@@ -12,7 +12,7 @@ import { JournalConsumer, type EventEntry, type JournalResponse } from '../src/j
 import { JournalEvent, type EventEntryInit } from '../src/journal-event.js';
 import { GatedStore, Harness, pollUntil, range, turn } from './harness.js';
 import { Latch, once, pollMany } from './helpers.js';
-import { J, SENTINEL, seed, seqs } from './client-assertions.js';
+import { collectCallback, J, SENTINEL, seed, seqs } from './client-assertions.js';
 
 /** A job event: `jobid` lifted out of the context, plus what processResponse gave. */
 class JobEvent extends JournalEvent {
@@ -151,16 +151,11 @@ describe('bufferHistory', () => {
     const h = await Harness.start(t, { pageSize: 7 });
     await seed(h.server, 50);
     const consumer = h.consumer(J, { bufferHistory: false, includeSentinel: true });
-    const seen: (JournalEvent | null)[] = [];
-    const got = new Latch(56);
-    consumer.setCallback((event) => {
-      seen.push(event);
-      got.countDown();
-    });
+    const { seen, latch } = collectCallback(consumer, 56);
     consumer.start();
     await once(consumer, 'sentinel');
     await seed(h.server, 5, J, 'live', 51);
-    await got.wait(5000, '50 history events, the sentinel, 5 live events');
+    await latch.wait(5000, '50 history events, the sentinel, 5 live events');
     assert.deepEqual(seqs(seen), [...range(1, 50), 'S', ...range(51, 55)]);
   });
 });
@@ -226,21 +221,16 @@ describe('restart and lastTimestamp', () => {
     const h = await Harness.start(t);
     await seed(h.server, 4);
     const consumer = h.consumer(J);
-    const seen: (JournalEvent | null)[] = [];
-    let latch = new Latch(5);
-    consumer.setCallback((event) => {
-      seen.push(event);
-      latch.countDown();
-    });
+    const delivered = collectCallback(consumer, 5);
     consumer.start();
     await once(consumer, 'sentinel');
     consumer.stop();
-    await latch.wait(5000, 'four events and null');
-    latch = new Latch(3);
+    await delivered.latch.wait(5000, 'four events and null');
+    delivered.latch = new Latch(3);
     await seed(h.server, 3, J, 'later', 5);
     consumer.start();
-    await latch.wait(5000, 'the three new events');
-    assert.deepEqual(seqs(seen), [1, 2, 3, 4, 'null', 5, 6, 7]);
+    await delivered.latch.wait(5000, 'the three new events');
+    assert.deepEqual(seqs(delivered.seen), [1, 2, 3, 4, 'null', 5, 6, 7]);
   });
 
   it('start() again on a full:false consumer resumes from lastTimestamp too: events appended while stopped are not lost', async (t) => {

@@ -14,7 +14,7 @@ import { JournalConsumer } from '../src/journal-consumer.js';
 import { JournalEvent } from '../src/journal-event.js';
 import { GatedStore, Harness, pollUntil, range, turn } from './harness.js';
 import { Latch, once, pollMany, within } from './helpers.js';
-import { J, SENTINEL, seed, seqs, assertStrictlyIncreasing } from './client-assertions.js';
+import { assertStrictlyIncreasing, collectCallback, J, SENTINEL, seed, seqs } from './client-assertions.js';
 
 describe('history, sentinel and live events', () => {
   it('replays history in timestamp order, seq 1..N, then the sentinel, then live events', async (t) => {
@@ -157,16 +157,11 @@ describe('the sentinel', () => {
     const h = await Harness.start(t);
     await seed(h.server, 3);
     const consumer = h.consumer(J, { includeSentinel: true });
-    const seen: (JournalEvent | null)[] = [];
-    const got = new Latch(6);
-    consumer.setCallback((event) => {
-      seen.push(event);
-      got.countDown();
-    });
+    const { seen, latch } = collectCallback(consumer, 6);
     consumer.start();
     await once(consumer, 'sentinel');
     await seed(h.server, 2, J, 'live', 4);
-    await got.wait(5000, 'three history events, the sentinel and two live events');
+    await latch.wait(5000, 'three history events, the sentinel and two live events');
     assert.deepEqual(seqs(seen), [1, 2, 3, 'S', 4, 5]);
     assert.equal(seen[3], JournalConsumer.SENTINEL_EVENT);
   });
