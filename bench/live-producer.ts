@@ -63,7 +63,10 @@ run(async () => {
   const warmup = Math.round((options.rate * options.warmupMs) / 1000);
   const measured = Math.round((options.rate * options.durationMs) / 1000);
   const acks = new Histogram();
-  const pending = new Set<Promise<unknown>>();
+  // A count, not a Set of promises: a Set added to and deleted from per append keeps acknowledged
+  // appends alive through young-generation GCs (see src/churn-map.ts) and would slow the producer.
+  let inFlight = 0;
+  let onDrained: (() => void) | undefined;
   let maxInFlight = 0;
   let failures = 0;
   const paced = await pace(warmup + measured, options.rate, (i) => {
@@ -77,13 +80,18 @@ run(async () => {
       },
       () => failures++,
     );
-    pending.add(ack);
-    void ack.then(() => pending.delete(ack));
-    if (pending.size > maxInFlight) maxInFlight = pending.size;
+    inFlight++;
+    void ack.then(() => {
+      if (--inFlight === 0) onDrained?.();
+    });
+    if (inFlight > maxInFlight) maxInFlight = inFlight;
   });
   // A saturated server may take minutes to acknowledge the backlog: wait 10 s at most.
-  const acked = await Promise.race([Promise.all(pending).then(() => true), new Promise((resolve) => setTimeout(resolve, 10_000, false))]);
-  const unacked = pending.size;
+  const drained = inFlight === 0 ? Promise.resolve(true) : new Promise<boolean>((resolve) => (onDrained = () => resolve(true)));
+  let timer: NodeJS.Timeout | undefined;
+  const acked = await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, 10_000, false)))]);
+  clearTimeout(timer);
+  const unacked = inFlight;
   if (acked) await close();
   await report({
     type: 'done',

@@ -1,6 +1,7 @@
 /** The embedded durable store: every journal in one LMDB environment on local disk. */
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { ChurnMap } from '../src/churn-map.js';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { encodeEvent, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
 import { KeyIndex } from './key-index.js';
@@ -51,13 +52,15 @@ interface JournalState {
   tail: Promise<unknown>;
   /** Appends issued and not yet settled: a journal with any is never dropped from the cache. */
   appending: number;
+  /** The store's use count when the journal was last used: the smallest is dropped first. */
+  used: number;
   /**
    * The newest committed keyed batches, at most IDEMPOTENCY_KEY_LIMIT, by key hash; recovered
    * from the events at the first keyed append, since each batch's key is stored in its first event.
    */
   keys: KeyIndex | undefined;
   /** Keyed batches not yet committed, so a duplicate sent meanwhile gets the same answer. */
-  pendingKeys: Map<string, Promise<StoredEvent[]>>;
+  pendingKeys: ChurnMap<string, Promise<StoredEvent[]>>;
 }
 
 /**
@@ -91,10 +94,13 @@ export class LmdbStore implements JournalStore {
   readonly #heads: Database<HeadRecord, string>;
   readonly #clock: () => number;
   readonly #maxCachedJournals: number;
-  /** Cached journal states, least recently used first. */
+  /**
+   * Cached journal states. Recency is a use count in each state, not the Map's order, which
+   * would take a delete and a set per append (see ChurnMap for why that churn costs).
+   */
   readonly #journals = new Map<string, JournalState>();
+  #uses = 0;
   readonly #watchers = new Watchers();
-  readonly #inflight = new Set<Promise<unknown>>();
   readonly #wal: WriteAheadLog;
   /** Set when a batch already emitted failed to commit: appends stop until a restart replays the log. */
   #broken: Error | undefined;
@@ -210,12 +216,10 @@ export class LmdbStore implements JournalStore {
     });
     state.tail = result;
     if (key !== undefined) state.pendingKeys.set(key, result);
-    this.#inflight.add(result);
     state.appending++;
     const settle = (): void => {
       // Journals kept past the limit while busy are dropped once idle.
       if (--state.appending === 0 && this.#journals.size > this.#maxCachedJournals) this.#dropIdle(journal);
-      this.#inflight.delete(result);
       if (key !== undefined && state.pendingKeys.get(key) === result) state.pendingKeys.delete(key);
     };
     result.then(settle, settle);
@@ -263,7 +267,8 @@ export class LmdbStore implements JournalStore {
   /** Lets appends already made finish, then closes the environment. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.allSettled([...this.#inflight]);
+      // Each journal's tail settles after every earlier append of it; busy journals are never dropped.
+      await Promise.allSettled([...this.#journals.values()].map((state) => state.tail));
       this.#watchers.clear();
       this.#journals.clear();
       await this.#root.close();
@@ -280,9 +285,7 @@ export class LmdbStore implements JournalStore {
   #state(journal: string): JournalState {
     let state = this.#journals.get(journal);
     if (state) {
-      // Most recently used last.
-      this.#journals.delete(journal);
-      this.#journals.set(journal, state);
+      state.used = ++this.#uses;
       return state;
     }
     const entry = this.#guard(() => this.#heads.getEntry(journal));
@@ -294,8 +297,9 @@ export class LmdbStore implements JournalStore {
       unstored: [],
       tail: Promise.resolve(),
       appending: 0,
+      used: ++this.#uses,
       keys: undefined,
-      pendingKeys: new Map(),
+      pendingKeys: new ChurnMap(),
     };
     this.#journals.set(journal, state);
     if (this.#journals.size > this.#maxCachedJournals) this.#dropIdle(journal);
@@ -304,10 +308,11 @@ export class LmdbStore implements JournalStore {
 
   /** Drops the least recently used journals with no append in flight, down to the limit; never `keep`. */
   #dropIdle(keep: string): void {
-    for (const [journal, state] of this.#journals) {
-      if (this.#journals.size <= this.#maxCachedJournals) return;
-      if (journal !== keep && state.appending === 0) this.#journals.delete(journal);
-    }
+    const excess = this.#journals.size - this.#maxCachedJournals;
+    if (excess <= 0) return;
+    const idle = [...this.#journals].filter(([journal, state]) => journal !== keep && state.appending === 0);
+    idle.sort((a, b) => a[1].used - b[1].used);
+    for (const [journal] of idle.slice(0, excess)) this.#journals.delete(journal);
   }
 
   /** @internal How many journals are cached now (tests). */

@@ -5,6 +5,7 @@
  * owner, which resubscribes or resends.
  */
 import { EventEmitter } from 'eventemitter3';
+import { ChurnMap } from './churn-map.js';
 import { ConnectionError, ErrorCode } from './errors.js';
 import { decodeServerFrame, type ClientFrameInput, type ServerFrame } from './protocol.js';
 import { checkBoolean, checkOptions, checkOptionalString, checkPositive, checkUrls } from './validate.js';
@@ -97,7 +98,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     token: string | undefined;
     WebSocket: WebSocketLike | undefined;
   };
-  readonly #channels = new Map<number, Channel>();
+  readonly #channels = new ChurnMap<number, Channel>();
   readonly #members = new Set<Channel>();
   readonly #pausedBy = new Set<object>();
   #ws: WebSocketInstance | undefined;

@@ -1,4 +1,5 @@
 /** Appends events to a journal and resolves once the server has stored them durably. */
+import { ChurnMap } from './churn-map.js';
 import { JournalConnection, type Channel } from './connection.js';
 import { ConnectionError, ErrorCode, JournalError } from './errors.js';
 import type { ServerFrame } from './protocol.js';
@@ -26,6 +27,8 @@ export interface AppendResult {
 }
 
 interface PendingAppend {
+  /** This producer's count of appends when it was made: resends go in this order. */
+  readonly serial: number;
   /** The append frame after its id, `,"journal":…,"events":[…],"key":…}`, encoded once for every send. */
   readonly body: string;
   readonly resolve: (results: AppendResult[]) => void;
@@ -54,8 +57,11 @@ export class JournalProducer implements Channel {
   #shared: SharedConnection;
   readonly #context: Readonly<Record<string, unknown>>;
   readonly #closeTimeout: number;
-  readonly #pending = new Set<PendingAppend>();
-  readonly #byId = new Map<number, PendingAppend>();
+  /** Appends not yet settled, by serial. */
+  readonly #pending = new ChurnMap<number, PendingAppend>();
+  /** Appends sent on the current socket, by request id. */
+  readonly #byId = new ChurnMap<number, PendingAppend>();
+  #serial = 0;
   /**
    * Batch keys are this producer's random prefix and a count: unique across producers and
    * restarts (a new producer draws a new prefix), and cheaper than a random UUID per batch.
@@ -115,9 +121,9 @@ export class JournalProducer implements Channel {
     }
     let pending!: PendingAppend;
     const result = new Promise<AppendResult[]>((resolve, reject) => {
-      pending = { body, resolve, reject, id: undefined };
+      pending = { serial: ++this.#serial, body, resolve, reject, id: undefined };
     });
-    this.#pending.add(pending);
+    this.#pending.set(pending.serial, pending);
     if (!this.#joined) {
       this.#joined = true;
       this.#shared.connection.join(this);
@@ -175,13 +181,13 @@ export class JournalProducer implements Channel {
 
   /** @internal */
   onOpen(): void {
-    for (const pending of this.#pending) this.#send(pending);
+    for (const pending of this.#pending.values()) this.#send(pending);
   }
 
   /** @internal */
   onDisconnect(error: ConnectionError, final: boolean): void {
     this.#byId.clear();
-    for (const pending of this.#pending) pending.id = undefined;
+    for (const pending of this.#pending.values()) pending.id = undefined;
     if (final) this.#rejectAll(error);
     // A closing producer does not wait for a reconnect.
     else if (this.#closing) this.#rejectAll(new JournalError(ErrorCode.CLOSED, 'the producer closed before the append was acknowledged', { cause: error }));
@@ -193,7 +199,7 @@ export class JournalProducer implements Channel {
     if (!pending) return;
     this.#shared.connection.release(frame.id!);
     this.#byId.delete(frame.id!);
-    this.#pending.delete(pending);
+    this.#pending.delete(pending.serial);
     if (this.#pending.size === 0) this.#onDrained?.();
     if (frame.type === 'ack') {
       pending.resolve(frame.seqs.map((seq, index) => ({ seq, timestamp: frame.timestamps[index]! })));
@@ -255,7 +261,7 @@ export class JournalProducer implements Channel {
   }
 
   #rejectAll(error: Error): void {
-    const pending = [...this.#pending];
+    const pending = this.#pending.values();
     this.#pending.clear();
     this.#byId.clear();
     for (const append of pending) {
