@@ -1,7 +1,6 @@
 /** The embedded durable store: every journal in one LMDB environment on local disk. */
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { ChurnMap } from '../src/churn-map.js';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { encodeEvent, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
 import { KeyIndex } from './key-index.js';
@@ -31,6 +30,11 @@ export interface LmdbStoreOptions {
 const KEY_SCAN_LIMIT = 100_000;
 /** A stored value that starts with this (`k`) carries its batch's key: it is the batch's first event. */
 const KEYED = 0x6b;
+/**
+ * Past this many events waiting for LMDB, an append resolves only once LMDB holds it, so
+ * that a disk slower than the appends bounds the memory they take.
+ */
+const MAX_BACKLOG_EVENTS = 100_000;
 /** LMDB keys hold at most ~1,900 bytes; journal names are far shorter (128 chars on the wire). */
 const MAX_JOURNAL_BYTES = 1024;
 const END = Number.MAX_SAFE_INTEGER;
@@ -40,40 +44,59 @@ type EventKey = [journal: string, micros: number];
 /** The durable head of a journal: its newest seq and micros (older versions appended a third number). */
 type HeadRecord = [seq: number, micros: number];
 
+/** A batch in the write-ahead log that LMDB does not hold yet. */
+interface Batch {
+  readonly journal: string;
+  readonly stored: StoredEvent[];
+  /** The events' microsecond timestamps, their LMDB keys, and their LMDB values. */
+  readonly times: number[];
+  readonly values: string[];
+  readonly key: string | undefined;
+  /** Resolves with `stored` once the batch is durable in the log. */
+  readonly result: Promise<StoredEvent[]>;
+  /** Tells the log that LMDB holds the batch. */
+  readonly committed: () => void;
+}
+
 interface JournalState {
-  /** Assigned so far, including batches not yet committed: the newest readable event, since a batch is emitted as it is assigned. */
+  /** Assigned so far, including batches not yet in LMDB: the newest readable event, since a batch is emitted as it is assigned. */
   seq: number;
   micros: number;
-  /** The head record's version after the appends issued so far; 0 when there is no record. */
-  version: number;
-  /** Batches emitted and not yet committed to LMDB, oldest first: `read()` serves them from here. */
-  unstored: StoredEvent[][];
-  /** Settles when the latest append of this journal has committed. */
-  tail: Promise<unknown>;
-  /** Appends issued and not yet settled: a journal with any is never dropped from the cache. */
-  appending: number;
+  /**
+   * Batches emitted and not yet committed to LMDB, oldest first: `read()` serves them from
+   * here. A journal with any is never dropped from the cache, whose head is ahead of LMDB's.
+   */
+  unstored: Batch[];
   /** The store's use count when the journal was last used: the smallest is dropped first. */
   used: number;
   /**
-   * The newest committed keyed batches, at most IDEMPOTENCY_KEY_LIMIT, by key hash; recovered
-   * from the events at the first keyed append, since each batch's key is stored in its first event.
+   * The newest keyed batches, at most IDEMPOTENCY_KEY_LIMIT, by key hash; recovered from the
+   * events at the first keyed append, since each batch's key is stored in its first event.
    */
   keys: KeyIndex | undefined;
-  /** Keyed batches not yet committed, so a duplicate sent meanwhile gets the same answer. */
-  pendingKeys: ChurnMap<string, Promise<StoredEvent[]>>;
+}
+
+/** Batches waiting for LMDB, and what resolves once a transaction holds them. */
+interface Checkpoint {
+  readonly batches: Batch[];
+  events: number;
+  readonly done: Promise<void>;
+  readonly settle: (error?: Error) => void;
 }
 
 /**
- * Keeps journals in an LMDB environment. An append resolves once its batch is
- * committed and fsync'd, so every acknowledged event survives `kill -9` of the
- * process and a power loss. Appends made in the same event-loop turn share one
- * transaction. Open one `LmdbStore` per directory per process.
+ * Keeps journals in an LMDB environment, behind a write-ahead log (`wal/` in
+ * the directory). An append is written to the log with one `write(2)`, given
+ * to watchers at once, and resolves once the log is fsync'd (appends waiting
+ * meanwhile share one fsync), so every acknowledged event survives `kill -9`
+ * of the process and a power loss. LMDB takes the log's batches in fsync'd
+ * transactions of many appends each, in the background; the next open
+ * replays into LMDB what a crash kept from it.
  *
- * Watchers get a batch before its commit: as soon as it is in the write-ahead
- * log (`wal/` in the directory), which survives `kill -9` and is replayed into
- * LMDB on the next open. Reads and `head()` include those batches, so what a
+ * Reads and `head()` include the batches LMDB does not hold yet, so what a
  * watcher saw is always readable. Only a power loss can take back an event a
- * watcher saw and no append was acknowledged for.
+ * watcher saw and no append was acknowledged for. One store per directory:
+ * a second, in this process or another, is refused while the first is open.
  *
  * @example
  * const store = new LmdbStore({ path: './data' });
@@ -87,22 +110,23 @@ export class LmdbStore implements JournalStore {
    * so idempotency costs no write of its own.
    */
   readonly #events: Database<string, EventKey>;
-  /**
-   * journal → HeadRecord. Each append writes a fresh random version and commits only if the
-   * version is still the one it was built on, so no append lands on a head it did not expect.
-   */
+  /** journal → HeadRecord, written with each transaction's events (its versions are unused). */
   readonly #heads: Database<HeadRecord, string>;
   readonly #clock: () => number;
   readonly #maxCachedJournals: number;
   /**
    * Cached journal states. Recency is a use count in each state, not the Map's order, which
-   * would take a delete and a set per append (see ChurnMap for why that churn costs).
+   * would take a delete and a set per append (src/churn-map.ts says why that churn costs).
    */
   readonly #journals = new Map<string, JournalState>();
   #uses = 0;
   readonly #watchers = new Watchers();
   readonly #wal: WriteAheadLog;
-  /** Set when a batch already emitted failed to commit: appends stop until a restart replays the log. */
+  /** The batches the next LMDB transaction takes, and the transaction running, if any. */
+  #queued: Checkpoint = newCheckpoint();
+  #committing: Checkpoint | undefined;
+  #checkpointing: Promise<void> | undefined;
+  /** Set when the log or LMDB failed: appends stop until a restart replays the log. */
   #broken: Error | undefined;
   #closing: Promise<void> | undefined;
 
@@ -118,27 +142,31 @@ export class LmdbStore implements JournalStore {
     this.#clock = clock;
     this.#maxCachedJournals = maxCachedJournals;
     let root: RootDatabase | undefined;
+    let wal: WriteAheadLog | undefined;
     try {
+      // The log first: its lock keeps a second store off the directory before LMDB is touched.
+      wal = new WriteAheadLog(join(path, 'wal'));
       root = open({
         path,
         // Always a directory: lmdb-js would otherwise guess a single file from a dot in the name.
         noSubdir: false,
         // Durability: with overlappingSync off, LMDB fsyncs data and meta page inside the commit,
-        // and lmdb-js resolves a write only after that commit. noSync/noMetaSync stay off.
+        // and lmdb-js resolves a write only after that commit, when the log's batches may go.
         overlappingSync: false,
         noSync: false,
         noMetaSync: false,
         useWritemap: false,
-        // All writes of one event-loop turn go into one transaction: one fsync for many appends.
+        // All writes of one event-loop turn go into one transaction.
         eventTurnBatching: true,
       });
       this.#root = root;
       this.#events = root.openDB({ name: 'events', encoding: 'string' });
       this.#heads = root.openDB({ name: 'heads', useVersions: true });
-      this.#wal = new WriteAheadLog(join(path, 'wal'));
+      this.#wal = wal;
       this.#recover();
     } catch (error) {
       void root?.close();
+      void wal?.close();
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `cannot open the store at ${path}`, { cause: error });
     }
   }
@@ -146,10 +174,10 @@ export class LmdbStore implements JournalStore {
   /**
    * Appends a batch atomically and resolves once it is durable. Seq and
    * timestamps are assigned at call time, so batches are stored in call order.
-   * If a commit fails, it and every later append of that journal already
-   * issued reject with `STORE_UNAVAILABLE`, and the store takes no more
-   * appends: watchers have seen those batches, so the next open replays them
-   * from the write-ahead log rather than reuse their seqs.
+   * If the log cannot be written or fsync'd, or LMDB fails to take its
+   * batches, appends reject with `STORE_UNAVAILABLE` from then on: watchers
+   * may have seen batches LMDB lacks, so the next open replays them from the
+   * log rather than reuse their seqs.
    */
   async append(journal: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     this.#checkOpen();
@@ -158,8 +186,6 @@ export class LmdbStore implements JournalStore {
     const state = this.#state(journal);
     const { key } = options;
     if (key !== undefined) {
-      const pending = state.pendingKeys.get(key);
-      if (pending) return pending;
       const batch = this.#storedBatch(journal, state, key);
       if (batch) return batch;
     }
@@ -185,44 +211,27 @@ export class LmdbStore implements JournalStore {
     try {
       committed = this.#wal.write({ journal, micros: times, values, seq });
     } catch (error) {
+      this.#broken ??= error as Error;
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
     }
     // From here on the batch may be replayed from the log, so it is emitted whatever happens.
-    const expected = state.version;
-    const version = 1 + Math.floor(Math.random() * 2 ** 48);
-    const head: HeadRecord = [seq, micros];
-    const write = (): void => {
-      for (let i = 0; i < values.length; i++) this.#events.put([journal, times[i]!], values[i]!);
-      this.#heads.put(journal, head, version);
-    };
-    const previous = state.tail;
-    // The batch commits only if the journal's head is still the one it was built on: after a
-    // failed commit, the appends queued behind it find another head and store nothing.
-    const done = (async () => {
-      const ok = await (expected === 0 ? this.#heads.ifNoExists(journal, write) : this.#heads.ifVersion(journal, expected, write));
-      await previous;
-      if (!ok) throw new Error(`the head of ${journal} moved: an earlier append failed or another writer appended`);
-      state.unstored.shift();
-      committed();
-      if (key !== undefined) state.keys!.remember(key, times[0]!);
-      return stored;
-    })();
-    Object.assign(state, { seq, micros, version });
-    state.unstored.push(stored);
-    const result = done.catch((error: unknown) => {
-      // Subscribers have seen this batch: the journal cannot go on from the committed head.
-      this.#broken ??= error as Error;
-      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed; ${REPLAY_ON_RESTART}`, { cause: error });
-    });
-    state.tail = result;
-    if (key !== undefined) state.pendingKeys.set(key, result);
-    state.appending++;
-    const settle = (): void => {
-      // Journals kept past the limit while busy are dropped once idle.
-      if (--state.appending === 0 && this.#journals.size > this.#maxCachedJournals) this.#dropIdle(journal);
-      if (key !== undefined && state.pendingKeys.get(key) === result) state.pendingKeys.delete(key);
-    };
-    result.then(settle, settle);
+    state.seq = seq;
+    state.micros = micros;
+    const checkpoint = this.#queued;
+    const durable = this.#wal.sync();
+    const result = (checkpoint.events + stored.length > MAX_BACKLOG_EVENTS ? Promise.all([durable, checkpoint.done]) : durable).then(
+      () => stored,
+      (error: unknown) => {
+        this.#broken ??= error as Error;
+        throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed; ${REPLAY_ON_RESTART}`, { cause: error });
+      },
+    );
+    const batch: Batch = { journal, stored, times, values, key, result, committed };
+    state.unstored.push(batch);
+    if (key !== undefined) state.keys!.remember(key, times[0]!);
+    checkpoint.batches.push(batch);
+    checkpoint.events += stored.length;
+    this.#checkpointing ??= this.#checkpoint();
     this.#emit(journal, stored);
     return result;
   }
@@ -239,7 +248,7 @@ export class LmdbStore implements JournalStore {
     // The batches not yet committed follow everything committed; one may be both while its commit resolves.
     let last = page.at(-1)?.timestamp ?? after;
     for (const batch of unstored) {
-      for (const event of batch) {
+      for (const event of batch.stored) {
         if (event.timestamp <= last) continue;
         page.push(event);
         last = event.timestamp;
@@ -264,15 +273,25 @@ export class LmdbStore implements JournalStore {
     return this.#watchers.add(journal, listener);
   }
 
-  /** Lets appends already made finish, then closes the environment. Idempotent. */
+  /**
+   * Resolves once LMDB holds every batch appended before the call (appends resolve earlier,
+   * once in the log). Rejects if LMDB failed to take them.
+   */
+  flush(): Promise<void> {
+    if (this.#broken) return Promise.reject(new JournalError(ErrorCode.STORE_UNAVAILABLE, `an earlier write failed; ${REPLAY_ON_RESTART}`, { cause: this.#broken }));
+    // Transactions run in order: the one queued last finishes after the one running.
+    return this.#queued.batches.length > 0 ? this.#queued.done : (this.#committing?.done ?? Promise.resolve());
+  }
+
+  /** Lets appends already made finish and reach LMDB, then closes the environment. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      // Each journal's tail settles after every earlier append of it; busy journals are never dropped.
-      await Promise.allSettled([...this.#journals.values()].map((state) => state.tail));
+      while (this.#checkpointing) await this.#checkpointing;
       this.#watchers.clear();
       this.#journals.clear();
       await this.#root.close();
-      this.#wal.close();
+      // Waits for the fsync running, so every append made has settled.
+      await this.#wal.close();
     })();
     return this.#closing;
   }
@@ -288,19 +307,8 @@ export class LmdbStore implements JournalStore {
       state.used = ++this.#uses;
       return state;
     }
-    const entry = this.#guard(() => this.#heads.getEntry(journal));
-    const [seq, micros] = entry?.value ?? [0, 0];
-    state = {
-      seq,
-      micros,
-      version: entry?.version ?? 0,
-      unstored: [],
-      tail: Promise.resolve(),
-      appending: 0,
-      used: ++this.#uses,
-      keys: undefined,
-      pendingKeys: new ChurnMap(),
-    };
+    const [seq, micros] = this.#guard(() => this.#heads.get(journal)) ?? [0, 0];
+    state = { seq, micros, unstored: [], used: ++this.#uses, keys: undefined };
     this.#journals.set(journal, state);
     if (this.#journals.size > this.#maxCachedJournals) this.#dropIdle(journal);
     return state;
@@ -310,7 +318,7 @@ export class LmdbStore implements JournalStore {
   #dropIdle(keep: string): void {
     const excess = this.#journals.size - this.#maxCachedJournals;
     if (excess <= 0) return;
-    const idle = [...this.#journals].filter(([journal, state]) => journal !== keep && state.appending === 0);
+    const idle = [...this.#journals].filter(([journal, state]) => journal !== keep && state.unstored.length === 0);
     idle.sort((a, b) => a[1].used - b[1].used);
     for (const [journal] of idle.slice(0, excess)) this.#journals.delete(journal);
   }
@@ -346,18 +354,74 @@ export class LmdbStore implements JournalStore {
         for (const { journal, micros, values } of missing) {
           for (let i = 0; i < values.length; i++) this.#events.put([journal, micros[i]!], values[i]!);
         }
-        for (const [journal, head] of heads) this.#heads.put(journal, head, 1 + Math.floor(Math.random() * 2 ** 48));
+        for (const [journal, head] of heads) this.#heads.put(journal, head);
       });
     }
     this.#wal.discardRecovered();
   }
 
   /**
+   * Hands LMDB every queued batch in one fsync'd transaction, and again while more were
+   * queued meanwhile: the longer a commit takes, the more appends the next one carries.
+   * A failure stops the store: LMDB lacks batches that watchers saw and the log holds, which
+   * the next open replays.
+   */
+  async #checkpoint(): Promise<void> {
+    try {
+      while (this.#queued.batches.length > 0) {
+        const checkpoint = this.#queued;
+        this.#queued = newCheckpoint();
+        this.#committing = checkpoint;
+        try {
+          await this.#commit(checkpoint.batches);
+          checkpoint.settle();
+        } catch (error) {
+          this.#broken ??= error as Error;
+          checkpoint.settle(error as Error);
+          this.#queued.settle(error as Error);
+          return;
+        }
+      }
+    } finally {
+      this.#committing = undefined;
+      this.#checkpointing = undefined;
+    }
+  }
+
+  async #commit(batches: readonly Batch[]): Promise<void> {
+    const heads = new Map<string, HeadRecord>();
+    let last: Promise<boolean> | undefined;
+    // One event-loop turn: lmdb-js puts these writes in one transaction (or in consecutive
+    // ones, heads last, which the log's replay also mends), and resolves each after its commit.
+    for (const { journal, times, values, stored } of batches) {
+      for (let i = 0; i < values.length; i++) last = this.#events.put([journal, times[i]!], values[i]!);
+      heads.set(journal, [stored.at(-1)!.seq, times.at(-1)!]);
+    }
+    for (const [journal, head] of heads) last = this.#heads.put(journal, head);
+    await last;
+    const done = new Map<JournalState, number>();
+    for (const batch of batches) {
+      const state = this.#journals.get(batch.journal)!;
+      done.set(state, (done.get(state) ?? 0) + 1);
+      batch.committed();
+    }
+    // A journal's batches are queued in order, so those just committed are its oldest.
+    for (const [state, count] of done) state.unstored.splice(0, count);
+    if (this.#journals.size > this.#maxCachedJournals) this.#dropIdle('');
+  }
+
+  /**
    * The stored batch `key` names, if it is among the journal's remembered keys. The index
    * holds key hashes: each batch it offers is checked against the key stored in its first event.
    */
-  #storedBatch(journal: string, state: JournalState, key: string): StoredEvent[] | undefined {
+  #storedBatch(journal: string, state: JournalState, key: string): StoredEvent[] | Promise<StoredEvent[]> | undefined {
     for (const micros of this.#keysOf(journal, state).find(key)) {
+      const unstored = findBatch(state.unstored, micros);
+      if (unstored) {
+        // Not in LMDB yet: the resend gets the first send's answer, once it is durable.
+        if (unstored.key === key) return unstored.result;
+        continue;
+      }
       const first = this.#guard(() => this.#events.get([journal, micros]));
       if (first === undefined || first.charCodeAt(0) !== KEYED) continue;
       const batch = unpackBatchKey(first);
@@ -417,9 +481,31 @@ export class LmdbStore implements JournalStore {
 
   #checkWritable(): void {
     if (this.#broken) {
-      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `an earlier commit failed; ${REPLAY_ON_RESTART}`, { cause: this.#broken });
+      throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `an earlier write failed; ${REPLAY_ON_RESTART}`, { cause: this.#broken });
     }
   }
+}
+
+/** The batch of `unstored` (in time order) whose first event is at `micros`. */
+function findBatch(unstored: readonly Batch[], micros: number): Batch | undefined {
+  let low = 0;
+  let high = unstored.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const first = unstored[middle]!.times[0]!;
+    if (first === micros) return unstored[middle];
+    if (first < micros) low = middle + 1;
+    else high = middle - 1;
+  }
+  return undefined;
+}
+
+function newCheckpoint(): Checkpoint {
+  let settle!: (error?: Error) => void;
+  const done = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
+  // Only appends past the backlog limit wait on it: a failure nobody waits for is not unhandled.
+  done.catch(() => {});
+  return { batches: [], events: 0, done, settle };
 }
 
 function checkJournal(journal: string): void {

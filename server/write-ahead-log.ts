@@ -1,18 +1,22 @@
 /**
  * The embedded store's write-ahead log: each append's writes, written with
- * one `write(2)` before the batch goes to LMDB, so that an event can be
- * delivered to subscribers before its LMDB commit and fsync and still survive
- * `kill -9` of the process (the kernel keeps what a write handed it). It is
- * not fsync'd: after a power loss, only what LMDB committed is certain.
+ * one `write(2)` before the batch goes to LMDB. Once written, a record
+ * survives `kill -9` of the process (the kernel keeps what a write handed
+ * it), so its events can be delivered at once; once `sync()` resolves, it
+ * survives a power loss too, so its append can be acknowledged. LMDB takes
+ * the records later, many per transaction.
  *
  * Records are JSON lines in numbered segment files (`<n>.wal`). A segment is
  * deleted once every record in it is committed to LMDB and a newer segment
  * has taken over; on open, the records of the segments found are recovered
  * (a torn last line, which only a power loss or a full disk leaves, ends the
  * recovery of its segment), then those segments are deleted.
+ *
+ * One log per directory: a `LOCK` file holding the owner's pid keeps a second
+ * process (or a second log in this one) out while the owner lives.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 /** One append as LMDB will store it. */
 export interface WalRecord {
@@ -37,9 +41,15 @@ interface Segment {
   bytes: number;
   /** Records written to it and not yet committed to LMDB. */
   pending: number;
+  /** True when it was written since its last fdatasync began. */
+  unsynced: boolean;
+  /** Set while an fdatasync of it runs: its descriptor stays open until then. */
+  syncing: boolean;
 }
 
 const SEGMENT = /^(\d{1,15})\.wal$/;
+/** The log directories held by this process, so a second log here is refused as well. */
+const HELD = new Set<string>();
 
 export class WriteAheadLog {
   readonly #dir: string;
@@ -49,15 +59,31 @@ export class WriteAheadLog {
   #current: Segment;
   /** Older segments still holding uncommitted records. */
   readonly #draining = new Set<Segment>();
-  /** Set when a write failed: the segment may end in a torn record, so nothing more is written after it. */
+  /** Set when a write or sync failed: the segment may end in a torn record, so nothing more is written after it. */
   #failed: Error | undefined;
   #closed = false;
+  /** The directory, open for the fsync that makes a new segment's name durable. */
+  readonly #dirFd: number;
+  #dirUnsynced = true;
+  /** The fdatasync round running, and the one that will start after it (group commit). */
+  #syncing: Promise<void> | undefined;
+  #nextSync: Promise<void> | undefined;
 
-  /** Opens (creating if needed) the log in `dir`. Throws what the file system throws. */
+  /**
+   * Opens (creating if needed) the log in `dir`. Throws what the file system throws, and an
+   * error with code `ELOCKED` while another live log holds the directory.
+   */
   constructor(dir: string, options: WriteAheadLogOptions = {}) {
-    this.#dir = dir;
+    this.#dir = resolve(dir);
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     mkdirSync(dir, { recursive: true });
+    lock(this.#dir);
+    try {
+      this.#dirFd = openSync(this.#dir, 'r');
+    } catch (error) {
+      unlock(this.#dir);
+      throw error;
+    }
     const found = readdirSync(dir)
       .map((name) => SEGMENT.exec(name))
       .filter((match) => match !== null)
@@ -97,12 +123,13 @@ export class WriteAheadLog {
     const line = `${JSON.stringify([record.journal, record.seq, record.micros, record.values])}\n`;
     const buffer = Buffer.from(line);
     let segment = this.#current;
-    if (segment.bytes > 0 && segment.bytes + buffer.length > this.#segmentBytes) {
-      this.#draining.add(segment);
-      segment = this.#current = this.#open(segment.number + 1);
-      this.#release(this.#draining);
-    }
     try {
+      if (segment.bytes > 0 && segment.bytes + buffer.length > this.#segmentBytes) {
+        this.#draining.add(segment);
+        segment = this.#current = this.#open(segment.number + 1);
+        this.#release();
+      }
+      segment.unsynced = true;
       const written = writeSync(segment.fd, buffer);
       segment.bytes += written;
       if (written !== buffer.length) throw new Error(`the write-ahead log took ${written} of ${buffer.length} bytes`);
@@ -113,32 +140,152 @@ export class WriteAheadLog {
     segment.pending++;
     return () => {
       segment.pending--;
-      if (segment !== this.#current && segment.pending === 0) this.#release(this.#draining);
+      if (segment !== this.#current && segment.pending === 0) this.#release();
     };
   }
 
-  /** Closes the log; with nothing left uncommitted, its files are deleted. Idempotent. */
-  close(): void {
+  /**
+   * Resolves once every record written before the call is on disk (fdatasync). Calls made
+   * while one fdatasync runs share the next: one disk flush for all of them. Rejects if a
+   * write or a flush failed, and from then on.
+   */
+  sync(): Promise<void> {
+    if (this.#nextSync) return this.#nextSync;
+    if (!this.#syncing) return (this.#syncing = this.#flush());
+    this.#nextSync = this.#syncing.then(
+      () => this.#startNext(),
+      () => this.#startNext(),
+    );
+    return this.#nextSync;
+  }
+
+  /**
+   * Closes the log after the flush running, if any; with nothing left uncommitted, its files
+   * are deleted. Idempotent.
+   */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#nextSync?.catch(() => {});
+    await this.#syncing?.catch(() => {});
     this.#draining.add(this.#current);
-    this.#release(this.#draining);
+    this.#release();
+    // Segments with uncommitted records stay on disk for the next open to replay.
+    for (const segment of this.#draining) closeSync(segment.fd);
+    this.#draining.clear();
+    closeSync(this.#dirFd);
+    unlock(this.#dir);
+  }
+
+  #startNext(): Promise<void> {
+    this.#nextSync = undefined;
+    return (this.#syncing = this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
+      const segments = [this.#current, ...this.#draining].filter((segment) => segment.unsynced);
+      const dir = this.#dirUnsynced;
+      this.#dirUnsynced = false;
+      for (const segment of segments) {
+        segment.unsynced = false;
+        segment.syncing = true;
+      }
+      try {
+        await Promise.all([
+          ...segments.map((segment) => flushFd(fdatasync, segment.fd)),
+          // A new segment's directory entry must be durable as well as its data.
+          ...(dir ? [flushFd(fsync, this.#dirFd)] : []),
+        ]);
+      } finally {
+        for (const segment of segments) segment.syncing = false;
+        this.#release();
+      }
+    } catch (error) {
+      this.#failed ??= error as Error;
+      throw error;
+    } finally {
+      this.#syncing = undefined;
+    }
   }
 
   #open(number: number): Segment {
     const path = join(this.#dir, `${number}.wal`);
-    return { number, path, fd: openSync(path, 'a'), bytes: 0, pending: 0 };
+    this.#dirUnsynced = true;
+    return { number, path, fd: openSync(path, 'a'), bytes: 0, pending: 0, unsynced: false, syncing: false };
   }
 
-  /** Closes and deletes the draining segments whose records are all committed. */
-  #release(segments: Set<Segment>): void {
-    for (const segment of segments) {
-      if (segment.pending > 0) continue;
-      segments.delete(segment);
+  /** Closes and deletes the draining segments whose records are all committed and that no flush is using. */
+  #release(): void {
+    for (const segment of this.#draining) {
+      if (segment.pending > 0 || segment.syncing) continue;
+      this.#draining.delete(segment);
       closeSync(segment.fd);
       unlinkSync(segment.path);
     }
   }
+}
+
+function flushFd(flush: typeof fsync, fd: number): Promise<void> {
+  return new Promise((resolve, reject) => flush(fd, (error) => (error ? reject(error) : resolve())));
+}
+
+/** Takes `dir`'s LOCK file for this process; a lock left by a process that is gone is taken over. */
+function lock(dir: string): void {
+  const path = join(dir, 'LOCK');
+  for (;;) {
+    if (HELD.has(dir)) throw lockedError(dir, 'this process');
+    try {
+      const fd = openSync(path, 'wx');
+      try {
+        writeSync(fd, String(process.pid));
+      } finally {
+        closeSync(fd);
+      }
+      HELD.add(dir);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let owner = Number.NaN;
+    try {
+      owner = Number(readFileSync(path, 'utf8'));
+    } catch (error) {
+      // Its owner deleted it meanwhile: try again.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    // A pid equal to ours is a previous process's (a restarted container's pid 1, say): HELD knows our own.
+    if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw lockedError(dir, `process ${owner}`);
+    try {
+      unlinkSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
+function unlock(dir: string): void {
+  HELD.delete(dir);
+  try {
+    unlinkSync(join(dir, 'LOCK'));
+  } catch {
+    // Already gone: nothing to release.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lockedError(dir: string, owner: string): Error {
+  return Object.assign(new Error(`the write-ahead log in ${dir} is in use by ${owner}`), { code: 'ELOCKED' });
 }
 
 function parseRecord(line: string): WalRecord | undefined {

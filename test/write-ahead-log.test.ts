@@ -36,15 +36,17 @@ const record = (n: number): WalRecord => ({ journal: 'j', micros: [n * 10, n * 1
 const segments = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.wal')).sort();
 
 describe('WriteAheadLog', () => {
-  it('gives back, in order, what a log that was never closed wrote, then deletes it', LIMIT, async (t) => {
+  it('gives back, in order, what a log left uncommitted, then deletes it', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const crashed = new WriteAheadLog(dir);
     for (let n = 1; n <= 3; n++) crashed.write(record(n));
+    await crashed.close();
     const reopened = new WriteAheadLog(dir);
     assert.deepEqual([...reopened.recovered()], [record(1), record(2), record(3)]);
     reopened.discardRecovered();
     assert.deepEqual(segments(dir), ['2.wal'], 'only the new log segment is left');
     assert.deepEqual([...reopened.recovered()], []);
+    await reopened.close();
   });
 
   it('ends recovery at a torn last line', LIMIT, async (t) => {
@@ -52,8 +54,11 @@ describe('WriteAheadLog', () => {
     const crashed = new WriteAheadLog(dir);
     crashed.write(record(1));
     crashed.write(record(2));
+    await crashed.close();
     appendFileSync(join(dir, '1.wal'), '["j",6,[30,31],["a3"');
-    assert.deepEqual([...new WriteAheadLog(dir).recovered()], [record(1), record(2)]);
+    const reopened = new WriteAheadLog(dir);
+    assert.deepEqual([...reopened.recovered()], [record(1), record(2)]);
+    await reopened.close();
   });
 
   it('starts a new segment past the size limit and deletes an old one once its records are committed', LIMIT, async (t) => {
@@ -69,6 +74,7 @@ describe('WriteAheadLog', () => {
     assert.deepEqual(segments(dir), ['2.wal', '3.wal'], 'segment 2 still holds an uncommitted record');
     second();
     assert.deepEqual(segments(dir), ['3.wal']);
+    await log.close();
   });
 
   it('refuses every write after one that failed, so no record follows a torn one', LIMIT, async (t) => {
@@ -83,21 +89,65 @@ describe('WriteAheadLog', () => {
     symlinkSync('/dev/full', join(dir, '2.wal'));
     assert.throws(() => log.write(record(2)), { code: 'ENOSPC' });
     assert.throws(() => log.write(record(3)), /an earlier write to the write-ahead log failed/);
-    log.close();
-    assert.deepEqual([...new WriteAheadLog(dir).recovered()], [record(1)]);
+    await assert.rejects(log.sync(), /an earlier write to the write-ahead log failed/);
+    await log.close();
+    const reopened = new WriteAheadLog(dir);
+    assert.deepEqual([...reopened.recovered()], [record(1)]);
+    await reopened.close();
   });
 
   it('deletes its files at close only when every record is committed', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const clean = new WriteAheadLog(dir);
     clean.write(record(1))();
-    clean.close();
+    await clean.close();
     assert.deepEqual(segments(dir), []);
     const unclean = new WriteAheadLog(dir);
     unclean.write(record(2));
-    unclean.close();
-    assert.deepEqual([...new WriteAheadLog(dir).recovered()], [record(2)]);
+    await unclean.close();
+    const reopened = new WriteAheadLog(dir);
+    assert.deepEqual([...reopened.recovered()], [record(2)]);
+    await reopened.close();
   });
+
+  it('fsyncs for every sync() caller, and the callers that come during one fsync share the next', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const log = new WriteAheadLog(dir);
+    log.write(record(1));
+    const first = log.sync();
+    log.write(record(2));
+    const second = log.sync();
+    log.write(record(3));
+    const third = log.sync();
+    assert.notEqual(first, second, 'a write made during an fsync needs one of its own');
+    assert.equal(second, third, 'one fsync covers every caller that waited behind the first');
+    await Promise.all([first, second, third]);
+    assert.notEqual(log.sync(), second, 'a caller after the fsync gets a new one');
+    await log.close();
+  });
+
+  it('takes one lock per directory: a second log, here or in another live process, is refused', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const log = new WriteAheadLog(dir);
+    assert.throws(() => new WriteAheadLog(dir), { code: 'ELOCKED', message: /in use by this process/ });
+    await log.close();
+    // Another process holds it until it exits; then its lock is stale and taken over.
+    const child = spawn(process.execPath, ['--input-type=module', '-e', HOLD_THE_LOG], {
+      env: { ...process.env, LOG_MODULE: new URL('../server/write-ahead-log.js', import.meta.url).href, LOG_DIR: dir },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the child exited with ${code} before it held the log`)));
+    });
+    assert.throws(() => new WriteAheadLog(dir), { code: 'ELOCKED', message: new RegExp(`in use by process ${child.pid}`) });
+    child.kill('SIGKILL');
+    await exited;
+    const taken = new WriteAheadLog(dir);
+    await taken.close();
+  });
+
 });
 
 describe('LmdbStore and its write-ahead log', () => {
@@ -167,41 +217,26 @@ describe('LmdbStore and its write-ahead log', () => {
     log.write(one('j', 3, micros + 2, 'after-a-gap'));
     log.write(one('j', 2, micros + 3, 'fits-but-after-the-gap'));
     log.write(one('k', 1, micros + 4, 'other-journal'));
+    await log.close();
     const reopened = open();
     assert.deepEqual((await reopened.read('j', 0, 10)).map((event) => event.name), ['stored']);
     assert.deepEqual((await reopened.read('k', 0, 10)).map((event) => [event.seq, event.name, event.timestamp]), [[1, 'other-journal', (micros + 4) / 1e6]]);
     assert.deepEqual(segments(join(dir, 'wal')), ['2.wal']);
   });
 
-  it('fails an append whose journal moved under it and those queued behind it, then takes no more until reopened', LIMIT, async (t) => {
-    const { open } = await scratch(t);
+  it('refuses a second store on its directory while the first is open, and the first goes on', LIMIT, async (t) => {
+    const { dir, open } = await scratch(t);
     const store = open();
     await store.append('j', [{ name: 'first', context: {} }]);
-    // Two stores on one directory break the one-writer rule on purpose: the second moves the
-    // head under the first's cache, so the first's next commit fails.
-    const intruder = open();
-    await intruder.append('j', [{ name: 'intruder', context: {} }]);
-    await intruder.close();
-    const emitted: StoredEvent[] = [];
-    store.watch('j', (events) => emitted.push(...events));
-    const stale = [store.append('j', [{ name: 'stale', context: {} }]), store.append('j', [{ name: 'queued', context: {} }])];
-    for (const result of await Promise.allSettled(stale)) {
-      assert.equal(result.status, 'rejected');
-      assert.equal((result.reason as { code?: string }).code, 'STORE_UNAVAILABLE');
-      assert.ok((result.reason as Error).cause instanceof Error, 'the cause is passed on');
-    }
-    assert.deepEqual(emitted.map((event) => event.name), ['stale', 'queued'], 'watchers saw both batches');
-    assert.equal((await store.head('j')).seq, 3, 'what watchers saw stays readable');
-    await assert.rejects(store.append('other', [{ name: 'x', context: {} }]), {
-      code: 'STORE_UNAVAILABLE',
-      message: /takes no more appends until it is reopened/,
+    assert.throws(() => new LmdbStore({ path: dir }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'STORE_UNAVAILABLE');
+      assert.equal((error.cause as { code?: string }).code, 'ELOCKED');
+      return true;
     });
+    await store.append('j', [{ name: 'second', context: {} }]);
     await store.close();
-    // Reopened, the log's batches that do not follow the stored head are dropped; the journal goes on from it.
     const reopened = open();
-    assert.deepEqual((await reopened.read('j', 0, 10)).map((event) => [event.seq, event.name]), [[1, 'first'], [2, 'intruder']]);
-    const [next] = await reopened.append('j', [{ name: 'next', context: {} }]);
-    assert.equal(next!.seq, 3);
+    assert.deepEqual((await reopened.read('j', 0, 10)).map((event) => [event.seq, event.name]), [[1, 'first'], [2, 'second']]);
   });
 });
 
@@ -218,4 +253,12 @@ store.watch('j', (events) => {
   process.kill(process.pid, 'SIGKILL');
 });
 void store.append('j', [{ name: 'lost-1', context: { n: 3 } }, { name: 'lost-2', context: {} }, { name: 'lost-3', context: { s: 'é\\n' } }], { key: 'batch-1' });
+`;
+
+/** Holds the log in LOG_DIR until killed; says so on stdout. */
+const HOLD_THE_LOG = `
+const { WriteAheadLog } = await import(process.env.LOG_MODULE);
+new WriteAheadLog(process.env.LOG_DIR);
+process.stdout.write('holding\\n');
+setInterval(() => {}, 1000);
 `;
