@@ -373,7 +373,12 @@ export class LmdbStore implements JournalStore {
         this.#queued = newCheckpoint();
         this.#committing = checkpoint;
         try {
-          await this.#commit(checkpoint.batches);
+          // A backlog goes in parts, so that queueing one transaction's writes never holds the event loop long.
+          for (let start = 0; start < checkpoint.batches.length; ) {
+            const end = partEnd(checkpoint.batches, start);
+            await this.#commit(checkpoint.batches.slice(start, end));
+            start = end;
+          }
           checkpoint.settle();
         } catch (error) {
           this.#broken ??= error as Error;
@@ -484,6 +489,20 @@ export class LmdbStore implements JournalStore {
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `an earlier write failed; ${REPLAY_ON_RESTART}`, { cause: this.#broken });
     }
   }
+}
+
+/** Events per LMDB transaction at most, unless one batch holds more. */
+const MAX_TRANSACTION_EVENTS = 10_000;
+
+/** Where the transaction that starts at `batches[start]` ends. */
+function partEnd(batches: readonly Batch[], start: number): number {
+  let events = 0;
+  let end = start;
+  while (end < batches.length && (end === start || events + batches[end]!.values.length <= MAX_TRANSACTION_EVENTS)) {
+    events += batches[end]!.values.length;
+    end++;
+  }
+  return end;
 }
 
 /** The batch of `unstored` (in time order) whose first event is at `micros`. */
