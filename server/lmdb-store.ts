@@ -156,8 +156,10 @@ export class LmdbStore implements JournalStore {
         noSync: false,
         noMetaSync: false,
         useWritemap: false,
-        // All writes of one event-loop turn go into one transaction.
-        eventTurnBatching: true,
+        // Each of the store's writes is an explicit transaction (#commit, #recover). Turn
+        // batching would add lmdb-js writes of its own, whose promises reject unhandled
+        // when a commit fails (a full disk), taking the process down.
+        eventTurnBatching: false,
       });
       this.#root = root;
       this.#events = root.openDB({ name: 'events', encoding: 'string' });
@@ -393,17 +395,24 @@ export class LmdbStore implements JournalStore {
     }
   }
 
+  /** Puts `batches` and their journals' heads in one transaction, and resolves once it is committed and fsync'd. */
   async #commit(batches: readonly Batch[]): Promise<void> {
-    const heads = new Map<string, HeadRecord>();
-    let last: Promise<boolean> | undefined;
-    // One event-loop turn: lmdb-js puts these writes in one transaction (or in consecutive
-    // ones, heads last, which the log's replay also mends), and resolves each after its commit.
-    for (const { journal, times, values, stored } of batches) {
-      for (let i = 0; i < values.length; i++) last = this.#events.put([journal, times[i]!], values[i]!);
-      heads.set(journal, [stored.at(-1)!.seq, times.at(-1)!]);
+    try {
+      await this.#root.transaction(() => {
+        const heads = new Map<string, HeadRecord>();
+        for (const { journal, times, values, stored } of batches) {
+          for (let i = 0; i < values.length; i++) void this.#events.put([journal, times[i]!], values[i]!);
+          heads.set(journal, [stored.at(-1)!.seq, times.at(-1)!]);
+        }
+        for (const [journal, head] of heads) void this.#heads.put(journal, head);
+      });
+    } catch (error) {
+      // lmdb-js rejects `commitError` with what made a commit fail: it is the cause to report,
+      // and left unhandled it would take the process down.
+      const detail = (error as { commitError?: Promise<unknown> }).commitError;
+      if (detail === undefined) throw error;
+      throw new Error('LMDB failed to commit', { cause: await detail.then(() => error, (cause: unknown) => cause) });
     }
-    for (const [journal, head] of heads) last = this.#heads.put(journal, head);
-    await last;
     const done = new Map<JournalState, number>();
     for (const batch of batches) {
       const state = this.#journals.get(batch.journal)!;
