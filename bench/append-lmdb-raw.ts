@@ -1,9 +1,10 @@
 /**
  * The durable-append baseline: raw lmdb-js puts in the store's durability
- * mode (the same `open` options as server/lmdb-store.ts: fsync in the commit,
- * one transaction per event-loop turn), the same keys and values, `batch`
- * puts per unit, up to `inFlight` units unacknowledged. No server, no head
- * record, no validation: the best case.
+ * mode (fsync in the commit, as server/lmdb-store.ts opens LMDB), with
+ * lmdb-js's own batching of each event-loop turn's puts into one transaction
+ * (the store writes its log instead, and LMDB in explicit transactions), the
+ * same keys and values, `batch` puts per unit, up to `inFlight` units
+ * unacknowledged. No server, no head record, no validation: the best case.
  */
 import { open } from 'lmdb';
 import { wireEvent, JOURNAL } from './lib/events.js';

@@ -74,7 +74,7 @@ export async function append(context: ScenarioContext): Promise<void> {
       eventsPerSec,
       runs: wsjournal,
       baseline,
-      baselineName: 'raw lmdb-js puts, same open options, same shape',
+      baselineName: 'raw lmdb-js puts, same durability (fsync per commit), same shape',
       ratio,
       ...(bar === undefined ? {} : { bar: `>= ${bar}x`, pass: ratio >= bar }),
     });

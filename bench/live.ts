@@ -14,10 +14,10 @@
  *
  * Each rate also measures the fsync floor: raw lmdb-js puts paced at that
  * rate in the store's durability mode (fsync per commit), put→commit latency.
- * It is what a server that delivered only fsync'd events would add at least;
- * wsjournal delivers once an event is in its write-ahead log (one write(2),
- * safe from `kill -9`) and acknowledges the append after the fsync, so its
- * append-ack latency, not its delivery latency, is bounded by the floor.
+ * It is what a server that delivered only events LMDB had fsync'd would add
+ * at least; wsjournal delivers once an event is in its write-ahead log (one
+ * write(2), safe from `kill -9`) and acknowledges the append once the log is
+ * fdatasync'd (group commit), before LMDB has it.
  */
 import { BenchProcess, stopAll } from './lib/child.js';
 import { Histogram, type HistogramData } from './lib/histogram.js';
@@ -187,7 +187,7 @@ export async function live(context: ScenarioContext): Promise<void> {
       ...common,
       ...floor,
       eventsPerSec: rate,
-      note: 'raw lmdb-js put→commit latency, same durability mode, one process, no network: the least a server delivering only fsync\'d events adds (wsjournal delivers from its write-ahead log before the fsync)',
+      note: 'raw lmdb-js put→commit latency, same durability mode, one process, no network: the least a server delivering only events LMDB fsync\'d adds (wsjournal delivers from its write-ahead log before any fsync, and acks once the log is fdatasync\'d)',
       baselineP99Ms: relay.p99Ms,
       ratio: round(floor.p99Ms / relay.p99Ms, 2),
       wsjournalP99OverFloor: round(wsjournalP99 / floor.p99Ms, 2),
