@@ -220,8 +220,9 @@ export class LmdbStore implements JournalStore {
     state.seq = seq;
     state.micros = micros;
     const checkpoint = this.#queued;
+    checkpoint.events += stored.length;
     const durable = this.#wal.sync();
-    const result = (checkpoint.events + stored.length > MAX_BACKLOG_EVENTS ? Promise.all([durable, checkpoint.done]) : durable).then(
+    const result = (checkpoint.events > MAX_BACKLOG_EVENTS ? Promise.all([durable, checkpoint.done]) : durable).then(
       () => stored,
       (error: unknown) => {
         this.#broken ??= error as Error;
@@ -232,9 +233,10 @@ export class LmdbStore implements JournalStore {
     state.unstored.push(batch);
     if (key !== undefined) state.keys!.remember(key, times[0]!);
     checkpoint.batches.push(batch);
-    checkpoint.events += stored.length;
-    this.#checkpointing ??= this.#checkpoint();
     this.#emit(journal, stored);
+    // The LMDB transaction starts in the event loop's check phase, once this turn's frames have
+    // left (the server sends them as the turn's ticks end); appends made meanwhile share it.
+    this.#checkpointing ??= new Promise((resolve) => setImmediate(resolve)).then(() => this.#checkpoint());
     return result;
   }
 
