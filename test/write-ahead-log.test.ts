@@ -35,6 +35,14 @@ async function scratch(t: TestContext): Promise<{ dir: string; open: () => LmdbS
 const record = (n: number): WalRecord => ({ journal: 'j', micros: [n * 10, n * 10 + 1], values: [`a${n}`, `b\n${n}`], seq: n * 2 });
 const segments = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.wal')).sort();
 
+/** What a log opened on `dir` recovers; it is closed again, and what it recovered stays on disk. */
+async function recoveredFrom(dir: string): Promise<WalRecord[]> {
+  const log = new WriteAheadLog(dir);
+  const records = [...log.recovered()];
+  await log.close();
+  return records;
+}
+
 describe('WriteAheadLog', () => {
   it('gives back, in order, what a log left uncommitted, then deletes it', LIMIT, async (t) => {
     const { dir } = await scratch(t);
@@ -56,9 +64,7 @@ describe('WriteAheadLog', () => {
     crashed.write(record(2));
     await crashed.close();
     appendFileSync(join(dir, '1.wal'), '["j",6,[30,31],["a3"');
-    const reopened = new WriteAheadLog(dir);
-    assert.deepEqual([...reopened.recovered()], [record(1), record(2)]);
-    await reopened.close();
+    assert.deepEqual(await recoveredFrom(dir), [record(1), record(2)]);
   });
 
   it('starts a new segment past the size limit and deletes an old one once its records are committed', LIMIT, async (t) => {
@@ -91,9 +97,7 @@ describe('WriteAheadLog', () => {
     assert.throws(() => log.write(record(3)), /an earlier write to the write-ahead log failed/);
     await assert.rejects(log.sync(), /an earlier write to the write-ahead log failed/);
     await log.close();
-    const reopened = new WriteAheadLog(dir);
-    assert.deepEqual([...reopened.recovered()], [record(1)]);
-    await reopened.close();
+    assert.deepEqual(await recoveredFrom(dir), [record(1)]);
   });
 
   it('deletes its files at close only when every record is committed', LIMIT, async (t) => {
@@ -105,9 +109,7 @@ describe('WriteAheadLog', () => {
     const unclean = new WriteAheadLog(dir);
     unclean.write(record(2));
     await unclean.close();
-    const reopened = new WriteAheadLog(dir);
-    assert.deepEqual([...reopened.recovered()], [record(2)]);
-    await reopened.close();
+    assert.deepEqual(await recoveredFrom(dir), [record(2)]);
   });
 
   it('fsyncs for every sync() caller, and the callers that come during one fsync share the next', LIMIT, async (t) => {
