@@ -12,11 +12,12 @@
  * (a torn last line, which only a power loss or a full disk leaves, ends the
  * recovery of its segment), then those segments are deleted.
  *
- * One log per directory: a `LOCK` file holding the owner's pid keeps a second
- * process (or a second log in this one) out while the owner lives.
+ * One log per directory: its LOCK file (server/dir-lock.ts) keeps a second
+ * process, or a second log in this one, out while the owner lives.
  */
 import { closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { lock, unlock } from './dir-lock.js';
 
 /** One append as LMDB will store it. */
 export interface WalRecord {
@@ -48,8 +49,6 @@ interface Segment {
 }
 
 const SEGMENT = /^(\d{1,15})\.wal$/;
-/** The log directories held by this process, so a second log here is refused as well. */
-const HELD = new Set<string>();
 
 export class WriteAheadLog {
   readonly #dir: string;
@@ -229,63 +228,6 @@ export class WriteAheadLog {
 
 function flushFd(flush: typeof fsync, fd: number): Promise<void> {
   return new Promise((resolve, reject) => flush(fd, (error) => (error ? reject(error) : resolve())));
-}
-
-/** Takes `dir`'s LOCK file for this process; a lock left by a process that is gone is taken over. */
-function lock(dir: string): void {
-  const path = join(dir, 'LOCK');
-  for (;;) {
-    if (HELD.has(dir)) throw lockedError(dir, 'this process');
-    try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, String(process.pid));
-      } finally {
-        closeSync(fd);
-      }
-      HELD.add(dir);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let owner = Number.NaN;
-    try {
-      owner = Number(readFileSync(path, 'utf8'));
-    } catch (error) {
-      // Its owner deleted it meanwhile: try again.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw error;
-    }
-    // A pid equal to ours is a previous process's (a restarted container's pid 1, say): HELD knows our own.
-    if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw lockedError(dir, `process ${owner}`);
-    try {
-      unlinkSync(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  }
-}
-
-function unlock(dir: string): void {
-  HELD.delete(dir);
-  try {
-    unlinkSync(join(dir, 'LOCK'));
-  } catch {
-    // Already gone: nothing to release.
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function lockedError(dir: string, owner: string): Error {
-  return Object.assign(new Error(`the write-ahead log in ${dir} is in use by ${owner}`), { code: 'ELOCKED' });
 }
 
 function parseRecord(line: string): WalRecord | undefined {
