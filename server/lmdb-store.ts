@@ -47,11 +47,9 @@ type HeadRecord = [seq: number, micros: number];
 
 /** A batch in the write-ahead log that LMDB does not hold yet. */
 interface Batch {
-  readonly journal: string;
+  /** What the log holds, and LMDB will: the events' keys and values, and the journal's head after them. */
+  readonly record: WalRecord;
   readonly stored: StoredEvent[];
-  /** The events' microsecond timestamps, their LMDB keys, and their LMDB values. */
-  readonly times: number[];
-  readonly values: string[];
   readonly key: string | undefined;
   /** Resolves with `stored` once the batch is durable in the log. */
   readonly result: Promise<StoredEvent[]>;
@@ -212,9 +210,10 @@ export class LmdbStore implements JournalStore {
     }
     const keyPrefix = key === undefined ? '' : `k${stored.length}:${key.length}:${key}`;
     const values = stored.map((event, i) => packEvent(event, i === 0 ? keyPrefix : ''));
+    const record: WalRecord = { journal, micros: times, values, seq };
     let committed: () => void;
     try {
-      committed = this.#wal.write({ journal, micros: times, values, seq });
+      committed = this.#wal.write(record);
     } catch (error) {
       this.#broken ??= error as Error;
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
@@ -232,7 +231,7 @@ export class LmdbStore implements JournalStore {
         throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed; ${REPLAY_ON_RESTART}`, { cause: error });
       },
     );
-    const batch: Batch = { journal, stored, times, values, key, result, committed };
+    const batch: Batch = { record, stored, key, result, committed };
     state.unstored.push(batch);
     if (key !== undefined) state.keys!.remember(key, times[0]!);
     checkpoint.batches.push(batch);
@@ -319,8 +318,8 @@ export class LmdbStore implements JournalStore {
     return state;
   }
 
-  /** Drops the least recently used journals with no append in flight, down to the limit; never `keep`. */
-  #dropIdle(keep: string): void {
+  /** Drops the least recently used journals that LMDB holds whole, down to the limit; never `keep`. */
+  #dropIdle(keep?: string): void {
     const excess = this.#journals.size - this.#maxCachedJournals;
     if (excess <= 0) return;
     const idle = [...this.#journals].filter(([journal, state]) => journal !== keep && state.unstored.length === 0);
@@ -354,20 +353,23 @@ export class LmdbStore implements JournalStore {
       missing.push(record);
       heads.set(journal, [record.seq, record.micros.at(-1)!]);
     }
-    if (missing.length > 0) {
-      this.#root.transactionSync(() => {
-        for (const { journal, micros, values } of missing) {
-          for (let i = 0; i < values.length; i++) this.#events.put([journal, micros[i]!], values[i]!);
-        }
-        for (const [journal, head] of heads) this.#heads.put(journal, head);
-      });
-    }
+    if (missing.length > 0) this.#root.transactionSync(() => this.#put(missing));
     this.#wal.discardRecovered();
   }
 
+  /** Inside a write transaction: puts each record's events, then each journal's head after its last record. */
+  #put(records: readonly WalRecord[]): void {
+    const heads = new Map<string, HeadRecord>();
+    for (const { journal, micros, values, seq } of records) {
+      for (let i = 0; i < values.length; i++) void this.#events.put([journal, micros[i]!], values[i]!);
+      heads.set(journal, [seq, micros.at(-1)!]);
+    }
+    for (const [journal, head] of heads) void this.#heads.put(journal, head);
+  }
+
   /**
-   * Hands LMDB every queued batch in one fsync'd transaction, and again while more were
-   * queued meanwhile: the longer a commit takes, the more appends the next one carries.
+   * Hands LMDB every queued batch in fsync'd transactions at most CHECKPOINT_INTERVAL_MS
+   * apart, and again while more were queued meanwhile.
    * A failure stops the store: LMDB lacks batches that watchers saw and the log holds, which
    * the next open replays.
    */
@@ -406,14 +408,7 @@ export class LmdbStore implements JournalStore {
   /** Puts `batches` and their journals' heads in one transaction, and resolves once it is committed and fsync'd. */
   async #commit(batches: readonly Batch[]): Promise<void> {
     try {
-      await this.#root.transaction(() => {
-        const heads = new Map<string, HeadRecord>();
-        for (const { journal, times, values, stored } of batches) {
-          for (let i = 0; i < values.length; i++) void this.#events.put([journal, times[i]!], values[i]!);
-          heads.set(journal, [stored.at(-1)!.seq, times.at(-1)!]);
-        }
-        for (const [journal, head] of heads) void this.#heads.put(journal, head);
-      });
+      await this.#root.transaction(() => this.#put(batches.map((batch) => batch.record)));
     } catch (error) {
       // lmdb-js rejects `commitError` with what made a commit fail: it is the cause to report,
       // and left unhandled it would take the process down.
@@ -423,13 +418,13 @@ export class LmdbStore implements JournalStore {
     }
     const done = new Map<JournalState, number>();
     for (const batch of batches) {
-      const state = this.#journals.get(batch.journal)!;
+      const state = this.#journals.get(batch.record.journal)!;
       done.set(state, (done.get(state) ?? 0) + 1);
       batch.committed();
     }
     // A journal's batches are queued in order, so those just committed are its oldest.
     for (const [state, count] of done) state.unstored.splice(0, count);
-    if (this.#journals.size > this.#maxCachedJournals) this.#dropIdle('');
+    if (this.#journals.size > this.#maxCachedJournals) this.#dropIdle();
   }
 
   /**
@@ -517,8 +512,8 @@ const MAX_TRANSACTION_EVENTS = 10_000;
 function partEnd(batches: readonly Batch[], start: number): number {
   let events = 0;
   let end = start;
-  while (end < batches.length && (end === start || events + batches[end]!.values.length <= MAX_TRANSACTION_EVENTS)) {
-    events += batches[end]!.values.length;
+  while (end < batches.length && (end === start || events + batches[end]!.stored.length <= MAX_TRANSACTION_EVENTS)) {
+    events += batches[end]!.stored.length;
     end++;
   }
   return end;
@@ -530,7 +525,7 @@ function findBatch(unstored: readonly Batch[], micros: number): Batch | undefine
   let high = unstored.length - 1;
   while (low <= high) {
     const middle = (low + high) >>> 1;
-    const first = unstored[middle]!.times[0]!;
+    const first = unstored[middle]!.record.micros[0]!;
     if (first === micros) return unstored[middle];
     if (first < micros) low = middle + 1;
     else high = middle - 1;
