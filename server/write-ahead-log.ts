@@ -12,6 +12,13 @@
  * (a torn last line, which only a power loss or a full disk leaves, ends the
  * recovery of its segment), then those segments are deleted.
  *
+ * A segment is zero-filled ahead of its records, PREALLOCATE_BYTES at a time,
+ * and records overwrite the zeros: a record then changes neither the file's
+ * size nor its blocks, so the fdatasync that makes it durable flushes data
+ * only, with no file-system journal commit (two to three times faster on
+ * ext4). Records hold no NUL byte (JSON escapes it), so the first NUL ends a
+ * segment's records.
+ *
  * One log per directory: its LOCK file (server/dir-lock.ts) keeps a second
  * process, or a second log in this one, out while the owner lives.
  */
@@ -39,7 +46,10 @@ interface Segment {
   readonly number: number;
   readonly path: string;
   readonly fd: number;
+  /** Bytes of records written. */
   bytes: number;
+  /** Bytes zero-filled ahead of the records (best effort: a write past it extends the file). */
+  allocated: number;
   /** Records written to it and not yet committed to LMDB. */
   pending: number;
   /** True when it was written since its last fdatasync began. */
@@ -49,6 +59,15 @@ interface Segment {
 }
 
 const SEGMENT = /^(\d{1,15})\.wal$/;
+/**
+ * fdatasync rounds start at least this far apart. At 10,000 appends/s each round then
+ * answers ~10 appends instead of ~2, and the server spends ~10% of a core less on flushes
+ * and acknowledgement frames; an append waits at most this much longer for its ack.
+ */
+const SYNC_INTERVAL_MS = 1;
+/** How far ahead of its records a segment is zero-filled, in one write. */
+const PREALLOCATE_BYTES = 1024 * 1024;
+const ZEROS = Buffer.alloc(PREALLOCATE_BYTES);
 
 export class WriteAheadLog {
   readonly #dir: string;
@@ -67,6 +86,10 @@ export class WriteAheadLog {
   /** The fdatasync round running, and the one that will start after it (group commit). */
   #syncing: Promise<void> | undefined;
   #nextSync: Promise<void> | undefined;
+  /** False while the running round waits out SYNC_INTERVAL_MS: it still covers every write made. */
+  #syncStarted = false;
+  /** When the last round's fdatasync started (performance.now()). */
+  #lastSync = -Infinity;
 
   /**
    * Opens (creating if needed) the log in `dir`. Throws what the file system throws, and an
@@ -95,7 +118,10 @@ export class WriteAheadLog {
   /** The records of the segments found at open, oldest first. */
   *recovered(): Generator<WalRecord> {
     for (const path of this.#recovered) {
-      const text = readFileSync(path, 'utf8');
+      const bytes = readFileSync(path);
+      // The zeros a segment was filled with ahead of its records end them.
+      const zeros = bytes.indexOf(0);
+      const text = bytes.toString('utf8', 0, zeros === -1 ? bytes.length : zeros);
       let start = 0;
       for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
         const record = parseRecord(text.slice(start, end));
@@ -129,7 +155,9 @@ export class WriteAheadLog {
         this.#release();
       }
       segment.unsynced = true;
-      const written = writeSync(segment.fd, buffer);
+      const end = segment.bytes + buffer.length;
+      if (end > segment.allocated) this.#preallocate(segment, end);
+      const written = writeSync(segment.fd, buffer, 0, buffer.length, segment.bytes);
       segment.bytes += written;
       if (written !== buffer.length) throw new Error(`the write-ahead log took ${written} of ${buffer.length} bytes`);
     } catch (error) {
@@ -145,12 +173,14 @@ export class WriteAheadLog {
 
   /**
    * Resolves once every record written before the call is on disk (fdatasync). Calls made
-   * while one fdatasync runs share the next: one disk flush for all of them. Rejects if a
-   * write or a flush failed, and from then on.
+   * while one fdatasync runs share the next: one disk flush for all of them. Rounds start at
+   * least SYNC_INTERVAL_MS apart, so a busy log gathers more callers into each. Rejects if
+   * a write or a flush failed, and from then on.
    */
   sync(): Promise<void> {
     if (this.#nextSync) return this.#nextSync;
     if (!this.#syncing) return (this.#syncing = this.#flush());
+    if (!this.#syncStarted) return this.#syncing;
     this.#nextSync = this.#syncing.then(
       () => this.#startNext(),
       () => this.#startNext(),
@@ -182,6 +212,11 @@ export class WriteAheadLog {
   }
 
   async #flush(): Promise<void> {
+    this.#syncStarted = false;
+    const wait = this.#lastSync + SYNC_INTERVAL_MS - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    this.#syncStarted = true;
+    this.#lastSync = performance.now();
     try {
       if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
       const segments = [this.#current, ...this.#draining].filter((segment) => segment.unsynced);
@@ -212,7 +247,24 @@ export class WriteAheadLog {
   #open(number: number): Segment {
     const path = join(this.#dir, `${number}.wal`);
     this.#dirUnsynced = true;
-    return { number, path, fd: openSync(path, 'a'), bytes: 0, pending: 0, unsynced: false, syncing: false };
+    return { number, path, fd: openSync(path, 'w'), bytes: 0, allocated: 0, pending: 0, unsynced: false, syncing: false };
+  }
+
+  /**
+   * Zero-fills `segment` from its allocated end to past `end`, by PREALLOCATE_BYTES (not past
+   * the segment size unless `end` is). Best effort: if the disk refuses, the record's own
+   * write says so, or extends the file as an unallocated segment would.
+   */
+  #preallocate(segment: Segment, end: number): void {
+    const target = Math.max(end, Math.min(segment.allocated + PREALLOCATE_BYTES, this.#segmentBytes));
+    try {
+      while (segment.allocated < target) {
+        const length = Math.min(ZEROS.length, target - segment.allocated);
+        segment.allocated += writeSync(segment.fd, ZEROS, 0, length, segment.allocated);
+      }
+    } catch {
+      // The record's own write reports a full disk.
+    }
   }
 
   /** Closes and deletes the draining segments whose records are all committed and that no flush is using. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,8 +63,25 @@ describe('WriteAheadLog', () => {
     crashed.write(record(1));
     crashed.write(record(2));
     await crashed.close();
-    appendFileSync(join(dir, '1.wal'), '["j",6,[30,31],["a3"');
+    // The torn record lies where the next record would have gone: over the zeros ahead of them.
+    const path = join(dir, '1.wal');
+    const fd = openSync(path, 'r+');
+    writeSync(fd, '["j",6,[30,31],["a3"', readFileSync(path).indexOf(0));
+    closeSync(fd);
     assert.deepEqual(await recoveredFrom(dir), [record(1), record(2)]);
+  });
+
+  it('zero-fills a segment ahead of its records, a MiB at a time, and recovers every record before the zeros', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const log = new WriteAheadLog(dir);
+    const big = (n: number): WalRecord => ({ ...record(n), values: [`a${n}`, 'x'.repeat(100_000)] });
+    log.write(big(1));
+    const path = join(dir, '1.wal');
+    assert.equal(statSync(path).size, 1024 * 1024, 'the first record\'s write zero-filled the first MiB');
+    for (let n = 2; n <= 12; n++) log.write(big(n));
+    assert.equal(statSync(path).size, 2 * 1024 * 1024, 'a record past the first MiB zero-filled the next');
+    await log.close();
+    assert.deepEqual(await recoveredFrom(dir), Array.from({ length: 12 }, (_, i) => big(i + 1)));
   });
 
   it('starts a new segment past the size limit and deletes an old one once its records are committed', LIMIT, async (t) => {
