@@ -195,13 +195,14 @@ export class LmdbStore implements JournalStore {
     if (events.length === 0) return [];
     // Encode everything before writing anything, so a bad event cannot leave half a batch.
     let { seq, micros } = state;
-    const stored: StoredEvent[] = [];
-    const times: number[] = [];
+    // Sized up front: `push` would give each array room for 17, garbage at 10,000 appends/s.
+    const stored = new Array<StoredEvent>(events.length);
+    const times = new Array<number>(events.length);
     try {
-      for (const event of events) {
+      for (let i = 0; i < events.length; i++) {
         micros = nextMicros(micros, this.#clock());
-        times.push(micros);
-        stored.push(encodeEvent(++seq, micros, event));
+        times[i] = micros;
+        stored[i] = encodeEvent(++seq, micros, events[i]!);
       }
     } catch (error) {
       throw new JournalError(ErrorCode.INVALID_EVENT, `an event cannot be encoded: ${(error as Error).message}`, {

@@ -244,7 +244,7 @@ export class Session implements SubscriptionSink {
       this.#error(ErrorCode.TOO_MANY_EVENTS, `at most ${maxEventsPerAppend} events per append`, frame.id);
       return;
     }
-    const events: NewEvent[] = [];
+    const events = new Array<NewEvent>(frame.events.length);
     for (let index = 0; index < frame.events.length; index++) {
       const event = frame.events[index]!;
       const context = event.context ?? {};
@@ -266,7 +266,7 @@ export class Session implements SubscriptionSink {
         );
         return;
       }
-      events.push({ name: event.name, context, contextJson });
+      events[index] = { name: event.name, context, contextJson };
     }
     // The callbacks keep only the id: the parsed frame (its contexts) is garbage once encoded.
     const { id } = frame;

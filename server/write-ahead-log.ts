@@ -146,20 +146,21 @@ export class WriteAheadLog {
     if (this.#closed) throw new Error('the write-ahead log is closed');
     if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
     const line = `${JSON.stringify([record.journal, record.seq, record.micros, record.values])}\n`;
-    const buffer = Buffer.from(line);
+    // Written as a string: fs encodes it outside the JS heap, where a Buffer would be garbage.
+    const length = Buffer.byteLength(line);
     let segment = this.#current;
     try {
-      if (segment.bytes > 0 && segment.bytes + buffer.length > this.#segmentBytes) {
+      if (segment.bytes > 0 && segment.bytes + length > this.#segmentBytes) {
         this.#draining.add(segment);
         segment = this.#current = this.#open(segment.number + 1);
         this.#release();
       }
       segment.unsynced = true;
-      const end = segment.bytes + buffer.length;
+      const end = segment.bytes + length;
       if (end > segment.allocated) this.#preallocate(segment, end);
-      const written = writeSync(segment.fd, buffer, 0, buffer.length, segment.bytes);
+      const written = writeSync(segment.fd, line, segment.bytes, 'utf8');
       segment.bytes += written;
-      if (written !== buffer.length) throw new Error(`the write-ahead log took ${written} of ${buffer.length} bytes`);
+      if (written !== length) throw new Error(`the write-ahead log took ${written} of ${length} bytes`);
     } catch (error) {
       this.#failed = error as Error;
       throw error;
