@@ -2,7 +2,9 @@
  * Scenario 3: durable appends from one producer through the server to the
  * embedded LmdbStore, against raw lmdb-js puts of the same events in the same
  * durability mode, in the same shapes: batched (appendMany of 100, 1 and 10
- * in flight) and one at a time (100 in flight).
+ * in flight) and one at a time (100 in flight). The same server on
+ * MemoryStore is measured too: with nothing to make durable, it is the ceiling
+ * the protocol and the two processes leave on this machine.
  */
 import { BenchProcess, stopAll } from './lib/child.js';
 import { round } from './lib/results.js';
@@ -15,9 +17,11 @@ interface Shape extends AppendConfig {
   bar?: number;
 }
 
-async function wsjournalRate(shape: AppendConfig, profileArgv: ScenarioContext['profileArgv']): Promise<number> {
+/** Events/s through a wsjournal server on LmdbStore, or on MemoryStore (`memory`: no durability, the protocol's ceiling). */
+async function wsjournalRate(shape: AppendConfig, profileArgv: ScenarioContext['profileArgv'], memory = false): Promise<number> {
   const dir = tempDir('append');
-  const server = new BenchProcess('journal-server', { store: 'lmdb', path: dir.path }, { execArgv: profileArgv('append-server') });
+  const store = memory ? { store: 'memory' as const } : { store: 'lmdb' as const, path: dir.path };
+  const server = new BenchProcess('journal-server', store, { execArgv: memory ? [] : profileArgv('append-server') });
   let producer: BenchProcess | undefined;
   try {
     const { url } = await server.next<{ type: 'listening'; url: string }>('listening');
@@ -54,9 +58,11 @@ export async function append(context: ScenarioContext): Promise<void> {
     log(`append: ${name}, ${shape.total} events`);
     const wsjournal: number[] = [];
     const raw: number[] = [];
+    const memory: number[] = [];
     for (let rep = 0; rep < reps; rep++) {
       raw.push(await rawRate(shape));
       wsjournal.push(await wsjournalRate(shape, context.profileArgv));
+      memory.push(await wsjournalRate(shape, context.profileArgv, true));
     }
     const baseline = Math.max(...raw);
     const eventsPerSec = Math.max(...wsjournal);
@@ -77,6 +83,16 @@ export async function append(context: ScenarioContext): Promise<void> {
       baselineName: 'raw lmdb-js puts, same durability (fsync per commit), same shape',
       ratio,
       ...(bar === undefined ? {} : { bar: `>= ${bar}x`, pass: ratio >= bar }),
+    });
+    const ceiling = Math.max(...memory);
+    context.recorder.record({
+      scenario: `append/wsjournal-memory/${name}`,
+      ...shape,
+      eventsPerSec: ceiling,
+      runs: memory,
+      baseline,
+      note: 'the same server on MemoryStore (nothing durable, no log, no LMDB): what the producer, the WebSocket hop and the server\'s parsing and encoding allow on this machine',
+      ratio: round(ceiling / baseline),
     });
   }
 }

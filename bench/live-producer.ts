@@ -100,6 +100,6 @@ run(async () => {
     unacked,
     achievedRate: Math.round(((warmup + measured) * 1000) / paced.ms),
     maxInFlight,
-    ack: options.mode === 'ws' ? undefined : acks.summary(),
+    ack: options.mode === 'ws' ? undefined : acks.toJSON(),
   });
 });
