@@ -59,12 +59,6 @@ interface Segment {
 }
 
 const SEGMENT = /^(\d{1,15})\.wal$/;
-/**
- * fdatasync rounds start at least this far apart. At 10,000 appends/s each round then
- * answers ~10 appends instead of ~2, and the server spends ~10% of a core less on flushes
- * and acknowledgement frames; an append waits at most this much longer for its ack.
- */
-const SYNC_INTERVAL_MS = 1;
 /** How far ahead of its records a segment is zero-filled, in one write. */
 const PREALLOCATE_BYTES = 1024 * 1024;
 const ZEROS = Buffer.alloc(PREALLOCATE_BYTES);
@@ -86,10 +80,6 @@ export class WriteAheadLog {
   /** The fdatasync round running, and the one that will start after it (group commit). */
   #syncing: Promise<void> | undefined;
   #nextSync: Promise<void> | undefined;
-  /** False while the running round waits out SYNC_INTERVAL_MS: it still covers every write made. */
-  #syncStarted = false;
-  /** When the last round's fdatasync started (performance.now()). */
-  #lastSync = -Infinity;
 
   /**
    * Opens (creating if needed) the log in `dir`. Throws what the file system throws, and an
@@ -174,14 +164,12 @@ export class WriteAheadLog {
 
   /**
    * Resolves once every record written before the call is on disk (fdatasync). Calls made
-   * while one fdatasync runs share the next: one disk flush for all of them. Rounds start at
-   * least SYNC_INTERVAL_MS apart, so a busy log gathers more callers into each. Rejects if
-   * a write or a flush failed, and from then on.
+   * while one fdatasync runs share the next: one disk flush for all of them. Rejects if a
+   * write or a flush failed, and from then on.
    */
   sync(): Promise<void> {
     if (this.#nextSync) return this.#nextSync;
     if (!this.#syncing) return (this.#syncing = this.#flush());
-    if (!this.#syncStarted) return this.#syncing;
     this.#nextSync = this.#syncing.then(
       () => this.#startNext(),
       () => this.#startNext(),
@@ -213,11 +201,6 @@ export class WriteAheadLog {
   }
 
   async #flush(): Promise<void> {
-    this.#syncStarted = false;
-    const wait = this.#lastSync + SYNC_INTERVAL_MS - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    this.#syncStarted = true;
-    this.#lastSync = performance.now();
     try {
       if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
       const segments = [this.#current, ...this.#draining].filter((segment) => segment.unsynced);
