@@ -10,8 +10,8 @@
  * 5 rounds of 2 s each (quick: one round), each round with fresh processes and
  * its own warm-up, and each system's rounds are pooled into one histogram. On
  * a virtual machine CPU steal comes in bursts of tens of milliseconds; with
- * one 10 s window per system, a burst in either window decided the ratio
- * (0.8× to 2.6× for the same build in one session).
+ * one window per system, a burst in either window decided the ratio (0.8×
+ * to 2.6× for the same build in three pairs of alternating 4 s runs).
  *
  * 100 consumers at 10,000 events/s is 1,000,000 WebSocket frames/s, far more
  * than this 2-core machine carries even for the raw relay (it saturates near
