@@ -16,8 +16,12 @@
  * and records overwrite the zeros: a record then changes neither the file's
  * size nor its blocks, so the fdatasync that makes it durable flushes data
  * only, with no file-system journal commit (two to three times faster on
- * ext4). Records hold no NUL byte (JSON escapes it), so the first NUL ends a
- * segment's records.
+ * ext4). The zeros go in one `write(2)` per 4 KiB page: a larger write lets
+ * the kernel cache the range as one large folio, which every fdatasync then
+ * writes whole (measured on Linux 6.18 ext4: 25.7 GB written to disk for
+ * 8.5 MB of records with 1 MiB writes, 120 MB with page writes), and a
+ * record written meanwhile waits for that write-back. Records hold no NUL
+ * byte (JSON escapes it), so the first NUL ends a segment's records.
  *
  * One log per directory: its LOCK file (server/dir-lock.ts) keeps a second
  * process, or a second log in this one, out while the owner lives.
@@ -59,9 +63,11 @@ interface Segment {
 }
 
 const SEGMENT = /^(\d{1,15})\.wal$/;
-/** How far ahead of its records a segment is zero-filled, in one write. */
-const PREALLOCATE_BYTES = 1024 * 1024;
-const ZEROS = Buffer.alloc(PREALLOCATE_BYTES);
+/** How far ahead of its records a segment is zero-filled at a time. */
+const PREALLOCATE_BYTES = 256 * 1024;
+/** The zero-fill's unit: one write per page, so that the page cache holds the segment in pages (see above). */
+const PAGE_BYTES = 4096;
+const ZEROS = Buffer.alloc(PAGE_BYTES);
 /** Where each record is encoded before its write; writes are synchronous, so one serves every log. */
 const SCRATCH = Buffer.allocUnsafe(64 * 1024);
 
@@ -244,14 +250,15 @@ export class WriteAheadLog {
 
   /**
    * Zero-fills `segment` from its allocated end to past `end`, by PREALLOCATE_BYTES (not past
-   * the segment size unless `end` is). Best effort: if the disk refuses, the record's own
-   * write says so, or extends the file as an unallocated segment would.
+   * the segment size unless `end` is), a page per write. Best effort: if the disk refuses,
+   * the record's own write says so, or extends the file as an unallocated segment would.
    */
   #preallocate(segment: Segment, end: number): void {
     const target = Math.max(end, Math.min(segment.allocated + PREALLOCATE_BYTES, this.#segmentBytes));
     try {
       while (segment.allocated < target) {
-        const length = Math.min(ZEROS.length, target - segment.allocated);
+        // To the next page boundary: a write never spans two pages.
+        const length = Math.min(PAGE_BYTES - (segment.allocated % PAGE_BYTES), target - segment.allocated);
         segment.allocated += writeSync(segment.fd, ZEROS, 0, length, segment.allocated);
       }
     } catch {
