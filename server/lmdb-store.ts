@@ -409,7 +409,7 @@ export class LmdbStore implements JournalStore {
   /** Puts `batches` and their journals' heads in one transaction, and resolves once it is committed and fsync'd. */
   async #commit(batches: readonly Batch[]): Promise<void> {
     try {
-      await this.#root.transaction(() => this.#put(batches.map((batch) => batch.record)));
+      await this.#root.batch(() => this.#put(batches.map((batch) => batch.record)));
     } catch (error) {
       // lmdb-js rejects `commitError` with what made a commit fail: it is the cause to report,
       // and left unhandled it would take the process down.
