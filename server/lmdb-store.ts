@@ -157,7 +157,7 @@ export class LmdbStore implements JournalStore {
         noSync: false,
         noMetaSync: false,
         useWritemap: false,
-        // Each of the store's writes is an explicit transaction (#commit, #recover). Turn
+        // Each of the store's writes is an explicit batch or transaction (#commit, #recover). Turn
         // batching would add lmdb-js writes of its own, whose promises reject unhandled
         // when a commit fails (a full disk), taking the process down.
         eventTurnBatching: false,
@@ -406,7 +406,11 @@ export class LmdbStore implements JournalStore {
     }
   }
 
-  /** Puts `batches` and their journals' heads in one transaction, and resolves once it is committed and fsync'd. */
+  /**
+   * Puts `batches` and their journals' heads in one transaction, and resolves once it is
+   * committed and fsync'd. As a `batch()`, the puts are queued here and run on lmdb-js's write
+   * thread; a `transaction()` callback would run them on the event loop.
+   */
   async #commit(batches: readonly Batch[]): Promise<void> {
     try {
       await this.#root.batch(() => this.#put(batches.map((batch) => batch.record)));
