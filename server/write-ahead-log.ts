@@ -85,7 +85,7 @@ export class WriteAheadLog {
   /** The directory, open for the fsync that makes a new segment's name durable. */
   readonly #dirFd: number;
   #dirUnsynced = true;
-  /** The fdatasync round running, and the one that will start after it (group commit). */
+  /** The fdatasync round running, and the one that will start next (group commit). */
   #syncing: Promise<void> | undefined;
   #nextSync: Promise<void> | undefined;
 
@@ -178,13 +178,15 @@ export class WriteAheadLog {
 
   /**
    * Resolves once every record written before the call is on disk (fdatasync). Calls made
-   * while one fdatasync runs share the next: one disk flush for all of them. Rejects if a
-   * write or a flush failed, and from then on.
+   * before the next fdatasync starts share it: one disk flush for all of them. It starts once
+   * the event loop's turn has handled its I/O (so the appends one socket read brought, and
+   * the frames they send, go first), or after the fdatasync running. Rejects if a write or a
+   * flush failed, and from then on.
    */
   sync(): Promise<void> {
     if (this.#nextSync) return this.#nextSync;
-    if (!this.#syncing) return (this.#syncing = this.#flush());
-    this.#nextSync = this.#syncing.then(
+    const previous = this.#syncing ?? new Promise<void>((resolve) => setImmediate(resolve));
+    this.#nextSync = previous.then(
       () => this.#startNext(),
       () => this.#startNext(),
     );
