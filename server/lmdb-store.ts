@@ -25,17 +25,18 @@ export interface LmdbStoreOptions {
    * flight are dropped, and reloaded from disk when next used. @default 1000
    */
   readonly maxCachedJournals?: number;
+  /**
+   * Events appended and not yet in LMDB past which an append resolves only once LMDB holds
+   * it (not as soon as the write-ahead log is fsync'd), so that a disk slower than the
+   * appends bounds the memory they take. @default 100000
+   */
+  readonly maxBacklogEvents?: number;
 }
 
 /** On a journal's first keyed append after opening, its batch keys are recovered from at most this many of its newest events. */
 const KEY_SCAN_LIMIT = 100_000;
 /** A stored value that starts with this (`k`) carries its batch's key: it is the batch's first event. */
 const KEYED = 0x6b;
-/**
- * Past this many events waiting for LMDB, an append resolves only once LMDB holds it, so
- * that a disk slower than the appends bounds the memory they take.
- */
-const MAX_BACKLOG_EVENTS = 100_000;
 /** LMDB keys hold at most ~1,900 bytes; journal names are far shorter (128 chars on the wire). */
 const MAX_JOURNAL_BYTES = 1024;
 const END = Number.MAX_SAFE_INTEGER;
@@ -113,6 +114,7 @@ export class LmdbStore implements JournalStore {
   readonly #heads: Database<HeadRecord, string>;
   readonly #clock: () => number;
   readonly #maxCachedJournals: number;
+  readonly #maxBacklogEvents: number;
   /**
    * Cached journal states. Recency is a use count in each state, not the Map's order, which
    * would take a delete and a set per append (src/churn-map.ts says why that churn costs).
@@ -133,15 +135,12 @@ export class LmdbStore implements JournalStore {
 
   constructor(options: LmdbStoreOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-    const { path, clock = nowMicros, maxCachedJournals = 1000 } = options;
+    const { path, clock = nowMicros, maxCachedJournals = 1000, maxBacklogEvents = 100_000 } = options;
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('options.path must be a non-empty string');
     if (typeof clock !== 'function') throw new TypeError('options.clock must be a function');
-    if (typeof maxCachedJournals !== 'number') throw new TypeError('options.maxCachedJournals must be a number');
-    if (!Number.isInteger(maxCachedJournals) || maxCachedJournals < 1) {
-      throw new RangeError(`options.maxCachedJournals must be a positive integer, got ${maxCachedJournals}`);
-    }
     this.#clock = clock;
-    this.#maxCachedJournals = maxCachedJournals;
+    this.#maxCachedJournals = checkCount(maxCachedJournals, 'options.maxCachedJournals');
+    this.#maxBacklogEvents = checkCount(maxBacklogEvents, 'options.maxBacklogEvents');
     let root: RootDatabase | undefined;
     let wal: WriteAheadLog | undefined;
     try {
@@ -225,7 +224,7 @@ export class LmdbStore implements JournalStore {
     const checkpoint = this.#queued;
     checkpoint.events += stored.length;
     const durable = this.#wal.sync();
-    const result = (checkpoint.events > MAX_BACKLOG_EVENTS ? Promise.all([durable, checkpoint.done]) : durable).then(
+    const result = (checkpoint.events > this.#maxBacklogEvents ? Promise.all([durable, checkpoint.done]) : durable).then(
       () => stored,
       (error: unknown) => {
         this.#broken ??= error as Error;
@@ -544,6 +543,12 @@ function newCheckpoint(): Checkpoint {
   // Only appends past the backlog limit wait on it: a failure nobody waits for is not unhandled.
   done.catch(() => {});
   return { batches: [], events: 0, done, settle };
+}
+
+function checkCount(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 function checkJournal(journal: string): void {

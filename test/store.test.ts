@@ -82,13 +82,39 @@ describe('LmdbStore', () => {
         return true;
       });
     }
-    for (const value of [0, -1, 1.5]) {
-      assert.throws(() => new LmdbStore({ path: join(dir, 'x'), maxCachedJournals: value }), RangeError);
+    for (const name of ['maxCachedJournals', 'maxBacklogEvents']) {
+      for (const value of [0, -1, 1.5]) {
+        assert.throws(() => new LmdbStore({ path: join(dir, 'x'), [name]: value }), { name: 'RangeError', message: new RegExp(`options\\.${name}`) });
+      }
+      assert.throws(() => new LmdbStore({ path: join(dir, 'x'), [name]: '5' }), { name: 'TypeError', message: new RegExp(`options\\.${name}`) });
     }
-    assert.throws(() => new LmdbStore({ path: join(dir, 'x'), maxCachedJournals: '5' as unknown as number }), /options\.maxCachedJournals/);
     const file = join(dir, 'a-file');
     await writeFile(file, 'not a directory');
     assert.throws(() => new LmdbStore({ path: join(file, 'db') }), { code: 'STORE_UNAVAILABLE' });
+  });
+
+  it('past maxBacklogEvents waiting for LMDB, acknowledges an append only once LMDB holds it', LIMIT, async () => {
+    const store = new LmdbStore({ path: join(dir, 'backlog'), maxBacklogEvents: 100 });
+    // LMDB transactions start at least 10 ms apart: the 300 appends below wait for the same
+    // one, while the log fsyncs them at once.
+    await store.append('j', [{ name: 'first', context: {} }]);
+    let flushed = false;
+    const appends = Array.from({ length: 300 }, (_, i) => store.append('j', [{ name: 'e', context: { i } }]));
+    void store.flush().then(() => (flushed = true));
+    const early: number[] = [];
+    await Promise.all(
+      appends.map((append, i) =>
+        append.then(([event]) => {
+          assert.equal(event!.seq, i + 2);
+          if (!flushed) early.push(i + 1);
+        }),
+      ),
+    );
+    // At most the first 100 of the 300 are within the bound: the rest are acknowledged only once LMDB holds them.
+    const late = early.filter((n) => n > 100);
+    assert.equal(late.length, 0, `${late.length} appends past the bound (the first: #${late[0]}) were acknowledged before LMDB held them`);
+    assert.deepEqual((await store.read('j', 0, 1000)).map((event) => event.seq), Array.from({ length: 301 }, (_, i) => i + 1));
+    await store.close();
   });
 
   it('keeps at most maxCachedJournals idle journals in memory; a dropped one reloads its head and batch keys from disk', LIMIT, async () => {
