@@ -19,8 +19,8 @@ interface Shape extends AppendConfig {
 
 /** Events/s through a wsjournal server on LmdbStore, or on MemoryStore (`memory`: no durability, the protocol's ceiling). */
 async function wsjournalRate(shape: AppendConfig, profileArgv: ScenarioContext['profileArgv'], memory = false): Promise<number> {
-  const dir = tempDir('append');
-  const store = memory ? { store: 'memory' as const } : { store: 'lmdb' as const, path: dir.path };
+  const dir = memory ? undefined : tempDir('append');
+  const store = dir === undefined ? { store: 'memory' as const } : { store: 'lmdb' as const, path: dir.path };
   const server = new BenchProcess('journal-server', store, { execArgv: memory ? [] : profileArgv('append-server') });
   let producer: BenchProcess | undefined;
   try {
@@ -30,7 +30,7 @@ async function wsjournalRate(shape: AppendConfig, profileArgv: ScenarioContext['
     return rate(result.events, result.ms);
   } finally {
     await stopAll([producer, server]);
-    dir.remove();
+    dir?.remove();
   }
 }
 
