@@ -47,6 +47,9 @@ export interface SubscriptionRequest {
 
 type State = 'history' | 'live' | 'ended';
 
+/** Live events of one turn share a frame up to this many UTF-16 units of JSON (a batch larger alone gets its own). */
+const LIVE_FRAME_UNITS = 64 * 1024;
+
 export class Subscription {
   readonly id: number;
   readonly journal: string;
@@ -63,6 +66,11 @@ export class Subscription {
   #lastSeq = 0;
   /** Timestamp of the event at `#lastSeq` (or `since`): where the next history read starts. */
   #cursor: number;
+  /**
+   * Live events not sent yet, as the body of one response frame: the appends of one turn of
+   * the event loop (one socket read's, say) reach the client in one frame, sent once they have run.
+   */
+  #liveBody = '';
 
   constructor(request: SubscriptionRequest, store: JournalStore, sink: SubscriptionSink, limits: SubscriptionLimits) {
     this.id = request.id;
@@ -115,6 +123,8 @@ export class Subscription {
   /** Ends the subscription and sends `end` (with `code` when the server ends it). Idempotent. */
   end(code?: string, message?: string): void {
     if (this.#state === 'ended') return;
+    // Live events already taken go before the end, as they would have unbatched; a slow consumer's are dropped.
+    if (code !== ErrorCode.SLOW_CONSUMER) this.#flushLive();
     this.dispose();
     const frame: Record<string, unknown> = { type: 'end', id: this.id };
     if (code !== undefined) frame['code'] = code;
@@ -131,6 +141,7 @@ export class Subscription {
     this.#unwatch = undefined;
     this.#held = [];
     this.#heldBytes = 0;
+    this.#liveBody = '';
   }
 
   async #replayTo(headSeq: number): Promise<void> {
@@ -166,11 +177,34 @@ export class Subscription {
       this.end(ErrorCode.SLOW_CONSUMER, 'the subscription fell too far behind; resume from the last event received');
       return;
     }
-    this.#sendEvents(events);
+    const body = this.#take(events);
+    if (body === '') return;
+    if (this.#liveBody === '') {
+      this.#liveBody = body;
+      process.nextTick(this.#flushLive);
+    } else if (this.#liveBody.length + body.length > LIVE_FRAME_UNITS) {
+      // Frames stay about as small as one append's: a turn's appends from many producers may be large.
+      this.#send(this.#liveBody);
+      this.#liveBody = body;
+    } else {
+      this.#liveBody = `${this.#liveBody},${body}`;
+    }
   }
+
+  readonly #flushLive = (): void => {
+    const body = this.#liveBody;
+    this.#liveBody = '';
+    if (body !== '' && this.#state === 'live') this.#send(body);
+  };
 
   /** Sends the events above `#lastSeq` that pass the filters, and advances the cursor past all of them. */
   #sendEvents(events: readonly StoredEvent[]): void {
+    const body = this.#take(events);
+    if (body !== '') this.#send(body);
+  }
+
+  /** The events above `#lastSeq` that pass the filters, as a frame body; advances the cursor past all of them. */
+  #take(events: readonly StoredEvent[]): string {
     const { since, names } = this.#request;
     let body = '';
     for (const event of events) {
@@ -180,6 +214,10 @@ export class Subscription {
       if (event.timestamp <= since || (names !== undefined && !names.has(event.name))) continue;
       body = body === '' ? event.json : `${body},${event.json}`;
     }
-    if (body !== '') this.#sink.send(`{"type":"response","id":${this.id},"events":[${body}]}`);
+    return body;
+  }
+
+  #send(body: string): void {
+    this.#sink.send(`{"type":"response","id":${this.id},"events":[${body}]}`);
   }
 }
