@@ -92,6 +92,18 @@ const ackChange: fc.Arbitrary<AckChange> = fc.oneof(
 const ackLike = fc.tuple(validAck, ackChange, ackChange).map(([frame, first, second]) => second(first(frame)));
 
 /**
+ * True when `value` holds an own `__proto__` key at any depth, as JSON.parse makes from
+ * `{"__proto__": …}`. zod copies a record key by assignment, which sets the copy's prototype
+ * instead, so its result lacks the key: the hand-written checks return the parsed object
+ * itself, key and all, and only their accept/refuse answer is compared with zod's there.
+ */
+function hasProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+  return Object.values(value).some(hasProtoKey);
+}
+
+/**
  * Holds decodeServerFrame to ServerFrame over `frames`: the same answer, and on success the
  * same value. Frames go through JSON first, since that is what travels (it drops undefined).
  * Returns how many were valid.
@@ -111,7 +123,7 @@ function decodesAsZodDoes(frames: fc.Arbitrary<unknown>, numRuns: number): numbe
       assert.equal(decoded !== undefined, expected.success, text);
       if (expected.success) {
         accepted++;
-        assert.deepEqual(decoded, expected.data);
+        if (!hasProtoKey(JSON.parse(text))) assert.deepEqual(decoded, expected.data);
       }
     }),
     { numRuns },
@@ -140,13 +152,23 @@ describe('protocol', () => {
         assert.equal(fast !== undefined, expected.success, JSON.stringify(json));
         if (expected.success) {
           accepted++;
-          assert.deepEqual(fast, expected.data);
+          if (!hasProtoKey(json)) assert.deepEqual(fast, expected.data);
         }
       }),
       { numRuns: 20_000 },
     );
     // The generator must reach both answers, or the property proves little.
     assert.ok(accepted > 100, `only ${accepted} valid frames generated`);
+  });
+
+  it('asAppendFrame keeps a context key named __proto__ as an own key, where zod drops it', () => {
+    const json = JSON.parse('{"type":"append","id":0,"journal":"jobs","events":[{"name":"e","context":{"__proto__":{"a":1}}}]}') as Record<string, unknown>;
+    const frame = asAppendFrame(json)!;
+    const context = frame.events[0]!.context!;
+    assert.ok(Object.prototype.hasOwnProperty.call(context, '__proto__'));
+    assert.equal(Object.getPrototypeOf(context), Object.prototype);
+    assert.equal(JSON.stringify(context), '{"__proto__":{"a":1}}');
+    assert.equal(AppendFrame.safeParse(json).success, true, 'zod accepts it too');
   });
 
   it('decodeServerFrame agrees with ServerFrame on response frames', () => {
