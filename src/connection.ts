@@ -29,6 +29,12 @@ export interface WebSocketInstance {
   on?: (event: string, listener: (...args: any[]) => void) => unknown;
 }
 
+/** The part of a `net.Socket` the connection uses to send a turn's frames in one write. */
+interface CorkableSocket {
+  cork(): void;
+  uncork(): void;
+}
+
 export interface JournalConnectionOptions {
   /** Bearer token, sent as `Authorization: Bearer …` (Node) or `?token=` (browsers). */
   token?: string;
@@ -102,6 +108,9 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   readonly #members = new Set<Channel>();
   readonly #pausedBy = new Set<object>();
   #ws: WebSocketInstance | undefined;
+  /** The TCP socket under `#ws` (ws in Node only), and the one corked while a turn's frames are queued. */
+  #socket: CorkableSocket | undefined;
+  #corked: CorkableSocket | undefined;
   #state: State = 'idle';
   #nextId = 1;
   #attempt = 0;
@@ -205,9 +214,22 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   /** @internal Sends a frame already encoded as JSON text; false when the socket is not open. */
   sendText(text: string): boolean {
     if (this.#state !== 'open' || this.#ws === undefined) return false;
+    // Frames sent in one turn of the event loop (a loop of appends, say) leave in one write,
+    // and reach the server in one read: the socket is corked until the turn's ticks run.
+    if (this.#corked === undefined && this.#socket !== undefined) {
+      this.#corked = this.#socket;
+      this.#corked.cork();
+      process.nextTick(this.#uncork);
+    }
     this.#ws.send(text);
     return true;
   }
+
+  readonly #uncork = (): void => {
+    const socket = this.#corked;
+    this.#corked = undefined;
+    socket?.uncork();
+  };
 
   /**
    * Stops reading from the socket while any holder has it paused, so the
@@ -309,6 +331,9 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       ws.terminate?.();
     });
     ws.on?.('ping', () => this.#touch());
+    ws.on?.('upgrade', (res: { socket?: CorkableSocket }) => {
+      if (this.#ws === ws) this.#socket = res.socket;
+    });
     ws.addEventListener('open', () => this.#onOpen(ws));
     // ws hands over the frame itself; the EventTarget form would wrap each in a MessageEvent first.
     if (ws.on) ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(isBinary ? data : data.toString()));
@@ -320,6 +345,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     ws.addEventListener('close', (event: { code: number; reason: string }) => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
+      this.#socket = undefined;
       this.#dropped(
         refused ?? closedError(this.url, event.code, event.reason, failure),
       );
