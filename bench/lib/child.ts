@@ -25,6 +25,8 @@ export class BenchProcess {
   #waiter: (() => void) | undefined;
   readonly #exit: Promise<number | null>;
   #exited = false;
+  /** How the child exited: `code N` or the signal's name. */
+  #exitStatus = '';
 
   /** Forks `bench/<script>.js` (next to this file's parent) with `config` as its one argument. */
   constructor(script: string, config: object, options: StartOptions = {}) {
@@ -42,8 +44,9 @@ export class BenchProcess {
       this.#waiter?.();
     });
     this.#exit = new Promise((resolve) => {
-      this.#child.on('exit', (code) => {
+      this.#child.on('exit', (code, signal) => {
         this.#exited = true;
+        this.#exitStatus = signal ?? `code ${code}`;
         this.#waiter?.();
         resolve(code);
       });
@@ -64,7 +67,7 @@ export class BenchProcess {
         if (message!.type === 'error') throw new Error(`${this.name}: ${String(message!['message'])}`);
         return message as T;
       }
-      if (this.#exited) throw new Error(`${this.name} exited before sending "${type}"`);
+      if (this.#exited) throw new Error(`${this.name} exited (${this.#exitStatus}) before sending "${type}"`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`${this.name}: no "${type}" within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
