@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCode, JournalError } from '../src/errors.js';
+import { checkPositive } from '../src/validate.js';
 import { encodeEvent, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
 import { KeyIndex } from './key-index.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
@@ -139,8 +140,8 @@ export class LmdbStore implements JournalStore {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('options.path must be a non-empty string');
     if (typeof clock !== 'function') throw new TypeError('options.clock must be a function');
     this.#clock = clock;
-    this.#maxCachedJournals = checkCount(maxCachedJournals, 'options.maxCachedJournals');
-    this.#maxBacklogEvents = checkCount(maxBacklogEvents, 'options.maxBacklogEvents');
+    this.#maxCachedJournals = checkPositive(maxCachedJournals, 'options.maxCachedJournals', { integer: true });
+    this.#maxBacklogEvents = checkPositive(maxBacklogEvents, 'options.maxBacklogEvents', { integer: true });
     let root: RootDatabase | undefined;
     let wal: WriteAheadLog | undefined;
     try {
@@ -543,12 +544,6 @@ function newCheckpoint(): Checkpoint {
   // Only appends past the backlog limit wait on it: a failure nobody waits for is not unhandled.
   done.catch(() => {});
   return { batches: [], events: 0, done, settle };
-}
-
-function checkCount(value: unknown, name: string): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  return value;
 }
 
 function checkJournal(journal: string): void {

@@ -4,6 +4,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
 import { ErrorCode } from '../src/errors.js';
 import { asAppendFrame, CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
+import { TurnCork } from '../src/turn-cork.js';
 import { isPlainObject } from '../src/validate.js';
 import type { JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink } from './subscription.js';
@@ -20,7 +21,7 @@ export class Session implements SubscriptionSink {
   readonly #ws: WebSocket;
   /** The TCP socket under `#ws`, corked while a turn's frames are queued. */
   readonly #socket: Socket | undefined;
-  #corked = false;
+  readonly #cork = new TurnCork();
   readonly #store: JournalStore;
   readonly #limits: SessionLimits;
   readonly #subscriptions = new Map<number, Subscription>();
@@ -66,11 +67,7 @@ export class Session implements SubscriptionSink {
     if (this.#closed) return;
     // Frames sent in one turn of the event loop (the acks and live batches of one
     // commit, say) leave in one write: the socket is corked until the turn's ticks run.
-    if (!this.#corked && this.#socket !== undefined) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(this.#uncork);
-    }
+    if (this.#socket !== undefined) this.#cork.hold(this.#socket);
     // A frame that may take the buffer over the mark carries the callback that
     // wakes `drained()` (3 bytes per UTF-16 unit bounds its UTF-8 size).
     if (this.#ws.bufferedAmount + 3 * frame.length > this.#limits.sendHighWaterMark) this.#ws.send(frame, this.#onFlushed);
@@ -100,11 +97,6 @@ export class Session implements SubscriptionSink {
     this.alive = false;
     this.#ws.ping();
   }
-
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#socket?.uncork();
-  };
 
   readonly #onLife = (): void => {
     this.alive = true;

@@ -8,6 +8,7 @@ import { EventEmitter } from 'eventemitter3';
 import { ChurnMap } from './churn-map.js';
 import { ConnectionError, ErrorCode } from './errors.js';
 import { decodeServerFrame, type ClientFrameInput, type ServerFrame } from './protocol.js';
+import { TurnCork, type CorkableSocket } from './turn-cork.js';
 import { checkBoolean, checkOptions, checkOptionalString, checkPositive, checkUrls } from './validate.js';
 
 /** A WebSocket constructor: `ws` in Node, the global one in browsers. */
@@ -27,12 +28,6 @@ export interface WebSocketInstance {
   ping?: () => void;
   terminate?: () => void;
   on?: (event: string, listener: (...args: any[]) => void) => unknown;
-}
-
-/** The part of a `net.Socket` the connection uses to send a turn's frames in one write. */
-interface CorkableSocket {
-  cork(): void;
-  uncork(): void;
 }
 
 export interface JournalConnectionOptions {
@@ -108,9 +103,9 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   readonly #members = new Set<Channel>();
   readonly #pausedBy = new Set<object>();
   #ws: WebSocketInstance | undefined;
-  /** The TCP socket under `#ws` (ws in Node only), and the one corked while a turn's frames are queued. */
+  /** The TCP socket under `#ws` (ws in Node only), corked while a turn's frames are queued. */
   #socket: CorkableSocket | undefined;
-  #corked: CorkableSocket | undefined;
+  readonly #cork = new TurnCork();
   #state: State = 'idle';
   #nextId = 1;
   #attempt = 0;
@@ -216,20 +211,10 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     if (this.#state !== 'open' || this.#ws === undefined) return false;
     // Frames sent in one turn of the event loop (a loop of appends, say) leave in one write,
     // and reach the server in one read: the socket is corked until the turn's ticks run.
-    if (this.#corked === undefined && this.#socket !== undefined) {
-      this.#corked = this.#socket;
-      this.#corked.cork();
-      process.nextTick(this.#uncork);
-    }
+    if (this.#socket !== undefined) this.#cork.hold(this.#socket);
     this.#ws.send(text);
     return true;
   }
-
-  readonly #uncork = (): void => {
-    const socket = this.#corked;
-    this.#corked = undefined;
-    socket?.uncork();
-  };
 
   /**
    * Stops reading from the socket while any holder has it paused, so the
