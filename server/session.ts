@@ -4,7 +4,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
 import { ErrorCode } from '../src/errors.js';
 import { asAppendFrame, CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
-import { TurnCork } from '../src/turn-cork.js';
+import { TurnCork } from './turn-cork.js';
 import { isPlainObject } from '../src/validate.js';
 import type { JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink } from './subscription.js';

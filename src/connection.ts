@@ -8,7 +8,6 @@ import { EventEmitter } from 'eventemitter3';
 import { ChurnMap } from './churn-map.js';
 import { ConnectionError, ErrorCode } from './errors.js';
 import { decodeServerFrame, type ClientFrameInput, type ServerFrame } from './protocol.js';
-import { TurnCork, type CorkableSocket } from './turn-cork.js';
 import { checkBoolean, checkOptions, checkOptionalString, checkPositive, checkUrls } from './validate.js';
 
 /** A WebSocket constructor: `ws` in Node, the global one in browsers. */
@@ -103,9 +102,6 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   readonly #members = new Set<Channel>();
   readonly #pausedBy = new Set<object>();
   #ws: WebSocketInstance | undefined;
-  /** The TCP socket under `#ws` (ws in Node only), corked while a turn's frames are queued. */
-  #socket: CorkableSocket | undefined;
-  readonly #cork = new TurnCork();
   #state: State = 'idle';
   #nextId = 1;
   #attempt = 0;
@@ -209,9 +205,9 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   /** @internal Sends a frame already encoded as JSON text; false when the socket is not open. */
   sendText(text: string): boolean {
     if (this.#state !== 'open' || this.#ws === undefined) return false;
-    // Frames sent in one turn of the event loop (a loop of appends, say) leave in one write,
-    // and reach the server in one read: the socket is corked until the turn's ticks run.
-    if (this.#socket !== undefined) this.#cork.hold(this.#socket);
+    // Written at once, not corked for the rest of the turn: a frame that waits for the frames
+    // sent after it arrives later (p99 at 10,000 appends/s: 2.0–2.6 ms against 2.7–3.3 ms
+    // corked). While the socket is backed up, Node queues the frames and writes them together.
     this.#ws.send(text);
     return true;
   }
@@ -316,9 +312,6 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       ws.terminate?.();
     });
     ws.on?.('ping', () => this.#touch());
-    ws.on?.('upgrade', (res: { socket?: CorkableSocket }) => {
-      if (this.#ws === ws) this.#socket = res.socket;
-    });
     ws.addEventListener('open', () => this.#onOpen(ws));
     // ws hands over the frame itself; the EventTarget form would wrap each in a MessageEvent first.
     if (ws.on) ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(isBinary ? data : data.toString()));
@@ -330,7 +323,6 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     ws.addEventListener('close', (event: { code: number; reason: string }) => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
-      this.#socket = undefined;
       this.#dropped(
         refused ?? closedError(this.url, event.code, event.reason, failure),
       );

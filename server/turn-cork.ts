@@ -1,7 +1,7 @@
 /**
  * Corks a socket for the rest of the event loop's turn, so that the frames
- * sent meanwhile leave in one write (ws in Node; browsers' WebSocket has no
- * socket to cork).
+ * sent meanwhile leave in one write: a session's acks of one fsync round, or
+ * the frames one socket read's requests answer.
  */
 
 /** The part of a `net.Socket` a TurnCork uses. */
