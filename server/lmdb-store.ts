@@ -47,6 +47,16 @@ type EventKey = [journal: string, micros: number];
 /** The durable head of a journal: its newest seq and micros (older versions appended a third number). */
 type HeadRecord = [seq: number, micros: number];
 
+/** A batch staged in the write-ahead log and not yet written, and its journal's position before it. */
+interface Unpublished {
+  readonly state: JournalState;
+  readonly journal: string;
+  readonly seq: number;
+  readonly micros: number;
+  readonly stored: StoredEvent[];
+  batch: Batch;
+}
+
 /** A batch in the write-ahead log that LMDB does not hold yet. */
 interface Batch {
   /** What the log holds, and LMDB will: the events' keys and values, and the journal's head after them. */
@@ -87,9 +97,10 @@ interface Checkpoint {
 
 /**
  * Keeps journals in an LMDB environment, behind a write-ahead log (`wal/` in
- * the directory). An append is written to the log with one `write(2)`, given
- * to watchers at once, and resolves once the log is fsync'd (appends waiting
- * meanwhile share one fsync), so every acknowledged event survives `kill -9`
+ * the directory). The appends of one turn of the event loop are written to
+ * the log with one `write(2)` once they have run, then given to watchers; each
+ * resolves once the log is fsync'd (appends waiting meanwhile share one
+ * fsync), so every acknowledged event survives `kill -9`
  * of the process and a power loss. LMDB takes the log's batches in fsync'd
  * transactions of many appends each, in the background; the next open
  * replays into LMDB what a crash kept from it.
@@ -132,6 +143,12 @@ export class LmdbStore implements JournalStore {
   #lastCommit = 0;
   /** Set when the log or LMDB failed: appends stop until a restart replays the log. */
   #broken: Error | undefined;
+  /**
+   * Batches appended this turn, staged in the log and not yet written: `#publish` writes them
+   * with one `write(2)` once the turn's appends have run, then tells the watchers. Until then
+   * no one sees them: reads and `head()` publish first.
+   */
+  #unpublished: Unpublished[] = [];
   #closing: Promise<void> | undefined;
 
   constructor(options: LmdbStoreOptions) {
@@ -214,12 +231,13 @@ export class LmdbStore implements JournalStore {
     const record: WalRecord = { journal, micros: times, values, seq };
     let committed: () => void;
     try {
-      committed = this.#wal.write(record);
+      committed = this.#wal.stage(record);
     } catch (error) {
       this.#broken ??= error as Error;
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
     }
-    // From here on the batch may be replayed from the log, so it is emitted whatever happens.
+    // From here on the batch may be replayed from the log, so it is emitted once written.
+    const unpublished: Unpublished = { state, journal, seq: state.seq, micros: state.micros, stored, batch: undefined! };
     state.seq = seq;
     state.micros = micros;
     const checkpoint = this.#queued;
@@ -236,7 +254,8 @@ export class LmdbStore implements JournalStore {
     state.unstored.push(batch);
     if (key !== undefined) state.keys!.remember(key, times[0]!);
     checkpoint.batches.push(batch);
-    this.#emit(journal, stored);
+    unpublished.batch = batch;
+    if (this.#unpublished.push(unpublished) === 1) queueMicrotask(this.#publish);
     this.#checkpointing ??= this.#checkpoint();
     return result;
   }
@@ -247,6 +266,7 @@ export class LmdbStore implements JournalStore {
     checkJournal(journal);
     const count = Math.floor(limit);
     if (!(count > 0) || Number.isNaN(after) || after === Infinity) return [];
+    this.#publish();
     const page = this.#range(journal, firstMicrosAfter(after), count);
     const unstored = this.#journals.get(journal)?.unstored;
     if (unstored === undefined || unstored.length === 0 || page.length === count) return page;
@@ -267,6 +287,7 @@ export class LmdbStore implements JournalStore {
   async head(journal: string): Promise<JournalHead> {
     this.#checkOpen();
     checkJournal(journal);
+    this.#publish();
     const state = this.#journals.get(journal);
     if (state) return { seq: state.seq, timestamp: state.micros / 1e6 };
     const record = this.#guard(() => this.#heads.get(journal));
@@ -382,6 +403,7 @@ export class LmdbStore implements JournalStore {
         // rates. The wait also lets this turn's frames leave before the transaction starts.
         await delay(Math.max(0, this.#lastCommit + CHECKPOINT_INTERVAL_MS - performance.now()));
         this.#lastCommit = performance.now();
+        this.#publish();
         const checkpoint = this.#queued;
         this.#queued = newCheckpoint();
         this.#committing = checkpoint;
@@ -477,6 +499,34 @@ export class LmdbStore implements JournalStore {
       return page;
     });
   }
+
+  /**
+   * Writes the batches staged this turn to the log in one `write(2)`, then tells the watchers.
+   * If the write fails, the batches are taken back, unseen (their appends reject when their
+   * fsync does), and the store is broken.
+   */
+  readonly #publish = (): void => {
+    const batches = this.#unpublished;
+    if (batches.length === 0) return;
+    this.#unpublished = [];
+    try {
+      this.#wal.write();
+    } catch (error) {
+      this.#broken ??= error as Error;
+      // The checkpoint publishes before it takes the queue: the lost batches are in it still.
+      const lost = new Set(batches.map(({ batch }) => batch));
+      const queued = this.#queued.batches;
+      queued.splice(0, queued.length, ...queued.filter((batch) => !lost.has(batch)));
+      // The newest first, so each journal goes back to where its first lost batch began.
+      for (const { state, seq, micros, batch } of batches.reverse()) {
+        state.unstored.splice(state.unstored.indexOf(batch), 1);
+        state.seq = seq;
+        state.micros = micros;
+      }
+      return;
+    }
+    for (const { journal, stored } of batches) this.#emit(journal, stored);
+  };
 
   #emit(journal: string, events: readonly StoredEvent[]): void {
     try {

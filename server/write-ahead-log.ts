@@ -1,10 +1,11 @@
 /**
- * The embedded store's write-ahead log: each append's writes, written with
- * one `write(2)` before the batch goes to LMDB. Once written, a record
- * survives `kill -9` of the process (the kernel keeps what a write handed
- * it), so its events can be delivered at once; once `sync()` resolves, it
- * survives a power loss too, so its append can be acknowledged. LMDB takes
- * the records later, many per transaction.
+ * The embedded store's write-ahead log: each append's writes, staged by
+ * `stage()` and written by `write()`, the records staged meanwhile in one
+ * `write(2)`, before the batch goes to LMDB. Once written, a record survives
+ * `kill -9` of the process (the kernel keeps what a write handed it), so its
+ * events can be delivered; once `sync()` resolves, it survives a power loss
+ * too, so its append can be acknowledged. LMDB takes the records later, many
+ * per transaction.
  *
  * Records are JSON lines in numbered segment files (`<n>.wal`). A segment is
  * deleted once every record in it is committed to LMDB and a newer segment
@@ -68,8 +69,8 @@ const PREALLOCATE_BYTES = 256 * 1024;
 /** The zero-fill's unit: one write per page, so that the page cache holds the segment in pages (see above). */
 const PAGE_BYTES = 4096;
 const ZEROS = Buffer.alloc(PAGE_BYTES);
-/** Where each record is encoded before its write; writes are synchronous, so one serves every log. */
-const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+/** The staging buffer's size to start with, and to return to after a larger batch. */
+const STAGE_BYTES = 64 * 1024;
 
 export class WriteAheadLog {
   readonly #dir: string;
@@ -88,6 +89,10 @@ export class WriteAheadLog {
   /** The fdatasync round running, and the one that will start next (group commit). */
   #syncing: Promise<void> | undefined;
   #nextSync: Promise<void> | undefined;
+  /** Records staged and not yet written, encoded, and the bytes of them in use. */
+  #staged = Buffer.allocUnsafe(STAGE_BYTES);
+  #stagedBytes = 0;
+  #stagedRecords = 0;
 
   /**
    * Opens (creating if needed) the log in `dir`. Throws what the file system throws, and an
@@ -137,28 +142,52 @@ export class WriteAheadLog {
   }
 
   /**
-   * Writes one record. Returns the function to call once the record is committed to LMDB
-   * (exactly once). Throws if the record could not be written whole, and from then on.
+   * Stages one record for the next `write()`. Returns the function to call once the record,
+   * written, is committed to LMDB (exactly once). Throws once the log is closed or a write failed.
    */
-  write(record: WalRecord): () => void {
+  stage(record: WalRecord): () => void {
     if (this.#closed) throw new Error('the write-ahead log is closed');
     if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
     const line = `${JSON.stringify([record.journal, record.seq, record.micros, record.values])}\n`;
-    // Encoded into a reused buffer: a Buffer per append would be garbage at 10,000 appends/s.
-    // A line that may not have fit whole (within a character of the end) gets its own.
-    let buffer = SCRATCH;
-    let length = SCRATCH.write(line);
-    if (length > SCRATCH.length - 4) {
-      buffer = Buffer.from(line);
-      length = buffer.length;
+    // A segment takes the records staged for it whole: those before a switch are written first.
+    const end = this.#current.bytes + this.#stagedBytes;
+    if (end > 0 && end + 3 * line.length > this.#segmentBytes && end + Buffer.byteLength(line) > this.#segmentBytes) {
+      this.write();
+      this.#draining.add(this.#current);
+      this.#current = this.#open(this.#current.number + 1);
+      this.#release();
     }
-    let segment = this.#current;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.#stagedBytes + 3 * line.length > this.#staged.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.#staged.length, this.#stagedBytes + 3 * line.length));
+      this.#staged.copy(grown, 0, 0, this.#stagedBytes);
+      this.#staged = grown;
+    }
+    this.#stagedBytes += this.#staged.write(line, this.#stagedBytes);
+    this.#stagedRecords++;
+    const segment = this.#current;
+    return () => {
+      segment.pending--;
+      if (segment !== this.#current && segment.pending === 0) this.#release();
+    };
+  }
+
+  /**
+   * Writes the staged records with one `write(2)`; does nothing when none are staged. Throws
+   * if they could not be written whole, and from then on.
+   */
+  write(): void {
+    if (this.#stagedBytes === 0) return;
+    const length = this.#stagedBytes;
+    const records = this.#stagedRecords;
+    this.#stagedBytes = 0;
+    this.#stagedRecords = 0;
+    const buffer = this.#staged;
+    // A large batch's buffer is not kept: the next turn starts small again.
+    if (buffer.length > STAGE_BYTES) this.#staged = Buffer.allocUnsafe(STAGE_BYTES);
+    if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
+    const segment = this.#current;
     try {
-      if (segment.bytes > 0 && segment.bytes + length > this.#segmentBytes) {
-        this.#draining.add(segment);
-        segment = this.#current = this.#open(segment.number + 1);
-        this.#release();
-      }
       segment.unsynced = true;
       const end = segment.bytes + length;
       if (end > segment.allocated) this.#preallocate(segment, end);
@@ -169,15 +198,13 @@ export class WriteAheadLog {
       this.#failed = error as Error;
       throw error;
     }
-    segment.pending++;
-    return () => {
-      segment.pending--;
-      if (segment !== this.#current && segment.pending === 0) this.#release();
-    };
+    // Only records written wait for their commit: a segment of none but unwritten ones may go.
+    segment.pending += records;
   }
 
   /**
-   * Resolves once every record written before the call is on disk (fdatasync). Calls made
+   * Resolves once every record staged before the call is on disk (fdatasync); records still
+   * staged when the fdatasync starts are written first. Calls made
    * before the next fdatasync starts share it: one disk flush for all of them. It starts once
    * the event loop's turn has handled its I/O (so the appends one socket read brought, and
    * the frames they send, go first), or after the fdatasync running. Rejects if a write or a
@@ -200,6 +227,11 @@ export class WriteAheadLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    try {
+      this.write();
+    } catch {
+      // The appends staged learn of it from their fsync.
+    }
     await this.#nextSync?.catch(() => {});
     await this.#syncing?.catch(() => {});
     this.#draining.add(this.#current);
@@ -218,6 +250,7 @@ export class WriteAheadLog {
 
   async #flush(): Promise<void> {
     try {
+      this.write();
       if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
       const segments = [this.#current, ...this.#draining].filter((segment) => segment.unsynced);
       const dir = this.#dirUnsynced;

@@ -33,6 +33,12 @@ async function scratch(t: TestContext): Promise<{ dir: string; open: () => LmdbS
 }
 
 const record = (n: number): WalRecord => ({ journal: 'j', micros: [n * 10, n * 10 + 1], values: [`a${n}`, `b\n${n}`], seq: n * 2 });
+/** Stages `record` and writes it at once; returns its committed callback. */
+function put(log: WriteAheadLog, record: WalRecord): () => void {
+  const committed = log.stage(record);
+  log.write();
+  return committed;
+}
 const segments = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.wal')).sort();
 
 /** What a log opened on `dir` recovers; it is closed again, and what it recovered stays on disk. */
@@ -47,7 +53,7 @@ describe('WriteAheadLog', () => {
   it('gives back, in order, what a log left uncommitted, then deletes it', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const crashed = new WriteAheadLog(dir);
-    for (let n = 1; n <= 3; n++) crashed.write(record(n));
+    for (let n = 1; n <= 3; n++) put(crashed, record(n));
     await crashed.close();
     const reopened = new WriteAheadLog(dir);
     assert.deepEqual([...reopened.recovered()], [record(1), record(2), record(3)]);
@@ -60,8 +66,8 @@ describe('WriteAheadLog', () => {
   it('ends recovery at a torn last line', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const crashed = new WriteAheadLog(dir);
-    crashed.write(record(1));
-    crashed.write(record(2));
+    put(crashed, record(1));
+    put(crashed, record(2));
     await crashed.close();
     // The torn record lies where the next record would have gone: over the zeros ahead of them.
     const path = join(dir, '1.wal');
@@ -76,10 +82,10 @@ describe('WriteAheadLog', () => {
     const log = new WriteAheadLog(dir);
     const big = (n: number): WalRecord => ({ ...record(n), values: [`a${n}`, 'x'.repeat(100_000)] });
     const step = 256 * 1024;
-    log.write(big(1));
+    put(log, big(1));
     const path = join(dir, '1.wal');
     assert.equal(statSync(path).size, step, 'the first record\'s write zero-filled the first 256 KiB');
-    for (let n = 2; n <= 12; n++) log.write(big(n));
+    for (let n = 2; n <= 12; n++) put(log, big(n));
     const records = readFileSync(path).indexOf(0);
     assert.ok(records > 11 * 100_000, `the records end at ${records}`);
     assert.equal(statSync(path).size, Math.ceil(records / step) * step, 'each record past the zeros zero-filled the next 256 KiB');
@@ -87,16 +93,31 @@ describe('WriteAheadLog', () => {
     assert.deepEqual(await recoveredFrom(dir), Array.from({ length: 12 }, (_, i) => big(i + 1)));
   });
 
+  it('writes nothing when staging; write() writes every record staged since, and close() what is left', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const log = new WriteAheadLog(dir);
+    const path = join(dir, '1.wal');
+    log.stage(record(1));
+    log.stage(record(2));
+    assert.equal(statSync(path).size, 0, 'staged records are not in the file');
+    log.write();
+    const text = readFileSync(path).toString('utf8', 0, readFileSync(path).indexOf(0));
+    assert.equal(text.split('\n').length - 1, 2, 'both records are in the file');
+    log.stage(record(3));
+    await log.close();
+    assert.deepEqual(await recoveredFrom(dir), [record(1), record(2), record(3)]);
+  });
+
   it('starts a new segment past the size limit and deletes an old one once its records are committed', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     // Every record past a segment's first starts a new segment.
     const log = new WriteAheadLog(dir, { segmentBytes: 1 });
-    const first = log.write(record(1));
-    const second = log.write(record(2));
+    const first = put(log, record(1));
+    const second = put(log, record(2));
     assert.deepEqual(segments(dir), ['1.wal', '2.wal']);
     first();
     assert.deepEqual(segments(dir), ['2.wal'], 'segment 1 went once its record was committed');
-    log.write(record(3));
+    put(log, record(3));
     assert.deepEqual(segments(dir), ['2.wal', '3.wal'], 'segment 2 still holds an uncommitted record');
     second();
     assert.deepEqual(segments(dir), ['3.wal']);
@@ -110,11 +131,11 @@ describe('WriteAheadLog', () => {
     }
     const { dir } = await scratch(t);
     const log = new WriteAheadLog(dir, { segmentBytes: 1 });
-    log.write(record(1));
+    put(log, record(1));
     // The next segment is a full disk.
     symlinkSync('/dev/full', join(dir, '2.wal'));
-    assert.throws(() => log.write(record(2)), { code: 'ENOSPC' });
-    assert.throws(() => log.write(record(3)), /an earlier write to the write-ahead log failed/);
+    assert.throws(() => put(log, record(2)), { code: 'ENOSPC' });
+    assert.throws(() => put(log, record(3)), /an earlier write to the write-ahead log failed/);
     await assert.rejects(log.sync(), /an earlier write to the write-ahead log failed/);
     await log.close();
     assert.deepEqual(await recoveredFrom(dir), [record(1)]);
@@ -123,29 +144,29 @@ describe('WriteAheadLog', () => {
   it('deletes its files at close only when every record is committed', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const clean = new WriteAheadLog(dir);
-    clean.write(record(1))();
+    put(clean, record(1))();
     await clean.close();
     assert.deepEqual(segments(dir), []);
     const unclean = new WriteAheadLog(dir);
-    unclean.write(record(2));
+    put(unclean, record(2));
     await unclean.close();
     assert.deepEqual(await recoveredFrom(dir), [record(2)]);
   });
 
-  it('fsyncs for every sync() caller: callers in one turn share an fsync, and callers during it share the next', LIMIT, async (t) => {
+  it('fsyncs for every sync() caller, writing what is staged first: callers in one turn share an fsync, and callers during it share the next', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const log = new WriteAheadLog(dir);
-    log.write(record(1));
+    log.stage(record(1));
     const first = log.sync();
-    log.write(record(2));
+    log.stage(record(2));
     assert.equal(log.sync(), first, 'the callers of one turn share the fsync that starts after it');
-    // The fsync starts after this turn's I/O; a write made once it runs needs another.
+    // The fsync starts after this turn's I/O; a record staged once it runs needs another.
     await new Promise((resolve) => setImmediate(resolve));
-    log.write(record(3));
+    log.stage(record(3));
     const second = log.sync();
-    log.write(record(4));
+    log.stage(record(4));
     const third = log.sync();
-    assert.notEqual(first, second, 'a write made during an fsync needs one of its own');
+    assert.notEqual(first, second, 'a record staged during an fsync needs one of its own');
     assert.equal(second, third, 'one fsync covers every caller that waited behind the first');
     await Promise.all([first, second, third]);
     assert.notEqual(log.sync(), second, 'a caller after the fsync gets a new one');
@@ -199,6 +220,29 @@ describe('LmdbStore and its write-ahead log', () => {
     assert.deepEqual(await store.read('j', 0, 10), [(await store.read('j', 0, 1))[0]!, ...emitted], 'the same events once committed');
   });
 
+  it('writes the appends of one turn to the log together, and only then tells the watchers', LIMIT, async (t) => {
+    const { dir, open } = await scratch(t);
+    const store = open();
+    const emitted: number[][] = [];
+    let inLog = -1;
+    const log = join(dir, 'wal', '1.wal');
+    const seen = new Promise<void>((resolve) => {
+      store.watch('j', (events) => {
+        // What the log holds when the first batch is told: every batch of the turn.
+        if (emitted.length === 0) inLog = readFileSync(log).toString('utf8', 0, readFileSync(log).indexOf(0)).split('\n').length - 1;
+        emitted.push(events.map((event) => event.seq));
+        if (emitted.length === 3) resolve();
+      });
+    });
+    const appends = [1, 2, 3].map((n) => store.append('j', [{ name: `e${n}`, context: {} }]));
+    assert.deepEqual(emitted, [], 'no watcher hears of a batch in the turn that appends it');
+    assert.equal(statSync(log).size, 0, 'nor is it written yet');
+    await seen;
+    assert.deepEqual(emitted, [[1], [2], [3]]);
+    assert.equal(inLog, 3, 'the three batches were written before the first was told');
+    assert.deepEqual((await Promise.all(appends)).map((events) => events[0]!.seq), [1, 2, 3]);
+  });
+
   it('replays after kill -9 the batches it emitted and never committed, keys and all', LIMIT, async (t) => {
     const { dir: path, open } = await scratch(t);
     const child = spawn(process.execPath, ['--input-type=module', '-e', EMIT_THEN_DIE], {
@@ -240,10 +284,10 @@ describe('LmdbStore and its write-ahead log', () => {
       values: [`${seq}:${name.length}:${name}{"name":"${name}","timestamp":${at / 1e6},"context":{},"seq":${seq}}`],
     });
     const log = new WriteAheadLog(join(dir, 'wal'));
-    log.write(one('j', 1, micros, 'stored'));
-    log.write(one('j', 3, micros + 2, 'after-a-gap'));
-    log.write(one('j', 2, micros + 3, 'fits-but-after-the-gap'));
-    log.write(one('k', 1, micros + 4, 'other-journal'));
+    put(log, one('j', 1, micros, 'stored'));
+    put(log, one('j', 3, micros + 2, 'after-a-gap'));
+    put(log, one('j', 2, micros + 3, 'fits-but-after-the-gap'));
+    put(log, one('k', 1, micros + 4, 'other-journal'));
     await log.close();
     const reopened = open();
     assert.deepEqual((await reopened.read('j', 0, 10)).map((event) => event.name), ['stored']);
