@@ -50,11 +50,9 @@ type HeadRecord = [seq: number, micros: number];
 /** A batch staged in the write-ahead log and not yet written, and its journal's position before it. */
 interface Unpublished {
   readonly state: JournalState;
-  readonly journal: string;
+  readonly batch: Batch;
   readonly seq: number;
   readonly micros: number;
-  readonly stored: StoredEvent[];
-  batch: Batch;
 }
 
 /** A batch in the write-ahead log that LMDB does not hold yet. */
@@ -237,7 +235,7 @@ export class LmdbStore implements JournalStore {
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
     }
     // From here on the batch may be replayed from the log, so it is emitted once written.
-    const unpublished: Unpublished = { state, journal, seq: state.seq, micros: state.micros, stored, batch: undefined! };
+    const before = { seq: state.seq, micros: state.micros };
     state.seq = seq;
     state.micros = micros;
     const checkpoint = this.#queued;
@@ -254,8 +252,7 @@ export class LmdbStore implements JournalStore {
     state.unstored.push(batch);
     if (key !== undefined) state.keys!.remember(key, times[0]!);
     checkpoint.batches.push(batch);
-    unpublished.batch = batch;
-    if (this.#unpublished.push(unpublished) === 1) queueMicrotask(this.#publish);
+    if (this.#unpublished.push({ state, batch, ...before }) === 1) queueMicrotask(this.#publish);
     this.#checkpointing ??= this.#checkpoint();
     return result;
   }
@@ -525,7 +522,7 @@ export class LmdbStore implements JournalStore {
       }
       return;
     }
-    for (const { journal, stored } of batches) this.#emit(journal, stored);
+    for (const { batch } of batches) this.#emit(batch.record.journal, batch.stored);
   };
 
   #emit(journal: string, events: readonly StoredEvent[]): void {
