@@ -7,11 +7,17 @@
  * too, so its append can be acknowledged. LMDB takes the records later, many
  * per transaction.
  *
- * Records are JSON lines in numbered segment files (`<n>.wal`). A segment is
- * deleted once every record in it is committed to LMDB and a newer segment
- * has taken over; on open, the records of the segments found are recovered
- * (a torn last line, which only a power loss or a full disk leaves, ends the
- * recovery of its segment), then those segments are deleted.
+ * Records are lines in numbered segment files (`<n>.wal`): a JSON header
+ * `[journal,seq,[micros…]]`, a tab, then each stored value as
+ * `<length>:<value>` (its length in UTF-16 units), then a newline. The values
+ * go in as they are: as JSON strings, every quote of the event JSON they
+ * carry would be escaped, on the hot path and on disk. (Segments written as
+ * JSON lines, `[journal,seq,[micros…],[values…]]`, by earlier versions are
+ * still read.) A segment is deleted, off the event loop, once every record in
+ * it is committed to LMDB and a newer segment has taken over; on open, the
+ * records of the segments found are recovered (a torn last record, which only
+ * a power loss or a full disk leaves, ends the recovery of its segment), then
+ * those segments are deleted.
  *
  * A segment is zero-filled ahead of its records, PREALLOCATE_BYTES at a time,
  * and records overwrite the zeros: a record then changes neither the file's
@@ -28,6 +34,7 @@
  * process, or a second log in this one, out while the owner lives.
  */
 import { closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { lock, unlock } from './dir-lock.js';
 
@@ -93,6 +100,8 @@ export class WriteAheadLog {
   #staged = Buffer.allocUnsafe(STAGE_BYTES);
   #stagedBytes = 0;
   #stagedRecords = 0;
+  /** Deletions of released segments still running: `close()` waits for them. */
+  readonly #deleting = new Set<Promise<void>>();
 
   /**
    * Opens (creating if needed) the log in `dir`. Throws what the file system throws, and an
@@ -125,12 +134,11 @@ export class WriteAheadLog {
       // The zeros a segment was filled with ahead of its records end them.
       const zeros = bytes.indexOf(0);
       const text = bytes.toString('utf8', 0, zeros === -1 ? bytes.length : zeros);
-      let start = 0;
-      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-        const record = parseRecord(text.slice(start, end));
-        if (record === undefined) break;
-        yield record;
-        start = end + 1;
+      for (let start = 0; start < text.length; ) {
+        const parsed = parseRecord(text, start);
+        if (parsed === undefined) break;
+        yield parsed.record;
+        start = parsed.end;
       }
     }
   }
@@ -148,7 +156,7 @@ export class WriteAheadLog {
   stage(record: WalRecord): () => void {
     if (this.#closed) throw new Error('the write-ahead log is closed');
     if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
-    const line = `${JSON.stringify([record.journal, record.seq, record.micros, record.values])}\n`;
+    const line = encodeRecord(record);
     // A segment takes the records staged for it whole: those before a switch are written first.
     const end = this.#current.bytes + this.#stagedBytes;
     if (end > 0 && end + 3 * line.length > this.#segmentBytes && end + Buffer.byteLength(line) > this.#segmentBytes) {
@@ -239,8 +247,14 @@ export class WriteAheadLog {
     // Segments with uncommitted records stay on disk for the next open to replay.
     for (const segment of this.#draining) closeSync(segment.fd);
     this.#draining.clear();
+    await this.deleted();
     closeSync(this.#dirFd);
     unlock(this.#dir);
+  }
+
+  /** Resolves once the segments released so far are deleted (or their deletion failed). */
+  async deleted(): Promise<void> {
+    await Promise.all(this.#deleting);
   }
 
   #startNext(): Promise<void> {
@@ -301,13 +315,21 @@ export class WriteAheadLog {
     }
   }
 
-  /** Closes and deletes the draining segments whose records are all committed and that no flush is using. */
+  /**
+   * Closes and deletes the draining segments whose records are all committed and that no flush
+   * is using. The deletion runs in the threadpool: freeing a full segment's blocks took the
+   * file system ~25 ms for a 64 MiB segment here, all of it on the event loop with `unlinkSync`. A segment whose deletion
+   * fails stays on disk; the next open replays its records (LMDB holds them all, so it takes
+   * none) and deletes it.
+   */
   #release(): void {
     for (const segment of this.#draining) {
       if (segment.pending > 0 || segment.syncing) continue;
       this.#draining.delete(segment);
       closeSync(segment.fd);
-      unlinkSync(segment.path);
+      const deletion = unlink(segment.path).catch(() => {});
+      this.#deleting.add(deletion);
+      void deletion.then(() => this.#deleting.delete(deletion));
     }
   }
 }
@@ -316,15 +338,56 @@ function flushFd(flush: typeof fsync, fd: number): Promise<void> {
   return new Promise((resolve, reject) => flush(fd, (error) => (error ? reject(error) : resolve())));
 }
 
-function parseRecord(line: string): WalRecord | undefined {
-  let value: unknown;
+/** A record's line (see the header of this file). */
+function encodeRecord(record: WalRecord): string {
+  let line = `${JSON.stringify([record.journal, record.seq, record.micros])}\t`;
+  for (const value of record.values) line += `${value.length}:${value}`;
+  return `${line}\n`;
+}
+
+const LENGTH = /^\d{1,9}$/;
+
+/**
+ * The record whose line starts at `start` in `text`, and where the next line starts; undefined
+ * for a torn or malformed line. JSON escapes tabs and newlines, so a tab before the first
+ * newline ends a header, and a newline first ends an earlier version's JSON line.
+ */
+function parseRecord(text: string, start: number): { record: WalRecord; end: number } | undefined {
+  const newline = text.indexOf('\n', start);
+  const tab = text.indexOf('\t', start);
+  if (tab === -1 || (newline !== -1 && newline < tab)) {
+    if (newline === -1) return undefined;
+    const fields = parseJson(text.slice(start, newline));
+    if (!Array.isArray(fields) || fields.length !== 4) return undefined;
+    const record = asRecord(fields[0], fields[1], fields[2], fields[3]);
+    return record === undefined ? undefined : { record, end: newline + 1 };
+  }
+  const header = parseJson(text.slice(start, tab));
+  if (!Array.isArray(header) || header.length !== 3 || !Array.isArray(header[2])) return undefined;
+  const values: string[] = [];
+  let at = tab + 1;
+  for (let i = 0; i < header[2].length; i++) {
+    const colon = text.indexOf(':', at);
+    const length = colon === -1 ? '' : text.slice(at, colon);
+    if (!LENGTH.test(length)) return undefined;
+    at = colon + 1 + Number(length);
+    if (at > text.length) return undefined;
+    values.push(text.slice(colon + 1, at));
+  }
+  if (text.charCodeAt(at) !== 0x0a) return undefined;
+  const record = asRecord(header[0], header[1], header[2], values);
+  return record === undefined ? undefined : { record, end: at + 1 };
+}
+
+function parseJson(text: string): unknown {
   try {
-    value = JSON.parse(line);
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (!Array.isArray(value) || value.length !== 4) return undefined;
-  const [journal, seq, micros, values] = value as unknown[];
+}
+
+function asRecord(journal: unknown, seq: unknown, micros: unknown, values: unknown): WalRecord | undefined {
   if (typeof journal !== 'string' || typeof seq !== 'number' || !Array.isArray(micros) || !Array.isArray(values)) return undefined;
   if (micros.length === 0 || micros.length !== values.length) return undefined;
   if (!micros.every((m) => typeof m === 'number') || !values.every((v) => typeof v === 'string')) return undefined;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,17 @@ function put(log: WriteAheadLog, record: WalRecord): () => void {
 }
 const segments = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.wal')).sort();
 
+/** What a log would recover from a copy of the segment at `path` (its own log holds the directory). */
+async function recoveredCopy(path: string): Promise<WalRecord[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'wsjournal-wal-copy-'));
+  try {
+    copyFileSync(path, join(dir, '1.wal'));
+    return await recoveredFrom(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** What a log opened on `dir` recovers; it is closed again, and what it recovered stays on disk. */
 async function recoveredFrom(dir: string): Promise<WalRecord[]> {
   const log = new WriteAheadLog(dir);
@@ -72,9 +83,30 @@ describe('WriteAheadLog', () => {
     // The torn record lies where the next record would have gone: over the zeros ahead of them.
     const path = join(dir, '1.wal');
     const fd = openSync(path, 'r+');
-    writeSync(fd, '["j",6,[30,31],["a3"', readFileSync(path).indexOf(0));
+    writeSync(fd, '["j",6,[30,31]]\t2:a31:', readFileSync(path).indexOf(0));
     closeSync(fd);
     assert.deepEqual(await recoveredFrom(dir), [record(1), record(2)]);
+  });
+
+  it('writes values as they are, whatever characters they hold, and reads them back', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const odd = ['tab\there', 'line\nbreak\r\n', '3:colons:', '"quoted" \\ back', 'é 😀 ✓', ''];
+    const records = odd.map((value, n): WalRecord => ({ journal: `j ${value}`, seq: n + 1, micros: [n], values: [value] }));
+    const log = new WriteAheadLog(dir);
+    for (const one of records) put(log, one);
+    await log.close();
+    assert.deepEqual(await recoveredFrom(dir), records);
+  });
+
+  it('recovers a segment an earlier version wrote as JSON lines, then goes on in its own format', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const old = [record(1), record(2)];
+    writeFileSync(join(dir, '1.wal'), old.map((one) => `${JSON.stringify([one.journal, one.seq, one.micros, one.values])}\n`).join(''));
+    const log = new WriteAheadLog(dir);
+    assert.deepEqual([...log.recovered()], old);
+    put(log, record(3));
+    await log.close();
+    assert.deepEqual(await recoveredFrom(dir), [...old, record(3)]);
   });
 
   it('zero-fills a segment ahead of its records, 256 KiB at a time, and recovers every record before the zeros', LIMIT, async (t) => {
@@ -101,8 +133,7 @@ describe('WriteAheadLog', () => {
     log.stage(record(2));
     assert.equal(statSync(path).size, 0, 'staged records are not in the file');
     log.write();
-    const text = readFileSync(path).toString('utf8', 0, readFileSync(path).indexOf(0));
-    assert.equal(text.split('\n').length - 1, 2, 'both records are in the file');
+    assert.deepEqual(await recoveredCopy(path), [record(1), record(2)], 'both records are in the file');
     log.stage(record(3));
     await log.close();
     assert.deepEqual(await recoveredFrom(dir), [record(1), record(2), record(3)]);
@@ -116,10 +147,12 @@ describe('WriteAheadLog', () => {
     const second = put(log, record(2));
     assert.deepEqual(segments(dir), ['1.wal', '2.wal']);
     first();
+    await log.deleted();
     assert.deepEqual(segments(dir), ['2.wal'], 'segment 1 went once its record was committed');
     put(log, record(3));
     assert.deepEqual(segments(dir), ['2.wal', '3.wal'], 'segment 2 still holds an uncommitted record');
     second();
+    await log.deleted();
     assert.deepEqual(segments(dir), ['3.wal']);
     await log.close();
   });
