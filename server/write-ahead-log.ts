@@ -13,11 +13,12 @@
  * go in as they are: as JSON strings, every quote of the event JSON they
  * carry would be escaped, on the hot path and on disk. (Segments written as
  * JSON lines, `[journal,seq,[micros…],[values…]]`, by earlier versions are
- * still read.) A segment is deleted, off the event loop, once every record in
- * it is committed to LMDB and a newer segment has taken over; on open, the
- * records of the segments found are recovered (a torn last record, which only
- * a power loss or a full disk leaves, ends the recovery of its segment), then
- * those segments are deleted.
+ * still read, and a record whose values hold a NUL is written that way.)
+ * A segment is deleted, off the event loop, once every record in it is
+ * committed to LMDB and a newer segment has taken over; on open, the records
+ * of the segments found are recovered (a torn last record, which only a power
+ * loss or a full disk leaves, ends the recovery of its segment), then those
+ * segments are deleted.
  *
  * A segment is zero-filled ahead of its records, PREALLOCATE_BYTES at a time,
  * and records overwrite the zeros: a record then changes neither the file's
@@ -28,7 +29,8 @@
  * writes whole (measured on Linux 6.18 ext4: 25.7 GB written to disk for
  * 8.5 MB of records with 1 MiB writes, 120 MB with page writes), and a
  * record written meanwhile waits for that write-back. Records hold no NUL
- * byte (JSON escapes it), so the first NUL ends a segment's records.
+ * byte (JSON escapes it, and a record with one in a value is written as
+ * JSON), so the first NUL ends a segment's records.
  *
  * One log per directory: its LOCK file (server/dir-lock.ts) keeps a second
  * process, or a second log in this one, out while the owner lives.
@@ -338,10 +340,17 @@ function flushFd(flush: typeof fsync, fd: number): Promise<void> {
   return new Promise((resolve, reject) => flush(fd, (error) => (error ? reject(error) : resolve())));
 }
 
-/** A record's line (see the header of this file). */
+/**
+ * A record's line (see the header of this file). The first NUL byte ends a segment's records,
+ * so a record with a NUL in a value (an event name or batch key may hold one) is written as a
+ * JSON line, which escapes it.
+ */
 function encodeRecord(record: WalRecord): string {
   let line = `${JSON.stringify([record.journal, record.seq, record.micros])}\t`;
-  for (const value of record.values) line += `${value.length}:${value}`;
+  for (const value of record.values) {
+    if (value.includes('\0')) return `${JSON.stringify([record.journal, record.seq, record.micros, record.values])}\n`;
+    line += `${value.length}:${value}`;
+  }
   return `${line}\n`;
 }
 

@@ -98,6 +98,16 @@ describe('WriteAheadLog', () => {
     assert.deepEqual(await recoveredFrom(dir), records);
   });
 
+  it('writes a record whose value holds a NUL so that it, and the records after it, recover', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const withNul: WalRecord = { journal: 'j', seq: 1, micros: [1], values: ['1:4:a\0b\0{"name":"a\\u0000b\\u0000"}'] };
+    const log = new WriteAheadLog(dir);
+    put(log, withNul);
+    put(log, record(1));
+    await log.close();
+    assert.deepEqual(await recoveredFrom(dir), [withNul, record(1)]);
+  });
+
   it('recovers a segment an earlier version wrote as JSON lines, then goes on in its own format', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const old = [record(1), record(2)];
