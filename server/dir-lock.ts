@@ -1,14 +1,20 @@
 /**
  * A directory's lock for one owner: a `LOCK` file in it holding the owner's
- * pid. Another live process, or a second taker in this one, is refused with
- * an error whose code is `ELOCKED`; a lock whose process is gone (after
- * `kill -9`) is taken over.
+ * pid and, where `/proc` tells them (Linux), the boot's id and the process's
+ * start time. Another live process, or a second taker in this one, is refused
+ * with an error whose code is `ELOCKED`; a lock whose process is gone (after
+ * `kill -9`) is taken over. So is a lock whose pid now names another process:
+ * after a reboot or a restart, a pid is often reused, and a pid alone would
+ * keep the store closed until someone deleted the file.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The directories this process holds, so a second taker here is refused as well. */
 const HELD = new Set<string>();
+
+/** The boot's id, or undefined where `/proc` has none. */
+const BOOT_ID = readProc('/proc/sys/kernel/random/boot_id')?.trim();
 
 /** Takes `dir`'s LOCK file for this process; a lock left by a process that is gone is taken over. */
 export function lock(dir: string): void {
@@ -18,7 +24,7 @@ export function lock(dir: string): void {
     try {
       const fd = openSync(path, 'wx');
       try {
-        writeSync(fd, String(process.pid));
+        writeSync(fd, ownerLine(process.pid));
       } finally {
         closeSync(fd);
       }
@@ -27,16 +33,17 @@ export function lock(dir: string): void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    let owner = Number.NaN;
+    let line: string;
     try {
-      owner = Number(readFileSync(path, 'utf8'));
+      line = readFileSync(path, 'utf8');
     } catch (error) {
       // Its owner deleted it meanwhile: try again.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw error;
     }
+    const owner = Number(line.split(' ')[0]);
     // A pid equal to ours is a previous process's (a restarted container's pid 1, say): HELD knows our own.
-    if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw lockedError(dir, `process ${owner}`);
+    if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isOwnerAlive(owner, line)) throw lockedError(dir, `process ${owner}`);
     try {
       unlinkSync(path);
     } catch (error) {
@@ -52,6 +59,40 @@ export function unlock(dir: string): void {
     unlinkSync(join(dir, 'LOCK'));
   } catch {
     // Already gone: nothing to release.
+  }
+}
+
+/** What the LOCK file says of process `pid`: `<pid>`, or `<pid> <boot id> <start time>` where `/proc` tells them. */
+function ownerLine(pid: number): string {
+  const started = startTime(pid);
+  return BOOT_ID === undefined || started === undefined ? String(pid) : `${pid} ${BOOT_ID} ${started}`;
+}
+
+/**
+ * True when the process the LOCK file names still runs: its pid is alive and, where the file
+ * and `/proc` tell them, it runs in the same boot and started when the owner did.
+ */
+function isOwnerAlive(pid: number, line: string): boolean {
+  if (!isAlive(pid)) return false;
+  const [, boot, started] = line.trim().split(' ');
+  if (boot === undefined || started === undefined || BOOT_ID === undefined) return true;
+  if (boot !== BOOT_ID) return false;
+  const now = startTime(pid);
+  return now === undefined || now === started;
+}
+
+/** The start time of process `pid` (clock ticks since boot, `/proc/<pid>/stat` field 22), or undefined. */
+function startTime(pid: number): string | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
   }
 }
 

@@ -239,6 +239,29 @@ describe('WriteAheadLog', () => {
     await taken.close();
   });
 
+  it('takes over a lock whose pid now names another process, from another boot or started later', LIMIT, async (t) => {
+    if (!existsSync('/proc/self/stat') || !existsSync('/proc/sys/kernel/random/boot_id')) {
+      t.skip('no /proc here to tell a reused pid from its owner');
+      return;
+    }
+    const { dir } = await scratch(t);
+    const lockFile = join(dir, 'LOCK');
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+    const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+    // The parent process is alive: only what else the file says can show the lock is stale.
+    writeFileSync(lockFile, `${process.ppid}`);
+    assert.throws(() => new WriteAheadLog(dir), { code: 'ELOCKED' }, 'a pid alone is taken at its word');
+    writeFileSync(lockFile, `${process.ppid} ${boot} ${started}`);
+    assert.throws(() => new WriteAheadLog(dir), { code: 'ELOCKED', message: new RegExp(`in use by process ${process.ppid}`) }, 'its owner, alive');
+    for (const stale of [`${process.ppid} another-boot ${started}`, `${process.ppid} ${boot} ${Number(started) + 1}`]) {
+      writeFileSync(lockFile, stale);
+      const log = new WriteAheadLog(dir);
+      assert.match(readFileSync(lockFile, 'utf8'), new RegExp(`^${process.pid} ${boot} \\d+$`), `taken over from "${stale}"`);
+      await log.close();
+    }
+  });
+
 });
 
 describe('LmdbStore and its write-ahead log', () => {
