@@ -358,19 +358,21 @@ const LENGTH = /^\d{1,9}$/;
 
 /**
  * The record whose line starts at `start` in `text`, and where the next line starts; undefined
- * for a torn or malformed line. JSON escapes tabs and newlines, so a tab before the first
- * newline ends a header, and a newline first ends an earlier version's JSON line.
+ * for a torn or malformed line. JSON escapes tabs and newlines, so the first of them after
+ * `start` is either the tab that ends a header or the newline that ends an earlier version's
+ * JSON line.
  */
 function parseRecord(text: string, start: number): { record: WalRecord; end: number } | undefined {
-  const newline = text.indexOf('\n', start);
-  const tab = text.indexOf('\t', start);
-  if (tab === -1 || (newline !== -1 && newline < tab)) {
-    if (newline === -1) return undefined;
-    const fields = parseJson(text.slice(start, newline));
+  let stop = start;
+  while (stop < text.length && text.charCodeAt(stop) !== 0x09 && text.charCodeAt(stop) !== 0x0a) stop++;
+  if (stop === text.length) return undefined;
+  if (text.charCodeAt(stop) === 0x0a) {
+    const fields = parseJson(text.slice(start, stop));
     if (!Array.isArray(fields) || fields.length !== 4) return undefined;
     const record = asRecord(fields[0], fields[1], fields[2], fields[3]);
-    return record === undefined ? undefined : { record, end: newline + 1 };
+    return record === undefined ? undefined : { record, end: stop + 1 };
   }
+  const tab = stop;
   const header = parseJson(text.slice(start, tab));
   if (!Array.isArray(header) || header.length !== 3 || !Array.isArray(header[2])) return undefined;
   const values: string[] = [];
