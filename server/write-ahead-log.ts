@@ -319,10 +319,10 @@ export class WriteAheadLog {
 
   /**
    * Closes and deletes the draining segments whose records are all committed and that no flush
-   * is using. The deletion runs in the threadpool: freeing a full segment's blocks took the
-   * file system ~25 ms for a 64 MiB segment here, all of it on the event loop with `unlinkSync`. A segment whose deletion
-   * fails stays on disk; the next open replays its records (LMDB holds them all, so it takes
-   * none) and deletes it.
+   * is using. The deletion runs in the threadpool: freeing a 64 MiB segment's blocks took the
+   * file system ~25 ms here, all of it on the event loop with `unlinkSync`. A segment whose
+   * deletion fails stays on disk; the next open replays its records (LMDB holds them all, so
+   * it takes none) and deletes it.
    */
   #release(): void {
     for (const segment of this.#draining) {
@@ -372,11 +372,10 @@ function parseRecord(text: string, start: number): { record: WalRecord; end: num
     const record = asRecord(fields[0], fields[1], fields[2], fields[3]);
     return record === undefined ? undefined : { record, end: stop + 1 };
   }
-  const tab = stop;
-  const header = parseJson(text.slice(start, tab));
+  const header = parseJson(text.slice(start, stop));
   if (!Array.isArray(header) || header.length !== 3 || !Array.isArray(header[2])) return undefined;
   const values: string[] = [];
-  let at = tab + 1;
+  let at = stop + 1;
   for (let i = 0; i < header[2].length; i++) {
     const colon = text.indexOf(':', at);
     const length = colon === -1 ? '' : text.slice(at, colon);
