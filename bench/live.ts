@@ -19,6 +19,12 @@
  * carries are added: 1 consumer at 1,000 events/s and 100 consumers at 100
  * events/s; --quick runs 1 × 10,000/s and 100 × 100/s only.
  *
+ * Where the machine carries the load, a third system takes its turn in the
+ * rounds: the durability floor (bench/live-durable-relay-server.ts), the relay
+ * plus a log write, an fdatasync group commit and one ack per frame after it.
+ * Its p99 over the relay's is what durable acknowledgements alone cost here;
+ * wsjournal's over it is wsjournal's own part.
+ *
  * Each rate also measures the fsync floor: raw lmdb-js puts paced at that
  * rate in the store's durability mode (fsync per commit), put→commit latency.
  * It is what a server that delivered only events LMDB had fsync'd would add
@@ -33,6 +39,7 @@ import { createStream, deleteStream, natsStream, type NatsStream } from './lib/n
 import { round } from './lib/results.js';
 import { log, skip, tempDir, type ScenarioContext } from './lib/scenario.js';
 import { REDIS_URL } from './lib/services.js';
+import type { DurableRelayConfig } from './live-durable-relay-server.js';
 import type { LiveFloorConfig } from './live-lmdb-floor.js';
 import type { LiveProducerConfig } from './live-producer.js';
 
@@ -201,11 +208,25 @@ export async function live(context: ScenarioContext): Promise<void> {
     };
     const run = async (setup: Setup): Promise<LiveResult> => pool([await measure(setup, fanout, rate, warmupMs, durationMs, profileArgv)]);
     // The relay and wsjournal take turns (the header says why), and each one's rounds are pooled.
+    // The durability floor joins them where the machine carries the load: at 1,000,000 frames/s
+    // every system saturates and its latency measures the backlog, not what durability adds.
+    const durableFloor = fanout * rate <= 10_000;
     const relayRounds: Measurement[] = [];
+    const durableRounds: Measurement[] = [];
     const lmdbRounds: Measurement[] = [];
     for (let turn = 0; turn < rounds; turn++) {
       log(`live: raw ws relay, ${label}, round ${turn + 1} of ${rounds}`);
       relayRounds.push(await measure({ mode: 'ws', server: ['live-relay-server', {}] }, fanout, rate, warmupMs, durationMs / rounds, profileArgv));
+      if (durableFloor) {
+        log(`live: raw ws relay with durable acks, ${label}, round ${turn + 1} of ${rounds}`);
+        const logDir = tempDir('live-durable');
+        try {
+          const setup: Setup = { mode: 'ws', server: ['live-durable-relay-server', { path: logDir.path } satisfies DurableRelayConfig] };
+          durableRounds.push(await measure(setup, fanout, rate, warmupMs, durationMs / rounds, profileArgv));
+        } finally {
+          logDir.remove();
+        }
+      }
       log(`live: wsjournal on LmdbStore, ${label}, round ${turn + 1} of ${rounds}`);
       const lmdb = tempDir('live');
       try {
@@ -225,11 +246,20 @@ export async function live(context: ScenarioContext): Promise<void> {
       const scenario = `live/${system}/${label}`;
       recorder.record({ scenario, ...common, ...extra, ...result, eventsPerSec: result.achievedRate, baselineP99Ms: relay.p99Ms, ratio, ...bars });
     };
+    const durable = durableFloor ? pool(durableRounds) : undefined;
+    if (durable) {
+      compare('floor-durable-ws-relay', durable, false, {
+        ...interleaving,
+        note: 'the raw ws relay plus a log write per turn, fdatasync group commit and one ack per frame after it, no store or protocol of ours (bench/live-durable-relay-server.ts): what durable acks cost on this machine',
+      });
+    }
     const lmdb = pool(lmdbRounds);
+    const roundP99Ms = (parts: Measurement[]): number[] => parts.map((part) => pool([part]).p99Ms);
     compare('wsjournal-lmdb', lmdb, true, {
       ...interleaving,
       // Each round's p99, to show how much of the pooled figure one round's burst makes.
-      roundP99Ms: { relay: relayRounds.map((part) => pool([part]).p99Ms), wsjournal: lmdbRounds.map((part) => pool([part]).p99Ms) },
+      roundP99Ms: { relay: roundP99Ms(relayRounds), ...(durable ? { durableFloor: roundP99Ms(durableRounds) } : {}), wsjournal: roundP99Ms(lmdbRounds) },
+      ...(durable ? { durableFloorP99Ms: durable.p99Ms, p99OverDurableFloor: round(lmdb.p99Ms / durable.p99Ms, 2) } : {}),
     });
 
     log(`live: raw LMDB fsync'd puts at ${rate}/s (the storage floor)`);
