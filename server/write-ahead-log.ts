@@ -30,7 +30,11 @@
  * 8.5 MB of records with 1 MiB writes, 120 MB with page writes), and a
  * record written meanwhile waits for that write-back. Records hold no NUL
  * byte (JSON escapes it, and a record with one in a value is written as
- * JSON), so the first NUL ends a segment's records.
+ * JSON), so the first NUL ends a segment's records. That cut is also what
+ * finds a record torn by a power loss in its middle: the pages of a record
+ * not yet fdatasync'd may reach the disk in any order, and one that did not
+ * reads as zeros. Length framing alone would accept such a record, its
+ * lengths and final newline intact, with zeros inside a value.
  *
  * One log per directory: its LOCK file (server/dir-lock.ts) keeps a second
  * process, or a second log in this one, out while the owner lives.

@@ -88,6 +88,23 @@ describe('WriteAheadLog', () => {
     assert.deepEqual(await recoveredFrom(dir), [record(1), record(2)]);
   });
 
+  it('ends recovery at a record one of whose pages never reached the disk', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const large: WalRecord = { journal: 'j', micros: [20], values: ['x'.repeat(3 * 4096)], seq: 3 };
+    const crashed = new WriteAheadLog(dir);
+    put(crashed, record(1));
+    put(crashed, large);
+    put(crashed, record(3));
+    await crashed.close();
+    // A power loss: the record's middle page never reached the disk and reads as zeros; its
+    // first page (the lengths) and its last (the newline) did.
+    const path = join(dir, '1.wal');
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(4096), 0, 4096, 4096);
+    closeSync(fd);
+    assert.deepEqual(await recoveredFrom(dir), [record(1)]);
+  });
+
   it('writes values as they are, whatever characters they hold, and reads them back', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const odd = ['tab\there', 'line\nbreak\r\n', '3:colons:', '"quoted" \\ back', 'é 😀 ✓', ''];
