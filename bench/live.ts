@@ -19,11 +19,12 @@
  * carries are added: 1 consumer at 1,000 events/s and 100 consumers at 100
  * events/s; --quick runs 1 × 10,000/s and 100 × 100/s only.
  *
- * In full runs, where the machine carries the load, a third system takes its turn in the
- * rounds: the durability floor (bench/live-durable-relay-server.ts), the relay
- * plus a log write, an fdatasync group commit and one ack per frame after it.
- * Its p99 over the relay's is what durable acknowledgements alone cost here;
- * wsjournal's over it is wsjournal's own part.
+ * In full runs, where the machine carries the load, a third system takes its
+ * turn in the rounds: the durability floor
+ * (bench/live-durable-relay-server.ts), the relay plus a log write, an
+ * fdatasync group commit and one ack per frame after it. Its p99 over the
+ * relay's is what durable acknowledgements alone cost here; wsjournal's over
+ * it is wsjournal's own part.
  *
  * Each rate also measures the fsync floor: raw lmdb-js puts paced at that
  * rate in the store's durability mode (fsync per commit), put→commit latency.
