@@ -14,10 +14,9 @@
  * own; the rest is what durable acknowledgements cost on the machine.
  */
 import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { command, config, report, run } from './lib/ipc.js';
+import { config, run } from './lib/ipc.js';
+import { relay, type Publisher } from './lib/relay.js';
 
 export interface DurableRelayConfig {
   /** A directory for the log file. */
@@ -26,6 +25,8 @@ export interface DurableRelayConfig {
 
 /** Bytes zero-filled up front: more than a round writes. */
 const LOG_BYTES = 64 * 1024 * 1024;
+
+const NEWLINE = Buffer.from('\n');
 
 run(async () => {
   const { path } = config<DurableRelayConfig>();
@@ -53,6 +54,7 @@ run(async () => {
         failed = error;
         return;
       }
+      // A round's acks to one publisher leave in one socket write.
       const publishers = new Set(round);
       for (const { socket } of publishers) socket.cork();
       for (const { ws } of round) ws.send('{"type":"ack"}');
@@ -67,37 +69,11 @@ run(async () => {
     sync();
   };
 
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-  await new Promise((resolve) => wss.once('listening', resolve));
-  const subscribers = new Set<WebSocket>();
-  wss.on('connection', (ws, request) => {
-    if (request.url === '/sub') {
-      subscribers.add(ws);
-      ws.on('close', () => subscribers.delete(ws));
-      return;
-    }
-    const publisher: Publisher = { ws, socket: request.socket as Socket };
-    ws.on('message', (data: Buffer) => {
-      JSON.parse(data.toString());
-      if (staged.push(data, NEWLINE) === 2) queueMicrotask(write);
-      unsynced.push(publisher);
-      for (const subscriber of subscribers) subscriber.send(data, { binary: false });
-    });
+  await relay((data, publisher) => {
+    JSON.parse(data.toString());
+    if (staged.push(data, NEWLINE) === 2) queueMicrotask(write);
+    unsynced.push(publisher);
   });
-  const address = wss.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await report({ type: 'listening', url: `ws://127.0.0.1:${port}` });
-  await command('close');
-  for (const client of wss.clients) client.terminate();
-  await new Promise((resolve) => wss.close(resolve));
   closeSync(fd);
   if (failed) throw failed;
 });
-
-const NEWLINE = Buffer.from('\n');
-
-/** A client of `/pub` and its TCP socket, corked while a round's acks are sent. */
-interface Publisher {
-  ws: WebSocket;
-  socket: Socket;
-}
