@@ -16,17 +16,50 @@ export function toMicros(seconds: number): number {
   return Math.round(seconds * 1e6);
 }
 
+/**
+ * Below 2^33 seconds (the year 2242) a double's spacing is under a microsecond, so the
+ * decimal `s.ffffff` with its trailing zeros dropped is exactly what `String(micros / 1e6)`
+ * prints; past it, or for what is not a whole number of microseconds, that is used instead.
+ */
+const EXACT_MICROS_LIMIT = 2 ** 33 * 1e6;
+const ZEROS = '000000';
+/** The seconds of the last timestamp formatted and their text with the point: most timestamps share them with the one before. */
+let lastSeconds = -1;
+let lastPrefix = '';
+
+/**
+ * `String(micros / 1e6)`, the timestamp as JSON and JavaScript print it, made with integer
+ * arithmetic: about a third of the time of a double's shortest-decimal conversion, which
+ * every stored event and every acknowledgement makes.
+ */
+export function formatMicros(micros: number): string {
+  if (!(micros >= 0 && micros < EXACT_MICROS_LIMIT) || !Number.isInteger(micros)) return `${micros / 1e6}`;
+  const seconds = Math.floor(micros / 1e6);
+  let fraction = micros - seconds * 1e6;
+  if (fraction === 0) return `${seconds}`;
+  if (seconds !== lastSeconds) {
+    lastSeconds = seconds;
+    lastPrefix = `${seconds}.`;
+  }
+  let digits = 6;
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    digits--;
+  }
+  const text = `${fraction}`;
+  return text.length === digits ? lastPrefix + text : `${lastPrefix}${ZEROS.slice(0, digits - text.length)}${text}`;
+}
+
 /** The event's context as JSON: the caller's encoding if it passed one, else stringified now. */
 export function contextJson(event: NewEvent): string {
-  return event.contextJson ?? JSON.stringify(event.context);
+  return event.contextJson ?? JSON.stringify(event.context ?? {});
 }
 
 /** Builds a stored event, encoding its wire form once. */
 export function encodeEvent(seq: number, micros: number, event: NewEvent): StoredEvent {
-  const timestamp = micros / 1e6;
   const { name } = event;
-  const json = `{"name":${JSON.stringify(name)},"timestamp":${timestamp},"context":${contextJson(event)},"seq":${seq}}`;
-  return { seq, timestamp, name, json };
+  const json = `{"name":${event.nameJson ?? JSON.stringify(name)},"timestamp":${formatMicros(micros)},"context":${contextJson(event)},"seq":${seq}}`;
+  return { seq, timestamp: micros / 1e6, name, json };
 }
 
 /** The first whole microsecond whose timestamp (`micros / 1e6`, as stored) is `> after`. */

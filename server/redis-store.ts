@@ -3,11 +3,12 @@
  * address serve the same journals, and every one of them sees every append.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { JOURNAL_NAME } from '../src/protocol.js';
 import { checkOptions } from '../src/validate.js';
 import { contextJson, firstMicrosAfter } from './encode.js';
+import { loadIoredis } from './load-ioredis.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Watchers } from './watchers.js';
@@ -337,6 +338,7 @@ export class RedisStore implements JournalStore {
   }
 
   #connect(blocking: boolean): Redis {
+    const { Redis } = loadIoredis();
     const redis = new Redis(this.#url, {
       connectionName: blocking ? `${this.#connectionName}:watch` : this.#connectionName,
       // RESP2 replies have one shape (XREAD's is a map in RESP3) and save a HELLO round trip.

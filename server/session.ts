@@ -4,6 +4,8 @@ import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
 import { ErrorCode } from '../src/errors.js';
 import { asAppendFrame, CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
+import { decodeAppend, type DecodedAppend } from './append-decoder.js';
+import { formatMicros, toMicros } from './encode.js';
 import { TurnCork } from './turn-cork.js';
 import { isPlainObject } from '../src/validate.js';
 import type { JournalStore, NewEvent, StoredEvent } from './store.js';
@@ -161,9 +163,17 @@ export class Session implements SubscriptionSink {
       this.#error(ErrorCode.BAD_FRAME, 'binary frames are not accepted; send JSON text frames');
       return;
     }
+    const text = data.toString();
+    // The frames the client library writes are read without building objects; the rest,
+    // and every frame that is refused, go the general way below.
+    const decoded = decodeAppend(text);
+    if (decoded !== undefined) {
+      this.#appendDecoded(decoded, frameBytes(data));
+      return;
+    }
     let json: unknown;
     try {
-      json = JSON.parse(data.toString());
+      json = JSON.parse(text);
     } catch {
       this.#error(ErrorCode.BAD_FRAME, 'the frame is not valid JSON');
       return;
@@ -231,11 +241,7 @@ export class Session implements SubscriptionSink {
   }
 
   #append(frame: AppendFrame, bytes: number): void {
-    const { maxEventsPerAppend, maxEventSize } = this.#limits;
-    if (frame.events.length > maxEventsPerAppend) {
-      this.#error(ErrorCode.TOO_MANY_EVENTS, `at most ${maxEventsPerAppend} events per append`, frame.id);
-      return;
-    }
+    if (!this.#fewEnough(frame.events.length, frame.id)) return;
     const events = new Array<NewEvent>(frame.events.length);
     for (let index = 0; index < frame.events.length; index++) {
       const event = frame.events[index]!;
@@ -247,26 +253,51 @@ export class Session implements SubscriptionSink {
         this.#error(ErrorCode.INVALID_EVENT, `event ${index}: the context cannot be encoded (nested too deeply)`, frame.id);
         return;
       }
-      // UTF-8 takes at most 3 bytes per UTF-16 unit: most events need no exact count.
-      const units = event.name.length + contextJson.length;
-      const size = 3 * units <= maxEventSize ? units : Buffer.byteLength(event.name) + Buffer.byteLength(contextJson);
-      if (size > maxEventSize) {
-        this.#error(
-          ErrorCode.EVENT_TOO_LARGE,
-          `event ${index} is ${size} bytes; at most ${maxEventSize} per event`,
-          frame.id,
-        );
-        return;
-      }
+      if (!this.#smallEnough(index, event.name, contextJson, frame.id)) return;
       events[index] = { name: event.name, context, contextJson };
     }
-    // The callbacks keep only the id: the parsed frame (its contexts) is garbage once encoded.
-    const { id } = frame;
+    this.#submit(frame.id, frame.journal, frame.key, events, bytes);
+  }
+
+  /** An append read by `decodeAppend`: its events already carry their name and context as JSON. */
+  #appendDecoded(frame: DecodedAppend, bytes: number): void {
+    const { events } = frame;
+    if (!this.#fewEnough(events.length, frame.id)) return;
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!;
+      if (!this.#smallEnough(index, event.name, event.contextJson, frame.id)) return;
+    }
+    // Each decoded event is a `{ name, nameJson, contextJson }` the store takes as it is.
+    this.#submit(frame.id, frame.journal, frame.key, events, bytes);
+  }
+
+  /** False, after answering with TOO_MANY_EVENTS, when an append carries more events than allowed. */
+  #fewEnough(count: number, id: number): boolean {
+    const { maxEventsPerAppend } = this.#limits;
+    if (count <= maxEventsPerAppend) return true;
+    this.#error(ErrorCode.TOO_MANY_EVENTS, `at most ${maxEventsPerAppend} events per append`, id);
+    return false;
+  }
+
+  /** False, after answering with EVENT_TOO_LARGE, when event `index` is over `maxEventSize` bytes. */
+  #smallEnough(index: number, name: string, contextJson: string, id: number): boolean {
+    const { maxEventSize } = this.#limits;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: most events need no exact count.
+    const units = name.length + contextJson.length;
+    const size = 3 * units <= maxEventSize ? units : Buffer.byteLength(name) + Buffer.byteLength(contextJson);
+    if (size <= maxEventSize) return true;
+    this.#error(ErrorCode.EVENT_TOO_LARGE, `event ${index} is ${size} bytes; at most ${maxEventSize} per event`, id);
+    return false;
+  }
+
+  /** Hands a checked batch to the store, counts it as pending, and answers with its ack or an error. */
+  #submit(id: number, journal: string, key: string | undefined, events: readonly NewEvent[], bytes: number): void {
+    // The callbacks keep only the id and the byte count, not the frame or its events.
     this.#pendingAppends++;
     this.#pendingBytes += bytes;
     let appended: Promise<StoredEvent[]>;
     try {
-      appended = this.#store.append(frame.journal, events, { key: frame.key });
+      appended = this.#store.append(journal, events, { key });
     } catch (error) {
       appended = Promise.reject(error);
     }
@@ -275,8 +306,9 @@ export class Session implements SubscriptionSink {
         let seqs = '';
         let timestamps = '';
         for (const event of stored) {
+          const timestamp = formatMicros(toMicros(event.timestamp));
           seqs = seqs === '' ? `${event.seq}` : `${seqs},${event.seq}`;
-          timestamps = timestamps === '' ? `${event.timestamp}` : `${timestamps},${event.timestamp}`;
+          timestamps = timestamps === '' ? timestamp : `${timestamps},${timestamp}`;
         }
         this.send(`{"type":"ack","id":${id},"seqs":[${seqs}],"timestamps":[${timestamps}]}`);
         this.#appendSettled(bytes);

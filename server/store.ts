@@ -7,9 +7,12 @@
 /** An event as a producer hands it to the store. */
 export interface NewEvent {
   readonly name: string;
-  readonly context: Record<string, unknown>;
-  /** `JSON.stringify(context)`, when the caller has it already; stores then use it as is. */
+  /** The event's context; may be left out when `contextJson` is given. Stores read it through `contextJson()` (server/encode.ts). */
+  readonly context?: Record<string, unknown>;
+  /** The context as JSON text (an object), when the caller has it already; stores then use it as is. */
   readonly contextJson?: string;
+  /** `JSON.stringify(name)`, when the caller has it already (the server takes it from the append frame). */
+  readonly nameJson?: string;
 }
 
 /**

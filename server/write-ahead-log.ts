@@ -82,8 +82,14 @@ const PREALLOCATE_BYTES = 256 * 1024;
 /** The zero-fill's unit: one write per page, so that the page cache holds the segment in pages (see above). */
 const PAGE_BYTES = 4096;
 const ZEROS = Buffer.alloc(PAGE_BYTES);
-/** The staging buffer's size to start with, and to return to after a larger batch. */
+/** The staging buffer's size to start with. */
 const STAGE_BYTES = 64 * 1024;
+/**
+ * The largest staging buffer kept once written: a turn of pipelined batches stages a few
+ * hundred KiB, and allocating that anew every turn cost more than writing it. A larger one,
+ * staged by an unusually large turn, is dropped after its write.
+ */
+const KEPT_STAGE_BYTES = 4 * 1024 * 1024;
 
 export class WriteAheadLog {
   readonly #dir: string;
@@ -197,8 +203,7 @@ export class WriteAheadLog {
     this.#stagedBytes = 0;
     this.#stagedRecords = 0;
     const buffer = this.#staged;
-    // A large batch's buffer is not kept: the next turn starts small again.
-    if (buffer.length > STAGE_BYTES) this.#staged = Buffer.allocUnsafe(STAGE_BYTES);
+    if (buffer.length > KEPT_STAGE_BYTES) this.#staged = Buffer.allocUnsafe(STAGE_BYTES);
     if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
     const segment = this.#current;
     try {

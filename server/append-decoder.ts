@@ -1,0 +1,287 @@
+/**
+ * The fast path for append frames: reads the exact text the client library writes
+ * (`JournalProducer#send` in src/journal-producer.ts) in one forward pass, and takes each
+ * event's name and context as slices of that text, with no `JSON.parse` and no
+ * `JSON.stringify`. Anything else is left to the general path (`JSON.parse`, then
+ * `asAppendFrame` or zod), which accepts or refuses it with its own message.
+ *
+ * `test/append-decoder.test.ts` holds the two paths to agreement.
+ */
+import { JOURNAL_NAME } from '../src/protocol.js';
+
+/** One event of a decoded append, with its name and context as the frame's JSON text carried them. */
+export interface DecodedEvent {
+  /** The event's name (non-empty). */
+  readonly name: string;
+  /** `name` as a JSON string literal, equal to `JSON.stringify(name)`. */
+  readonly nameJson: string;
+  /** The context as JSON text of an object: `"{}"` when the event had none. */
+  readonly contextJson: string;
+}
+
+/** An append frame as {@link decodeAppend} read it: what `asAppendFrame(JSON.parse(text))` would give. */
+export interface DecodedAppend {
+  readonly id: number;
+  readonly journal: string;
+  readonly key: string | undefined;
+  /** At least one event, in frame order. */
+  readonly events: DecodedEvent[];
+}
+
+/**
+ * Contexts nested deeper than this are left to the general path, so that the recursion
+ * here is bounded whatever the input.
+ */
+const MAX_DEPTH = 64;
+
+/**
+ * Number tokens with more digits than this, or an exponent of more than two digits, are left
+ * to the general path: within both bounds a number's magnitude is between 1e-299 and 1e299,
+ * so it neither overflows to Infinity (which re-encodes as `null`) nor underflows to zero,
+ * and its text parses to the same double that the re-encoded number would.
+ */
+const MAX_NUMBER_DIGITS = 200;
+
+const HEAD = '{"type":"append","id":';
+const JOURNAL = ',"journal":"';
+const EVENTS = ',"events":[';
+const NAME = '{"name":"';
+const CONTEXT = ',"context":';
+const KEY = ',"key":"';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/**
+ * Decodes `text` when it is an append frame written the way the client library writes it:
+ * `{"type":"append","id":N,"journal":"…","events":[{"name":"…","context":{…}},…],"key":"…"}`,
+ * no whitespace, the keys in that order, `context` and `key` optional.
+ *
+ * Returns `undefined` for anything else: other key orders, whitespace, extra keys, escapes in
+ * the journal, name or key, an id that is not a plain safe integer, contexts nested deeper
+ * than 64, number tokens that are `-0`, have more than 200 digits or an exponent of more than
+ * two digits, and text that is not a valid append frame at all. `undefined` only means "take the general
+ * path", which then accepts or refuses the frame; a result is always what that path would
+ * accept, with the same id, journal, key and names, and contexts that parse to the same values.
+ * Never throws.
+ *
+ * @example
+ * decodeAppend('{"type":"append","id":7,"journal":"jobs","events":[{"name":"a","context":{"n":1}}]}');
+ * // { id: 7, journal: 'jobs', key: undefined, events: [{ name: 'a', nameJson: '"a"', contextJson: '{"n":1}' }] }
+ */
+export function decodeAppend(text: string): DecodedAppend | undefined {
+  if (!text.startsWith(HEAD)) return undefined;
+  let i = HEAD.length;
+
+  // The id: a plain integer, no sign, fraction, exponent or leading zero (those reach zod).
+  const idStart = i;
+  let id = 0;
+  let c = text.charCodeAt(i);
+  if (c === ZERO) i++;
+  else {
+    while (c >= ZERO && c <= NINE) {
+      id = id * 10 + (c - ZERO);
+      c = text.charCodeAt(++i);
+    }
+  }
+  // Past 16 digits the running value may lose precision; such ids are refused by the schema anyway.
+  if (i === idStart || i - idStart > 16 || id > Number.MAX_SAFE_INTEGER) return undefined;
+
+  if (!text.startsWith(JOURNAL, i)) return undefined;
+  const journalStart = i + JOURNAL.length;
+  i = stringEnd(text, journalStart, false);
+  if (i < 0 || i - journalStart > 129) return undefined;
+  const journal = text.slice(journalStart, i - 1);
+  if (!JOURNAL_NAME.test(journal)) return undefined;
+
+  if (!text.startsWith(EVENTS, i)) return undefined;
+  i += EVENTS.length;
+  const events: DecodedEvent[] = [];
+  for (;;) {
+    // An empty array fails here too, and the general path gives its message.
+    if (!text.startsWith(NAME, i)) return undefined;
+    const nameStart = i + NAME.length - 1;
+    i = stringEnd(text, nameStart + 1, false);
+    // Without escapes the literal's inside is the name itself, and it is what JSON.stringify writes.
+    if (i < 0 || i - nameStart === 2) return undefined;
+    const nameJson = text.slice(nameStart, i);
+    let contextJson = '{}';
+    if (text.startsWith(CONTEXT, i)) {
+      const contextStart = i + CONTEXT.length;
+      // Only an object is a context; null, arrays and the rest are the general path's to refuse.
+      if (text.charCodeAt(contextStart) !== OPEN_BRACE) return undefined;
+      i = objectEnd(text, contextStart, 1);
+      if (i < 0) return undefined;
+      contextJson = text.slice(contextStart, i);
+    }
+    if (text.charCodeAt(i) !== CLOSE_BRACE) return undefined;
+    events.push({ name: nameJson.slice(1, -1), nameJson, contextJson });
+    c = text.charCodeAt(++i);
+    i++;
+    if (c === CLOSE_BRACKET) break;
+    if (c !== COMMA) return undefined;
+  }
+
+  let key: string | undefined;
+  if (text.startsWith(KEY, i)) {
+    const keyStart = i + KEY.length;
+    i = stringEnd(text, keyStart, false);
+    if (i < 0) return undefined;
+    // The bounds count UTF-16 units, as the schema's `.min(1).max(128)` does.
+    const length = i - 1 - keyStart;
+    if (length < 1 || length > 128) return undefined;
+    key = text.slice(keyStart, i - 1);
+  }
+  if (i !== text.length - 1 || text.charCodeAt(i) !== CLOSE_BRACE) return undefined;
+  return { id, journal, key, events };
+}
+
+/**
+ * Reads a JSON string whose opening quote is just before `i`. Returns the index after the
+ * closing quote, or -1 when the string is not valid JSON, holds a lone surrogate, or holds
+ * a backslash escape where `escapes` is false.
+ */
+function stringEnd(text: string, i: number, escapes: boolean): number {
+  for (;;) {
+    // Most characters need no other look; NaN past the end leaves the loop too.
+    let c = text.charCodeAt(i);
+    while (c !== QUOTE && c !== BACKSLASH && c >= 0x20 && c < 0xd800) c = text.charCodeAt(++i);
+    i++;
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH) {
+      if (!escapes) return -1;
+      const e = text.charCodeAt(i++);
+      if (e === 0x75 /* u */) {
+        if (!isHex(text.charCodeAt(i)) || !isHex(text.charCodeAt(i + 1)) || !isHex(text.charCodeAt(i + 2)) || !isHex(text.charCodeAt(i + 3))) {
+          return -1;
+        }
+        i += 4;
+      } else if (
+        e !== QUOTE && e !== BACKSLASH && e !== 0x2f /* / */ && e !== 0x62 /* b */ &&
+        e !== 0x66 /* f */ && e !== 0x6e /* n */ && e !== 0x72 /* r */ && e !== 0x74 /* t */
+      ) {
+        return -1;
+      }
+    } else if (c >= 0xd800 && c < 0xdc00) {
+      // A lone surrogate would be written out as U+FFFD in UTF-8, where JSON.stringify
+      // escapes it; text read from a socket never holds one, so refusing it costs nothing.
+      const low = text.charCodeAt(i++);
+      if (!(low >= 0xdc00 && low <= 0xdfff)) return -1;
+    } else if (!(c > 0xdfff)) {
+      // A control character, a lone low surrogate, or the end of the text.
+      return -1;
+    }
+  }
+}
+
+function isHex(c: number): boolean {
+  return (c >= ZERO && c <= NINE) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+}
+
+/** Reads the object opening at `i`, `depth` levels deep; the index after it, or -1. */
+function objectEnd(text: string, i: number, depth: number): number {
+  if (depth > MAX_DEPTH) return -1;
+  i++;
+  if (text.charCodeAt(i) === CLOSE_BRACE) return i + 1;
+  for (;;) {
+    if (text.charCodeAt(i) !== QUOTE) return -1;
+    i = stringEnd(text, i + 1, true);
+    if (i < 0 || text.charCodeAt(i) !== COLON) return -1;
+    i = valueEnd(text, i + 1, depth);
+    if (i < 0) return -1;
+    const c = text.charCodeAt(i++);
+    if (c === CLOSE_BRACE) return i;
+    if (c !== COMMA) return -1;
+  }
+}
+
+/** Reads the array opening at `i`, `depth` levels deep; the index after it, or -1. */
+function arrayEnd(text: string, i: number, depth: number): number {
+  if (depth > MAX_DEPTH) return -1;
+  i++;
+  if (text.charCodeAt(i) === CLOSE_BRACKET) return i + 1;
+  for (;;) {
+    i = valueEnd(text, i, depth);
+    if (i < 0) return -1;
+    const c = text.charCodeAt(i++);
+    if (c === CLOSE_BRACKET) return i;
+    if (c !== COMMA) return -1;
+  }
+}
+
+/** Reads the value starting at `i` inside a container `depth` levels deep; the index after it, or -1. */
+function valueEnd(text: string, i: number, depth: number): number {
+  switch (text.charCodeAt(i)) {
+    case QUOTE:
+      return stringEnd(text, i + 1, true);
+    case OPEN_BRACE:
+      return objectEnd(text, i, depth + 1);
+    case OPEN_BRACKET:
+      return arrayEnd(text, i, depth + 1);
+    case 0x74 /* t */:
+      return text.startsWith('true', i) ? i + 4 : -1;
+    case 0x66 /* f */:
+      return text.startsWith('false', i) ? i + 5 : -1;
+    case 0x6e /* n */:
+      return text.startsWith('null', i) ? i + 4 : -1;
+    default:
+      return numberEnd(text, i);
+  }
+}
+
+/**
+ * Reads the number starting at `i`; the index after it, or -1 when it is not a JSON number or
+ * is one whose re-encoding a consumer could tell apart: `-0` (JSON.stringify writes `0`), or
+ * one that may overflow or underflow a double (see MAX_NUMBER_DIGITS). Every other number's
+ * text parses to the double that JSON.parse and JSON.stringify would have made of it.
+ */
+function numberEnd(text: string, i: number): number {
+  let c = text.charCodeAt(i);
+  const negative = c === MINUS;
+  if (negative) c = text.charCodeAt(++i);
+  let digits = 0;
+  let nonZero = false;
+  if (c === ZERO) {
+    digits = 1;
+    c = text.charCodeAt(++i);
+    // JSON allows no leading zero.
+    if (c >= ZERO && c <= NINE) return -1;
+  } else if (c > ZERO && c <= NINE) {
+    nonZero = true;
+    do {
+      digits++;
+      c = text.charCodeAt(++i);
+    } while (c >= ZERO && c <= NINE);
+  } else {
+    return -1;
+  }
+  if (c === DOT) {
+    c = text.charCodeAt(++i);
+    if (!(c >= ZERO && c <= NINE)) return -1;
+    do {
+      digits++;
+      if (c !== ZERO) nonZero = true;
+      c = text.charCodeAt(++i);
+    } while (c >= ZERO && c <= NINE);
+  }
+  if (c === 0x65 /* e */ || c === 0x45 /* E */) {
+    c = text.charCodeAt(++i);
+    if (c === MINUS || c === 0x2b /* + */) c = text.charCodeAt(++i);
+    const exponentStart = i;
+    while (c >= ZERO && c <= NINE) c = text.charCodeAt(++i);
+    if (i === exponentStart || i - exponentStart > 2) return -1;
+  }
+  if (digits > MAX_NUMBER_DIGITS) return -1;
+  if (negative && !nonZero) return -1;
+  return i;
+}

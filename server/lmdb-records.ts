@@ -1,0 +1,171 @@
+/**
+ * How LmdbStore lays out a journal's events in LMDB: as chunks of consecutive
+ * events under the key `[journal, micros of the chunk's last event]`.
+ *
+ * A chunk holds the events of one journal that one transaction commits, up to
+ * CHUNK_EVENTS of them or CHUNK_UNITS of text (an event larger than that gets
+ * a chunk of its own). One put per chunk instead of one per event spares the
+ * event loop lmdb-js's per-put encoding and LMDB's write thread a B-tree insert
+ * per event; keying a chunk by its *last* event lets one forward seek to
+ * `[journal, micros]` land on the chunk holding the first event at or after
+ * `micros`.
+ *
+ * Text layout (no byte of it is binary; lengths count UTF-16 units):
+ *
+ *     chunk  = "~" first ":" entry…
+ *     entry  = (micros - first) ":" value.length ":" value
+ *     value  = [ "k" count ":" key.length ":" key ] seq ":" name.length ":" name json
+ *
+ * `value` is also what earlier versions stored alone, one event per key (then
+ * the key's micros is the event's): such records are read as they are. The
+ * `k…` part marks the first event of a batch appended with a batch key, and
+ * `count` is the batch's length, so idempotency costs no record of its own.
+ */
+import type { StoredEvent } from './store.js';
+
+/** A chunk's text starts with `~`; an earlier version's one-event value starts with a digit or `k`. */
+const CHUNK = 0x7e;
+/** A value that starts with `k` carries its batch's key: it is the batch's first event. */
+const KEYED = 0x6b;
+
+/** Events per chunk at most. */
+export const CHUNK_EVENTS = 128;
+/** UTF-16 units of values per chunk at most, unless one event alone is larger. */
+export const CHUNK_UNITS = 32 * 1024;
+
+/** One event as a chunk entry's value, with the batch key prefix `keyPrefix` (`''` but for a keyed batch's first event). */
+export function packValue(event: StoredEvent, keyPrefix: string): string {
+  return `${keyPrefix}${event.seq}:${event.name.length}:${event.name}${event.json}`;
+}
+
+/** The prefix that marks a keyed batch's first event. */
+export function batchKeyPrefix(key: string, count: number): string {
+  return `k${count}:${key.length}:${key}`;
+}
+
+/** Builds the chunks of one journal's events, oldest first, and hands each finished one to `put`. */
+export class ChunkWriter {
+  readonly #put: (lastMicros: number, chunk: string) => void;
+  #text = '';
+  #first = 0;
+  #last = 0;
+  #events = 0;
+  #units = 0;
+
+  constructor(put: (lastMicros: number, chunk: string) => void) {
+    this.#put = put;
+  }
+
+  /** Adds the event at `micros` (later than any added before) stored as `value`. */
+  add(micros: number, value: string): void {
+    if (this.#events > 0 && (this.#events === CHUNK_EVENTS || this.#units + value.length > CHUNK_UNITS)) this.end();
+    if (this.#events === 0) {
+      this.#first = micros;
+      this.#text = `~${micros}:`;
+    }
+    this.#text += `${micros - this.#first}:${value.length}:${value}`;
+    this.#last = micros;
+    this.#events++;
+    this.#units += value.length;
+  }
+
+  /** Puts the chunk being built, if any. */
+  end(): void {
+    if (this.#events === 0) return;
+    this.#put(this.#last, this.#text);
+    this.#text = '';
+    this.#events = 0;
+    this.#units = 0;
+  }
+}
+
+/** One stored record's events, whatever its format: a chunk, or an earlier version's single event. */
+export class RecordReader {
+  /** The record's text, and where the next entry starts (or its length when there is none). */
+  #text = '';
+  #at = 0;
+  #first = 0;
+  /** For an earlier version's record: its micros, until its one event is read. */
+  #single: number | undefined;
+  /** The entry last read: its micros, and where its value starts and ends in `#text`. */
+  micros = 0;
+  start = 0;
+  end = 0;
+
+  /** Starts reading the record stored under `[journal, keyMicros]`. */
+  reset(keyMicros: number, text: string): this {
+    this.#text = text;
+    if (text.charCodeAt(0) === CHUNK) {
+      const colon = text.indexOf(':', 1);
+      this.#first = readInt(text, 1, colon);
+      this.#at = colon + 1;
+      this.#single = undefined;
+    } else {
+      this.#at = 0;
+      this.#single = keyMicros;
+    }
+    return this;
+  }
+
+  /** Moves to the next entry (setting `micros`, `start`, `end`); false when there is none. */
+  next(): boolean {
+    const text = this.#text;
+    if (this.#single !== undefined) {
+      this.micros = this.#single;
+      this.start = 0;
+      this.end = text.length;
+      this.#single = undefined;
+      this.#at = text.length;
+      return true;
+    }
+    if (this.#at >= text.length) return false;
+    const deltaEnd = text.indexOf(':', this.#at);
+    const lengthEnd = text.indexOf(':', deltaEnd + 1);
+    this.micros = this.#first + readInt(text, this.#at, deltaEnd);
+    this.start = lengthEnd + 1;
+    this.end = this.start + readInt(text, deltaEnd + 1, lengthEnd);
+    this.#at = this.end;
+    return true;
+  }
+
+  /** True when the entry last read is the first event of a keyed batch. */
+  get keyed(): boolean {
+    return this.#text.charCodeAt(this.start) === KEYED;
+  }
+
+  /** The batch key of the entry last read, and its batch's length; call only when `keyed`. */
+  batchKey(): { key: string; count: number } {
+    const text = this.#text;
+    const colon = text.indexOf(':', this.start);
+    const second = text.indexOf(':', colon + 1);
+    const end = second + 1 + readInt(text, colon + 1, second);
+    return { key: text.slice(second + 1, end), count: readInt(text, this.start + 1, colon) };
+  }
+
+  /** The entry last read as a stored event. */
+  event(): StoredEvent {
+    const text = this.#text;
+    let at = this.start;
+    if (text.charCodeAt(at) === KEYED) {
+      const colon = text.indexOf(':', at);
+      const second = text.indexOf(':', colon + 1);
+      at = second + 1 + readInt(text, colon + 1, second);
+    }
+    const seqEnd = text.indexOf(':', at);
+    const nameLengthEnd = text.indexOf(':', seqEnd + 1);
+    const nameEnd = nameLengthEnd + 1 + readInt(text, seqEnd + 1, nameLengthEnd);
+    return {
+      seq: readInt(text, at, seqEnd),
+      timestamp: this.micros / 1e6,
+      name: text.slice(nameLengthEnd + 1, nameEnd),
+      json: text.slice(nameEnd, this.end),
+    };
+  }
+}
+
+/** The decimal integer in `text` from `start` to `end`, read without a substring. */
+function readInt(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) value = value * 10 + (text.charCodeAt(i) - 0x30);
+  return value;
+}
