@@ -1,9 +1,12 @@
 /** Timestamps and the stored encoding of events, shared by every store. */
 import type { NewEvent, StoredEvent } from './store.js';
 
+/** `performance.timeOrigin`, read once: the getter allocates a number on every call. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Microseconds since the epoch, now. */
 export function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return Math.round((TIME_ORIGIN + performance.now()) * 1000);
 }
 
 /** The next timestamp of a journal, in microseconds: `max(now, last + 1)`. */
@@ -55,11 +58,14 @@ export function contextJson(event: NewEvent): string {
   return event.contextJson ?? JSON.stringify(event.context ?? {});
 }
 
+/** An event's wire form, `{"name":…,"timestamp":…,"context":…,"seq":…}`. */
+export function eventJson(seq: number, micros: number, event: NewEvent): string {
+  return `{"name":${event.nameJson ?? JSON.stringify(event.name)},"timestamp":${formatMicros(micros)},"context":${contextJson(event)},"seq":${seq}}`;
+}
+
 /** Builds a stored event, encoding its wire form once. */
 export function encodeEvent(seq: number, micros: number, event: NewEvent): StoredEvent {
-  const { name } = event;
-  const json = `{"name":${event.nameJson ?? JSON.stringify(name)},"timestamp":${formatMicros(micros)},"context":${contextJson(event)},"seq":${seq}}`;
-  return { seq, timestamp: micros / 1e6, name, json };
+  return { seq, timestamp: micros / 1e6, name: event.name, json: eventJson(seq, micros, event) };
 }
 
 /** The first whole microsecond whose timestamp (`micros / 1e6`, as stored) is `> after`. */

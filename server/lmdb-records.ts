@@ -21,10 +21,12 @@
  * `k…` part marks the first event of a batch appended with a batch key, and
  * `count` is the batch's length, so idempotency costs no record of its own.
  */
+import { writeDecimal } from './decimal.js';
 import type { StoredEvent } from './store.js';
 
 /** A chunk's text starts with `~`; an earlier version's one-event value starts with a digit or `k`. */
 const CHUNK = 0x7e;
+const COLON = 0x3a;
 /** A value that starts with `k` carries its batch's key: it is the batch's first event. */
 const KEYED = 0x6b;
 
@@ -34,8 +36,8 @@ export const CHUNK_EVENTS = 128;
 export const CHUNK_UNITS = 32 * 1024;
 
 /** One event as a chunk entry's value, with the batch key prefix `keyPrefix` (`''` but for a keyed batch's first event). */
-export function packValue(event: StoredEvent, keyPrefix: string): string {
-  return `${keyPrefix}${event.seq}:${event.name.length}:${event.name}${event.json}`;
+export function packValue(seq: number, name: string, json: string, keyPrefix: string): string {
+  return `${keyPrefix}${seq}:${name.length}:${name}${json}`;
 }
 
 /** The prefix that marks a keyed batch's first event. */
@@ -43,38 +45,52 @@ export function batchKeyPrefix(key: string, count: number): string {
   return `k${count}:${key.length}:${key}`;
 }
 
-/** Builds the chunks of one journal's events, oldest first, and hands each finished one to `put`. */
+/**
+ * Builds the chunks of one journal's events, oldest first, and hands each finished one to
+ * `put` as its UTF-8 bytes: lmdb-js stores a buffer as it is, where a string would be copied
+ * into a new buffer, and a chunk made as a string first would be one more copy on the heap.
+ */
 export class ChunkWriter {
-  readonly #put: (lastMicros: number, chunk: string) => void;
-  #text = '';
-  #first = 0;
-  #last = 0;
-  #events = 0;
+  readonly #put: (lastMicros: number, chunk: Buffer) => void;
+  /** The chunk being built: its events' times and values. */
+  readonly #micros: number[] = [];
+  readonly #values: string[] = [];
   #units = 0;
 
-  constructor(put: (lastMicros: number, chunk: string) => void) {
+  constructor(put: (lastMicros: number, chunk: Buffer) => void) {
     this.#put = put;
   }
 
   /** Adds the event at `micros` (later than any added before) stored as `value`. */
   add(micros: number, value: string): void {
-    if (this.#events > 0 && (this.#events === CHUNK_EVENTS || this.#units + value.length > CHUNK_UNITS)) this.end();
-    if (this.#events === 0) {
-      this.#first = micros;
-      this.#text = `~${micros}:`;
-    }
-    this.#text += `${micros - this.#first}:${value.length}:${value}`;
-    this.#last = micros;
-    this.#events++;
+    const events = this.#values.length;
+    if (events > 0 && (events === CHUNK_EVENTS || this.#units + value.length > CHUNK_UNITS)) this.end();
+    this.#micros.push(micros);
+    this.#values.push(value);
     this.#units += value.length;
   }
 
   /** Puts the chunk being built, if any. */
   end(): void {
-    if (this.#events === 0) return;
-    this.#put(this.#last, this.#text);
-    this.#text = '';
-    this.#events = 0;
+    const micros = this.#micros;
+    const values = this.#values;
+    if (values.length === 0) return;
+    const first = micros[0]!;
+    // Room for the worst case (3 UTF-8 bytes per unit, 16 digits per number); the chunk put is the part used.
+    const chunk = Buffer.allocUnsafe(18 + 3 * this.#units + 34 * values.length);
+    chunk[0] = CHUNK;
+    let at = writeDecimal(chunk, 1, first);
+    chunk[at++] = COLON;
+    for (let i = 0; i < values.length; i++) {
+      at = writeDecimal(chunk, at, micros[i]! - first);
+      chunk[at++] = COLON;
+      at = writeDecimal(chunk, at, values[i]!.length);
+      chunk[at++] = COLON;
+      at += chunk.write(values[i]!, at);
+    }
+    this.#put(micros.at(-1)!, chunk.subarray(0, at));
+    micros.length = 0;
+    values.length = 0;
     this.#units = 0;
   }
 }
@@ -144,23 +160,27 @@ export class RecordReader {
 
   /** The entry last read as a stored event. */
   event(): StoredEvent {
-    const text = this.#text;
-    let at = this.start;
-    if (text.charCodeAt(at) === KEYED) {
-      const colon = text.indexOf(':', at);
-      const second = text.indexOf(':', colon + 1);
-      at = second + 1 + readInt(text, colon + 1, second);
-    }
-    const seqEnd = text.indexOf(':', at);
-    const nameLengthEnd = text.indexOf(':', seqEnd + 1);
-    const nameEnd = nameLengthEnd + 1 + readInt(text, seqEnd + 1, nameLengthEnd);
-    return {
-      seq: readInt(text, at, seqEnd),
-      timestamp: this.micros / 1e6,
-      name: text.slice(nameLengthEnd + 1, nameEnd),
-      json: text.slice(nameEnd, this.end),
-    };
+    return unpackValue(this.#text, this.micros, this.start, this.end);
   }
+}
+
+/** The event stored as the value `text.slice(start, end)`, at `micros`; its name and JSON are slices of `text`. */
+export function unpackValue(text: string, micros: number, start = 0, end = text.length): StoredEvent {
+  let at = start;
+  if (text.charCodeAt(at) === KEYED) {
+    const colon = text.indexOf(':', at);
+    const second = text.indexOf(':', colon + 1);
+    at = second + 1 + readInt(text, colon + 1, second);
+  }
+  const seqEnd = text.indexOf(':', at);
+  const nameLengthEnd = text.indexOf(':', seqEnd + 1);
+  const nameEnd = nameLengthEnd + 1 + readInt(text, seqEnd + 1, nameLengthEnd);
+  return {
+    seq: readInt(text, at, seqEnd),
+    timestamp: micros / 1e6,
+    name: text.slice(nameLengthEnd + 1, nameEnd),
+    json: text.slice(nameEnd, end),
+  };
 }
 
 /** The decimal integer in `text` from `start` to `end`, read without a substring. */

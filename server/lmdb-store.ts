@@ -4,9 +4,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { checkPositive } from '../src/validate.js';
-import { encodeEvent, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
+import { eventJson, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
 import { KeyIndex } from './key-index.js';
-import { batchKeyPrefix, ChunkWriter, packValue, RecordReader } from './lmdb-records.js';
+import { batchKeyPrefix, ChunkWriter, packValue, RecordReader, unpackValue } from './lmdb-records.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Watchers } from './watchers.js';
@@ -194,7 +194,16 @@ export class LmdbStore implements JournalStore {
    * may have seen batches LMDB lacks, so the next open replays them from the
    * log rather than reuse their seqs.
    */
-  async append(journal: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
+  append(journal: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
+    // Not an async function: one returning the durable batch's promise costs one more promise per append.
+    try {
+      return this.#append(journal, events, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #append(journal: string, events: readonly NewEvent[], options: AppendOptions): Promise<StoredEvent[]> {
     this.#checkOpen();
     this.#checkWritable();
     checkJournal(journal);
@@ -202,27 +211,27 @@ export class LmdbStore implements JournalStore {
     const { key } = options;
     if (key !== undefined) {
       const batch = this.#storedBatch(journal, state, key);
-      if (batch) return batch;
+      if (batch) return Promise.resolve(batch);
     }
-    if (events.length === 0) return [];
+    if (events.length === 0) return Promise.resolve([]);
     // Encode everything before writing anything, so a bad event cannot leave half a batch.
     let { seq, micros } = state;
     // Sized up front: `push` would give each array room for 17, garbage at 10,000 appends/s.
-    const stored = new Array<StoredEvent>(events.length);
     const times = new Array<number>(events.length);
+    const values = new Array<string>(events.length);
     try {
       for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
         micros = nextMicros(micros, this.#clock());
         times[i] = micros;
-        stored[i] = encodeEvent(++seq, micros, events[i]!);
+        const prefix = i === 0 && key !== undefined ? batchKeyPrefix(key, events.length) : '';
+        values[i] = packValue(++seq, event.name, eventJson(seq, micros, event), prefix);
       }
     } catch (error) {
       throw new JournalError(ErrorCode.INVALID_EVENT, `an event cannot be encoded: ${(error as Error).message}`, {
         cause: error,
       });
     }
-    const values = new Array<string>(stored.length);
-    for (let i = 0; i < stored.length; i++) values[i] = packValue(stored[i]!, i === 0 && key !== undefined ? batchKeyPrefix(key, stored.length) : '');
     const record: WalRecord = { journal, micros: times, values, seq };
     let committed: () => void;
     try {
@@ -231,12 +240,18 @@ export class LmdbStore implements JournalStore {
       this.#broken ??= error as Error;
       throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `appending to ${journal} failed`, { cause: error });
     }
+    // Staging wrote every value out whole, which left it one flat string: each event's name and JSON
+    // are cut from it, so that what the batch keeps until its commit is one string per event, not
+    // the pieces it was made of (and the frame text its context was sliced from).
+    const stored = new Array<StoredEvent>(values.length);
+    for (let i = 0; i < values.length; i++) stored[i] = unpackValue(values[i]!, times[i]!);
     // From here on the batch may be replayed from the log, so it is emitted once written.
-    const before = { seq: state.seq, micros: state.micros };
+    const seqBefore = state.seq;
+    const microsBefore = state.micros;
     state.seq = seq;
     state.micros = micros;
     const checkpoint = this.#queued;
-    checkpoint.events += stored.length;
+    checkpoint.events += values.length;
     const durable = this.#wal.sync();
     const result = (checkpoint.events > this.#maxBacklogEvents ? Promise.all([durable, checkpoint.done]) : durable).then(
       () => stored,
@@ -249,7 +264,7 @@ export class LmdbStore implements JournalStore {
     state.unstored.push(batch);
     if (key !== undefined) state.keys!.remember(key, times[0]!);
     checkpoint.batches.push(batch);
-    if (this.#unpublished.push({ state, batch, ...before }) === 1) queueMicrotask(this.#publish);
+    if (this.#unpublished.push({ state, batch, seq: seqBefore, micros: microsBefore }) === 1) queueMicrotask(this.#publish);
     this.#checkpointing ??= this.#checkpoint();
     return result;
   }
@@ -379,7 +394,8 @@ export class LmdbStore implements JournalStore {
     for (const { journal, micros, values, seq } of records) {
       let entry = journals.get(journal);
       if (entry === undefined) {
-        entry = { writer: new ChunkWriter((last, chunk) => void this.#events.put([journal, last], chunk)), head: [0, 0] };
+        // lmdb-js stores a buffer as it is, and reads it back as the string its bytes encode.
+        entry = { writer: new ChunkWriter((last, chunk) => void this.#events.put([journal, last], chunk as unknown as string)), head: [0, 0] };
         journals.set(journal, entry);
       }
       for (let i = 0; i < values.length; i++) entry.writer.add(micros[i]!, values[i]!);
@@ -598,8 +614,8 @@ const MAX_TRANSACTION_EVENTS = 10_000;
 function partEnd(batches: readonly Batch[], start: number): number {
   let events = 0;
   let end = start;
-  while (end < batches.length && (end === start || events + batches[end]!.stored.length <= MAX_TRANSACTION_EVENTS)) {
-    events += batches[end]!.stored.length;
+  while (end < batches.length && (end === start || events + batches[end]!.record.values.length <= MAX_TRANSACTION_EVENTS)) {
+    events += batches[end]!.record.values.length;
     end++;
   }
   return end;

@@ -303,14 +303,7 @@ export class Session implements SubscriptionSink {
     }
     appended.then(
       (stored) => {
-        let seqs = '';
-        let timestamps = '';
-        for (const event of stored) {
-          const timestamp = formatMicros(toMicros(event.timestamp));
-          seqs = seqs === '' ? `${event.seq}` : `${seqs},${event.seq}`;
-          timestamps = timestamps === '' ? timestamp : `${timestamps},${timestamp}`;
-        }
-        this.send(`{"type":"ack","id":${id},"seqs":[${seqs}],"timestamps":[${timestamps}]}`);
+        this.send(ackFrame(id, stored));
         this.#appendSettled(bytes);
       },
       (error: unknown) => {
@@ -319,6 +312,21 @@ export class Session implements SubscriptionSink {
       },
     );
   }
+}
+
+/** The ack of an append: its events' seqs and timestamps, each list made in one `join`. */
+function ackFrame(id: number, stored: readonly StoredEvent[]): string {
+  if (stored.length === 1) {
+    const [event] = stored;
+    return `{"type":"ack","id":${id},"seqs":[${event!.seq}],"timestamps":[${formatMicros(toMicros(event!.timestamp))}]}`;
+  }
+  const seqs = new Array<number>(stored.length);
+  const timestamps = new Array<string>(stored.length);
+  for (let i = 0; i < stored.length; i++) {
+    seqs[i] = stored[i]!.seq;
+    timestamps[i] = formatMicros(toMicros(stored[i]!.timestamp));
+  }
+  return `{"type":"ack","id":${id},"seqs":[${seqs.join(',')}],"timestamps":[${timestamps.join(',')}]}`;
 }
 
 function frameBytes(data: RawData): number {

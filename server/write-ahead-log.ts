@@ -42,6 +42,7 @@
 import { closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { decimalDigits, writeDecimal } from './decimal.js';
 import { lock, unlock } from './dir-lock.js';
 
 /** One append as LMDB will store it. */
@@ -168,22 +169,34 @@ export class WriteAheadLog {
   stage(record: WalRecord): () => void {
     if (this.#closed) throw new Error('the write-ahead log is closed');
     if (this.#failed) throw new Error('an earlier write to the write-ahead log failed', { cause: this.#failed });
-    const line = encodeRecord(record);
+    const { values } = record;
+    const journalJson = JSON.stringify(record.journal);
+    // A record with a NUL in a value is written as a JSON line, which escapes it (see above).
+    let jsonLine: string | undefined;
+    // At most: UTF-8 takes 3 bytes per UTF-16 unit, a number 17 bytes with its separator.
+    let maxBytes = 3 * journalJson.length + 24 + 17 * record.micros.length;
+    for (const value of values) {
+      if (jsonLine === undefined && value.includes('\0')) jsonLine = `${JSON.stringify([record.journal, record.seq, record.micros, values])}\n`;
+      maxBytes += 11 + 3 * value.length;
+    }
+    if (jsonLine !== undefined) maxBytes = 3 * jsonLine.length;
     // A segment takes the records staged for it whole: those before a switch are written first.
     const end = this.#current.bytes + this.#stagedBytes;
-    if (end > 0 && end + 3 * line.length > this.#segmentBytes && end + Buffer.byteLength(line) > this.#segmentBytes) {
+    if (end > 0 && end + maxBytes > this.#segmentBytes && end + recordBytes(record, journalJson, jsonLine) > this.#segmentBytes) {
       this.write();
       this.#draining.add(this.#current);
       this.#current = this.#open(this.#current.number + 1);
       this.#release();
     }
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (this.#stagedBytes + 3 * line.length > this.#staged.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * this.#staged.length, this.#stagedBytes + 3 * line.length));
+    if (this.#stagedBytes + maxBytes > this.#staged.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.#staged.length, this.#stagedBytes + maxBytes));
       this.#staged.copy(grown, 0, 0, this.#stagedBytes);
       this.#staged = grown;
     }
-    this.#stagedBytes += this.#staged.write(line, this.#stagedBytes);
+    this.#stagedBytes =
+      jsonLine === undefined
+        ? writeRecord(this.#staged, this.#stagedBytes, record, journalJson)
+        : this.#stagedBytes + this.#staged.write(jsonLine, this.#stagedBytes);
     this.#stagedRecords++;
     const segment = this.#current;
     return () => {
@@ -350,17 +363,42 @@ function flushFd(flush: typeof fsync, fd: number): Promise<void> {
 }
 
 /**
- * A record's line (see the header of this file). The first NUL byte ends a segment's records,
- * so a record with a NUL in a value (an event name or batch key may hold one) is written as a
- * JSON line, which escapes it.
+ * Writes a record's line (see the header of this file) at `offset`, piece by piece: no string
+ * of the whole line is made, only each value is read (and flattened, once, for every later
+ * use of it). Returns the offset after the line. `buffer` has room for it.
  */
-function encodeRecord(record: WalRecord): string {
-  let line = `${JSON.stringify([record.journal, record.seq, record.micros])}\t`;
-  for (const value of record.values) {
-    if (value.includes('\0')) return `${JSON.stringify([record.journal, record.seq, record.micros, record.values])}\n`;
-    line += `${value.length}:${value}`;
+function writeRecord(buffer: Buffer, offset: number, record: WalRecord, journalJson: string): number {
+  let at = offset;
+  buffer[at++] = 0x5b; // [
+  at += buffer.write(journalJson, at);
+  buffer[at++] = 0x2c; // ,
+  at = writeDecimal(buffer, at, record.seq);
+  buffer[at++] = 0x2c;
+  buffer[at++] = 0x5b;
+  const { micros, values } = record;
+  for (let i = 0; i < micros.length; i++) {
+    if (i > 0) buffer[at++] = 0x2c;
+    at = writeDecimal(buffer, at, micros[i]!);
   }
-  return `${line}\n`;
+  buffer[at++] = 0x5d; // ]
+  buffer[at++] = 0x5d;
+  buffer[at++] = 0x09; // tab
+  for (const value of values) {
+    at = writeDecimal(buffer, at, value.length);
+    buffer[at++] = 0x3a; // :
+    at += buffer.write(value, at);
+  }
+  buffer[at++] = 0x0a; // newline
+  return at;
+}
+
+/** A record's exact size in bytes, written by `writeRecord` or as `jsonLine`. */
+function recordBytes(record: WalRecord, journalJson: string, jsonLine: string | undefined): number {
+  if (jsonLine !== undefined) return Buffer.byteLength(jsonLine);
+  let bytes = Buffer.byteLength(journalJson) + 8 + decimalDigits(record.seq) + Math.max(0, record.micros.length - 1);
+  for (const micros of record.micros) bytes += Buffer.byteLength(JSON.stringify(micros));
+  for (const value of record.values) bytes += decimalDigits(value.length) + 1 + Buffer.byteLength(value);
+  return bytes;
 }
 
 const LENGTH = /^\d{1,9}$/;

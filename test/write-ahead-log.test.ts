@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import fc from 'fast-check';
 import { LmdbStore } from '../server/lmdb-store.js';
 import type { StoredEvent } from '../server/store.js';
 import { WriteAheadLog, type WalRecord } from '../server/write-ahead-log.js';
@@ -113,6 +114,32 @@ describe('WriteAheadLog', () => {
     for (const one of records) put(log, one);
     await log.close();
     assert.deepEqual(await recoveredFrom(dir), records);
+  });
+
+  it('writes each record as its JSON header, a tab, each value as <length>:<value>, and a newline', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const text = fc.string({ unit: 'binary', maxLength: 20 }).filter((value) => !value.includes('\0'));
+    const records = fc.sample(
+      fc.record({
+        journal: fc.string({ unit: 'binary', minLength: 1, maxLength: 10 }),
+        seq: fc.maxSafeNat(),
+        events: fc.array(fc.tuple(fc.maxSafeNat(), text), { minLength: 1, maxLength: 5 }),
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+    const log = new WriteAheadLog(dir);
+    const expected: string[] = [];
+    const written: WalRecord[] = [];
+    for (const { journal, seq, events } of records) {
+      const one: WalRecord = { journal, seq, micros: events.map(([micros]) => micros), values: events.map(([, value]) => value) };
+      written.push(one);
+      expected.push(`${JSON.stringify([journal, seq, one.micros])}\t${one.values.map((value) => `${value.length}:${value}`).join('')}\n`);
+      put(log, one);
+    }
+    const bytes = readFileSync(join(dir, '1.wal'));
+    assert.equal(bytes.toString('utf8', 0, bytes.indexOf(0)), expected.join(''));
+    await log.close();
+    assert.deepEqual(await recoveredFrom(dir), written);
   });
 
   it('writes a record whose value holds a NUL so that it, and the records after it, recover', LIMIT, async (t) => {
