@@ -394,8 +394,7 @@ export class LmdbStore implements JournalStore {
     for (const { journal, micros, values, seq } of records) {
       let entry = journals.get(journal);
       if (entry === undefined) {
-        // lmdb-js stores a buffer as it is, and reads it back as the string its bytes encode.
-        entry = { writer: new ChunkWriter((last, chunk) => void this.#events.put([journal, last], chunk as unknown as string)), head: [0, 0] };
+        entry = { writer: new ChunkWriter((last, chunk) => void this.#events.put([journal, last], chunk)), head: [0, 0] };
         journals.set(journal, entry);
       }
       for (let i = 0; i < values.length; i++) entry.writer.add(micros[i]!, values[i]!);

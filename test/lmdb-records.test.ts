@@ -38,15 +38,16 @@ describe('ChunkWriter and RecordReader', () => {
   it('read back every event in order, across chunk boundaries, whatever the values hold', LIMIT, () => {
     // Mostly small values, so that runs of them fill chunks to CHUNK_EVENTS; now and then one near a chunk's size.
     const value = fc.oneof(
-      { arbitrary: fc.string({ maxLength: 40 }), weight: 40 },
+      { arbitrary: fc.string({ maxLength: 40 }), weight: 30 },
+      // Any code point, so that chunks of many multi-byte characters outgrow a one-byte-per-unit estimate.
+      { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 10 },
       { arbitrary: fc.constantFrom('k3:1:x1:1:a{}', ':::', '~1:', 'é😀\n\t', ''), weight: 10 },
       { arbitrary: fc.integer({ min: -10, max: 10 }).map((n) => 'y'.repeat(CHUNK_UNITS + n)), weight: 1 },
     );
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), value), { minLength: 1, maxLength: 3 * CHUNK_EVENTS, size: 'max' }), fc.nat(1e12), (entries, start) => {
         const chunks: [number, string][] = [];
-        // LMDB gives each chunk back as the string its bytes encode.
-        const writer = new ChunkWriter((last, chunk) => chunks.push([last, chunk.toString('utf8')]));
+        const writer = new ChunkWriter((last, chunk) => chunks.push([last, chunk]));
         let micros = start;
         const written: [number, string][] = [];
         for (const [step, text] of entries) {
@@ -70,6 +71,19 @@ describe('ChunkWriter and RecordReader', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('keeps a chunk of values of multi-byte characters whole', LIMIT, () => {
+    const chunks: [number, string][] = [];
+    const writer = new ChunkWriter((last, chunk) => chunks.push([last, chunk]));
+    const written = Array.from({ length: CHUNK_EVENTS }, (_, i): [number, string] => [1000 + i, `${'é'.repeat(100)}${'😀'.repeat(i % 7)}✓`]);
+    for (const [micros, value] of written) writer.add(micros, value);
+    writer.end();
+    assert.equal(chunks.length, 1);
+    const reader = new RecordReader().reset(chunks[0]![0], chunks[0]![1]);
+    const read: [number, string][] = [];
+    while (reader.next()) read.push([reader.micros, chunks[0]![1].slice(reader.start, reader.end)]);
+    assert.deepEqual(read, written);
   });
 
   it('read an earlier version\'s one-event value as one event at its key', LIMIT, () => {
