@@ -87,10 +87,11 @@ const ZEROS = Buffer.alloc(PAGE_BYTES);
 const STAGE_BYTES = 64 * 1024;
 /**
  * The largest staging buffer kept once written: a turn of pipelined batches stages a few
- * hundred KiB, and allocating that anew every turn cost more than writing it. A larger one,
- * staged by an unusually large turn, is dropped after its write.
+ * hundred KiB (its room is counted at 3 bytes per UTF-16 unit), and allocating that anew every
+ * turn cost more than writing it. A larger one, staged by an unusually large turn, is dropped
+ * after its write, so that an idle server does not hold it.
  */
-const KEPT_STAGE_BYTES = 4 * 1024 * 1024;
+const KEPT_STAGE_BYTES = 1024 * 1024;
 
 export class WriteAheadLog {
   readonly #dir: string;
