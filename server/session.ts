@@ -318,15 +318,21 @@ export class Session implements SubscriptionSink {
 function ackFrame(id: number, stored: readonly StoredEvent[]): string {
   if (stored.length === 1) {
     const [event] = stored;
-    return `{"type":"ack","id":${id},"seqs":[${event!.seq}],"timestamps":[${formatMicros(toMicros(event!.timestamp))}]}`;
+    return `{"type":"ack","id":${id},"seqs":[${event!.seq}],"timestamps":[${timestampJson(event!.timestamp)}]}`;
   }
   const seqs = new Array<number>(stored.length);
   const timestamps = new Array<string>(stored.length);
   for (let i = 0; i < stored.length; i++) {
     seqs[i] = stored[i]!.seq;
-    timestamps[i] = formatMicros(toMicros(stored[i]!.timestamp));
+    timestamps[i] = timestampJson(stored[i]!.timestamp);
   }
   return `{"type":"ack","id":${id},"seqs":[${seqs.join(',')}],"timestamps":[${timestamps.join(',')}]}`;
+}
+
+/** A timestamp as JSON: by integer arithmetic when it is whole microseconds, as stores make them. */
+function timestampJson(timestamp: number): string {
+  const micros = toMicros(timestamp);
+  return micros / 1e6 === timestamp ? formatMicros(micros) : `${timestamp}`;
 }
 
 function frameBytes(data: RawData): number {
