@@ -143,10 +143,8 @@ export class RecordReader {
   /** The batch key of the entry last read, and its batch's length; call only when `keyed`. */
   batchKey(): { key: string; count: number } {
     const text = this.#text;
-    const colon = text.indexOf(':', this.start);
-    const second = text.indexOf(':', colon + 1);
-    const end = second + 1 + readInt(text, colon + 1, second);
-    return { key: text.slice(second + 1, end), count: readInt(text, this.start + 1, colon) };
+    const { countEnd, keyStart, keyEnd } = keyPrefix(text, this.start);
+    return { key: text.slice(keyStart, keyEnd), count: readInt(text, this.start + 1, countEnd) };
   }
 
   /** The entry last read as a stored event. */
@@ -156,13 +154,8 @@ export class RecordReader {
 }
 
 /** The event stored as the value `text.slice(start, end)`, at `micros`; its name and JSON are slices of `text`. */
-export function unpackValue(text: string, micros: number, start = 0, end = text.length): StoredEvent {
-  let at = start;
-  if (text.charCodeAt(at) === KEYED) {
-    const colon = text.indexOf(':', at);
-    const second = text.indexOf(':', colon + 1);
-    at = second + 1 + readInt(text, colon + 1, second);
-  }
+function unpackValue(text: string, micros: number, start: number, end: number): StoredEvent {
+  const at = text.charCodeAt(start) === KEYED ? keyPrefix(text, start).keyEnd : start;
   const seqEnd = text.indexOf(':', at);
   const nameLengthEnd = text.indexOf(':', seqEnd + 1);
   const nameEnd = nameLengthEnd + 1 + readInt(text, seqEnd + 1, nameLengthEnd);
@@ -172,6 +165,13 @@ export function unpackValue(text: string, micros: number, start = 0, end = text.
     name: text.slice(nameLengthEnd + 1, nameEnd),
     json: text.slice(nameEnd, end),
   };
+}
+
+/** Where the parts of the batch key prefix `k${count}:${key.length}:${key}` at `start` end. */
+function keyPrefix(text: string, start: number): { countEnd: number; keyStart: number; keyEnd: number } {
+  const countEnd = text.indexOf(':', start);
+  const lengthEnd = text.indexOf(':', countEnd + 1);
+  return { countEnd, keyStart: lengthEnd + 1, keyEnd: lengthEnd + 1 + readInt(text, countEnd + 1, lengthEnd) };
 }
 
 /** The decimal integer in `text` from `start` to `end`, read without a substring. */

@@ -6,7 +6,7 @@ import { ErrorCode, JournalError } from '../src/errors.js';
 import { checkPositive } from '../src/validate.js';
 import { eventJson, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
 import { KeyIndex } from './key-index.js';
-import { batchKeyPrefix, ChunkWriter, packValue, RecordReader, unpackValue } from './lmdb-records.js';
+import { batchKeyPrefix, ChunkWriter, packValue, RecordReader } from './lmdb-records.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Watchers } from './watchers.js';
@@ -143,7 +143,7 @@ export class LmdbStore implements JournalStore {
    */
   #unpublished: Unpublished[] = [];
   #closing: Promise<void> | undefined;
-  /** Reused by every `#range`, which runs to its end synchronously. */
+  /** Reused by every read of LMDB records, each of which runs to its end synchronously. */
   readonly #reader = new RecordReader();
 
   constructor(options: LmdbStoreOptions) {
@@ -219,13 +219,17 @@ export class LmdbStore implements JournalStore {
     // Sized up front: `push` would give each array room for 17, garbage at 10,000 appends/s.
     const times = new Array<number>(events.length);
     const values = new Array<string>(events.length);
+    /** Each event's JSON ends its value: its length is where to cut it back out. */
+    const jsonUnits = new Array<number>(events.length);
     try {
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!;
+        seq++;
         micros = nextMicros(micros, this.#clock());
         times[i] = micros;
-        const prefix = i === 0 && key !== undefined ? batchKeyPrefix(key, events.length) : '';
-        values[i] = packValue(++seq, event.name, eventJson(seq, micros, event), prefix);
+        const json = eventJson(seq, micros, event);
+        jsonUnits[i] = json.length;
+        values[i] = packValue(seq, event.name, json, i === 0 && key !== undefined ? batchKeyPrefix(key, events.length) : '');
       }
     } catch (error) {
       throw new JournalError(ErrorCode.INVALID_EVENT, `an event cannot be encoded: ${(error as Error).message}`, {
@@ -244,7 +248,13 @@ export class LmdbStore implements JournalStore {
     // are cut from it, so that what the batch keeps until its commit is one string per event, not
     // the pieces it was made of (and the frame text its context was sliced from).
     const stored = new Array<StoredEvent>(values.length);
-    for (let i = 0; i < values.length; i++) stored[i] = unpackValue(values[i]!, times[i]!);
+    const firstSeq = seq - values.length + 1;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]!;
+      const jsonStart = value.length - jsonUnits[i]!;
+      const name = value.slice(jsonStart - events[i]!.name.length, jsonStart);
+      stored[i] = { seq: firstSeq + i, timestamp: times[i]! / 1e6, name, json: value.slice(jsonStart) };
+    }
     // From here on the batch may be replayed from the log, so it is emitted once written.
     const seqBefore = state.seq;
     const microsBefore = state.micros;
@@ -493,7 +503,7 @@ export class LmdbStore implements JournalStore {
   #keysOf(journal: string, state: JournalState): KeyIndex {
     state.keys ??= this.#guard(() => {
       const found: [key: string, micros: number][] = [];
-      const reader = new RecordReader();
+      const reader = this.#reader;
       let scanned = 0;
       // Newest records first; a record's keyed events, newest first, once it is read whole.
       scan: for (const { key, value } of this.#events.getRange({ start: [journal, END], end: [journal, 0], reverse: true })) {
@@ -535,7 +545,7 @@ export class LmdbStore implements JournalStore {
 
   /** The batch key and length of the keyed batch whose first event is at `micros`, if there is one. */
   #batchAt(journal: string, micros: number): { key: string; count: number } | undefined {
-    const reader = new RecordReader();
+    const reader = this.#reader;
     for (const { key, value } of this.#events.getRange({ start: [journal, micros], end: [journal, END], limit: 1 })) {
       reader.reset(key[1], value);
       while (reader.next()) {

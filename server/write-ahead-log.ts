@@ -42,7 +42,7 @@
 import { closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { decimalDigits, writeDecimal } from './decimal.js';
+import { writeDecimal } from './decimal.js';
 import { lock, unlock } from './dir-lock.js';
 
 /** One append as LMDB will store it. */
@@ -183,7 +183,7 @@ export class WriteAheadLog {
     if (jsonLine !== undefined) maxBytes = 3 * jsonLine.length;
     // A segment takes the records staged for it whole: those before a switch are written first.
     const end = this.#current.bytes + this.#stagedBytes;
-    if (end > 0 && end + maxBytes > this.#segmentBytes && end + recordBytes(record, journalJson, jsonLine) > this.#segmentBytes) {
+    if (end > 0 && end + maxBytes > this.#segmentBytes && end + recordBytes(record, journalJson, jsonLine, maxBytes) > this.#segmentBytes) {
       this.write();
       this.#draining.add(this.#current);
       this.#current = this.#open(this.#current.number + 1);
@@ -393,13 +393,13 @@ function writeRecord(buffer: Buffer, offset: number, record: WalRecord, journalJ
   return at;
 }
 
-/** A record's exact size in bytes, written by `writeRecord` or as `jsonLine`. */
-function recordBytes(record: WalRecord, journalJson: string, jsonLine: string | undefined): number {
+/**
+ * A record's exact size in bytes, written by `writeRecord` (into a scratch buffer of `maxBytes`:
+ * only records near a segment's end need it) or as `jsonLine`.
+ */
+function recordBytes(record: WalRecord, journalJson: string, jsonLine: string | undefined, maxBytes: number): number {
   if (jsonLine !== undefined) return Buffer.byteLength(jsonLine);
-  let bytes = Buffer.byteLength(journalJson) + 8 + decimalDigits(record.seq) + Math.max(0, record.micros.length - 1);
-  for (const micros of record.micros) bytes += Buffer.byteLength(JSON.stringify(micros));
-  for (const value of record.values) bytes += decimalDigits(value.length) + 1 + Buffer.byteLength(value);
-  return bytes;
+  return writeRecord(Buffer.allocUnsafe(maxBytes), 0, record, journalJson);
 }
 
 const LENGTH = /^\d{1,9}$/;
