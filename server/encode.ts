@@ -58,9 +58,32 @@ export function contextJson(event: NewEvent): string {
   return event.contextJson ?? JSON.stringify(event.context ?? {});
 }
 
-/** An event's wire form, `{"name":…,"timestamp":…,"context":…,"seq":…}`. */
+/** An event's wire form, `{"name":…,"timestamp":…,"context":…,"seq":…}`, with `,"schema":{…}` before the last brace when it names one. */
 export function eventJson(seq: number, micros: number, event: NewEvent): string {
-  return `{"name":${event.nameJson ?? JSON.stringify(event.name)},"timestamp":${formatMicros(micros)},"context":${contextJson(event)},"seq":${seq}}`;
+  return `{"name":${event.nameJson ?? JSON.stringify(event.name)},"timestamp":${formatMicros(micros)},"context":${contextJson(event)},"seq":${seq}${schemaMember(event)}}`;
+}
+
+/** `,"schema":{"id":…,"version":…}` for an event that names a schema, else `""`: what ends its JSON before the last brace. */
+export function schemaMember(event: NewEvent): string {
+  const { schema } = event;
+  // A schema id (SCHEMA_ID) holds no character JSON escapes: its text is its string's body.
+  return schema === undefined ? '' : `,"schema":{"id":"${schema.id}","version":${schema.version}}`;
+}
+
+const SCHEMA_MEMBER = ',"schema":{"id":"';
+
+/**
+ * The `$id` of the schema a stored event's JSON names, read from its end without parsing it;
+ * `undefined` when it names none. Without a schema the JSON ends in `"seq":N}`, with one in
+ * `"version":N}}`; the member follows the context, so whatever the context holds, the last
+ * occurrence of the member's opening is the member.
+ */
+export function schemaIdOf(json: string): string | undefined {
+  if (json.charCodeAt(json.length - 2) !== 0x7d) return undefined;
+  const start = json.lastIndexOf(SCHEMA_MEMBER);
+  if (start < 0) return undefined;
+  const idStart = start + SCHEMA_MEMBER.length;
+  return json.slice(idStart, json.indexOf('"', idStart));
 }
 
 /** Builds a stored event, encoding its wire form once. */

@@ -8,7 +8,9 @@ import { eventJson, nextMicros, nowMicros, firstMicrosAfter } from './encode.js'
 import { KeyIndex } from './key-index.js';
 import { batchKeyPrefix, ChunkWriter, packValue, RecordReader } from './lmdb-records.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
+import type { SchemaRef } from '../src/protocol.js';
+import { parseSchemaKey, schemaKey } from './schema-key.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
 import { Watchers } from './watchers.js';
 import { WriteAheadLog, type WalRecord } from './write-ahead-log.js';
 
@@ -117,6 +119,10 @@ export class LmdbStore implements JournalStore {
   readonly #events: Database<string, EventKey>;
   /** journal → HeadRecord, written with each transaction's events (its versions are unused). */
   readonly #heads: Database<HeadRecord, string>;
+  /** schemaKey(id, version) → the schema's canonical JSON. Written directly, not through the log (see putSchema). */
+  readonly #schemas: Database<string, string>;
+  /** Schema registrations, one at a time: each reads, then writes, what the one before committed. */
+  #schemaWrites: Promise<unknown> = Promise.resolve();
   readonly #clock: () => number;
   readonly #maxCachedJournals: number;
   readonly #maxBacklogEvents: number;
@@ -177,6 +183,7 @@ export class LmdbStore implements JournalStore {
       this.#root = root;
       this.#events = root.openDB({ name: 'events', encoding: 'string' });
       this.#heads = root.openDB({ name: 'heads', useVersions: true });
+      this.#schemas = root.openDB({ name: 'schemas', encoding: 'string' });
       this.#wal = wal;
       this.#recover();
     } catch (error) {
@@ -313,6 +320,55 @@ export class LmdbStore implements JournalStore {
     return record ? { seq: record[0], timestamp: record[1] / 1e6 } : { seq: 0, timestamp: 0 };
   }
 
+  /**
+   * Stores a schema in its own fsync'd LMDB transaction, not through the write-ahead log:
+   * registrations are rare, and one resolves only once LMDB holds it, before any event naming
+   * it can pass validation and reach the log, so that recovery, which replays only events,
+   * never meets an event whose schema LMDB lacks. Registrations run one at a time, each
+   * reading what the one before committed, so that two bodies for one id and version can
+   * never both be created.
+   */
+  putSchema(schema: StoredSchema): Promise<{ schema: StoredSchema; created: boolean }> {
+    const registration = this.#schemaWrites.then(async () => {
+      this.#checkOpen();
+      const key = schemaKey(schema.id, schema.version);
+      const json = this.#guard(() => this.#schemas.get(key));
+      if (json !== undefined) return { schema: { id: schema.id, version: schema.version, json }, created: false };
+      try {
+        await this.#root.batch(() => void this.#schemas.put(key, schema.json));
+      } catch (error) {
+        throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `registering schema ${schema.id} version ${schema.version} failed`, {
+          cause: await commitFailure(error),
+        });
+      }
+      return { schema: { id: schema.id, version: schema.version, json: schema.json }, created: true };
+    });
+    this.#schemaWrites = registration.catch(() => {});
+    return registration;
+  }
+
+  async getSchema(id: string, version: number): Promise<StoredSchema | undefined> {
+    this.#checkOpen();
+    const json = this.#guard(() => this.#schemas.get(schemaKey(id, version)));
+    return json === undefined ? undefined : { id, version, json };
+  }
+
+  async listSchemas(after: SchemaRef | undefined, limit: number): Promise<StoredSchema[]> {
+    this.#checkOpen();
+    const count = Math.floor(limit);
+    if (!(count > 0)) return [];
+    const from = after === undefined ? undefined : schemaKey(after.id, after.version);
+    return this.#guard(() => {
+      const page: StoredSchema[] = [];
+      for (const { key, value } of this.#schemas.getRange(from === undefined ? {} : { start: from })) {
+        if (key === from) continue;
+        page.push({ ...parseSchemaKey(key), json: value });
+        if (page.length === count) break;
+      }
+      return page;
+    });
+  }
+
   /** Calls `listener` with every batch of `journal`, in order, once it is readable and in the write-ahead log. */
   watch(journal: string, listener: AppendListener): () => void {
     return this.#watchers.add(journal, listener);
@@ -332,6 +388,7 @@ export class LmdbStore implements JournalStore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       while (this.#checkpointing) await this.#checkpointing;
+      await this.#schemaWrites;
       this.#watchers.clear();
       this.#journals.clear();
       await this.#root.close();
@@ -464,11 +521,7 @@ export class LmdbStore implements JournalStore {
     try {
       await this.#root.batch(() => this.#put(batches.map((batch) => batch.record)));
     } catch (error) {
-      // lmdb-js rejects `commitError` with what made a commit fail: it is the cause to report,
-      // and left unhandled it would take the process down.
-      const detail = (error as { commitError?: Promise<unknown> }).commitError;
-      if (detail === undefined) throw error;
-      throw new Error('LMDB failed to commit', { cause: await detail.then(() => error, (cause: unknown) => cause) });
+      throw await commitFailure(error);
     }
     const done = new Map<JournalState, number>();
     for (const batch of batches) {
@@ -642,6 +695,17 @@ function findBatch(unstored: readonly Batch[], micros: number): Batch | undefine
     else high = middle - 1;
   }
   return undefined;
+}
+
+/**
+ * The error to report for a failed lmdb-js batch. lmdb-js rejects the batch's `commitError`
+ * with what made a commit fail: it is the cause to report, and left unhandled it would take the
+ * process down.
+ */
+async function commitFailure(error: unknown): Promise<unknown> {
+  const detail = (error as { commitError?: Promise<unknown> } | null)?.commitError;
+  if (detail === undefined) return error;
+  return new Error('LMDB failed to commit', { cause: await detail.then(() => error, (cause: unknown) => cause) });
 }
 
 function newCheckpoint(): Checkpoint {

@@ -2,7 +2,9 @@
 import { JournalError, ErrorCode } from '../src/errors.js';
 import { encodeEvent, nextMicros, toMicros } from './encode.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
+import type { SchemaRef } from '../src/protocol.js';
+import { schemaKey } from './schema-key.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
 import { Watchers } from './watchers.js';
 
 interface MemoryJournal {
@@ -14,6 +16,8 @@ interface MemoryJournal {
 export class MemoryStore implements JournalStore {
   readonly #journals = new Map<string, MemoryJournal>();
   readonly #watchers = new Watchers();
+  /** Registered schemas by `schemaKey`. */
+  readonly #schemas = new Map<string, StoredSchema>();
   #closed = false;
 
   async append(journal: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
@@ -55,6 +59,29 @@ export class MemoryStore implements JournalStore {
     this.#checkOpen();
     const last = this.#journals.get(journal)?.events.at(-1);
     return last ? { seq: last.seq, timestamp: last.timestamp } : { seq: 0, timestamp: 0 };
+  }
+
+  async putSchema(schema: StoredSchema): Promise<{ schema: StoredSchema; created: boolean }> {
+    this.#checkOpen();
+    const key = schemaKey(schema.id, schema.version);
+    const stored = this.#schemas.get(key);
+    if (stored) return { schema: stored, created: false };
+    const copy = { id: schema.id, version: schema.version, json: schema.json };
+    this.#schemas.set(key, copy);
+    return { schema: copy, created: true };
+  }
+
+  async getSchema(id: string, version: number): Promise<StoredSchema | undefined> {
+    this.#checkOpen();
+    return this.#schemas.get(schemaKey(id, version));
+  }
+
+  async listSchemas(after: SchemaRef | undefined, limit: number): Promise<StoredSchema[]> {
+    this.#checkOpen();
+    const from = after === undefined ? '' : schemaKey(after.id, after.version);
+    // Registries are small and listing is rare: a sort per call keeps registration O(1).
+    const keys = [...this.#schemas.keys()].filter((key) => key > from).sort();
+    return keys.slice(0, Math.max(0, Math.floor(limit))).map((key) => this.#schemas.get(key)!);
   }
 
   watch(journal: string, listener: AppendListener): () => void {

@@ -7,10 +7,12 @@ import type { Redis } from 'ioredis';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { JOURNAL_NAME } from '../src/protocol.js';
 import { checkOptions } from '../src/validate.js';
-import { contextJson, firstMicrosAfter } from './encode.js';
+import { contextJson, firstMicrosAfter, schemaMember } from './encode.js';
 import { loadIoredis } from './load-ioredis.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
+import type { SchemaRef } from '../src/protocol.js';
+import { parseSchemaKey, schemaKey } from './schema-key.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
 import { Watchers } from './watchers.js';
 
 export interface RedisStoreOptions {
@@ -64,7 +66,8 @@ const WAKE_TTL_MS = 24 * 3600 * 1000;
  *
  * KEYS: the journal's stream, its batch-key hash, its batch-key order list.
  * ARGV: now in µs (or '' for Redis's TIME), the batch key field (or ''), the key limit, then
- * per event the text that goes before its timestamp and the text between timestamp and seq.
+ * per event the text that goes before its timestamp, the text between timestamp and seq, and
+ * the text after the seq (`}`, or the schema member and `}`).
  * Entry ID `<µs div 1000>-<µs mod 1000>`, one field `e` = `<seq>:<batch's last seq>:<json…>`.
  * Returns {1, first seq, first µs} for a stored batch, {0, entries} for a known key.
  */
@@ -78,7 +81,7 @@ if field ~= '' then
     return {0, redis.call('XRANGE', stream, first, '+', 'COUNT', count)}
   end
 end
-local n = (#ARGV - 3) / 2
+local n = (#ARGV - 3) / 3
 if n == 0 then return {1, 0, 0} end
 local seq, last = 0, 0
 local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
@@ -106,7 +109,7 @@ for i = 1, n do
   if frac ~= 0 then ts = string.gsub(string.format('%d.%06d', secs, frac), '0+$', '') end
   local ms = math.floor(micros / 1000)
   redis.call('XADD', stream, string.format('%d-%d', ms, micros - ms * 1000), 'e',
-    s .. batchEnd .. ARGV[2 + 2 * i] .. ts .. ARGV[3 + 2 * i] .. s .. '}')
+    s .. batchEnd .. ARGV[1 + 3 * i] .. ts .. ARGV[2 + 3 * i] .. s .. ARGV[3 + 3 * i])
 end
 if field ~= '' then
   local ms = math.floor(first / 1000)
@@ -118,10 +121,27 @@ end
 return {1, seq + 1, first}
 `;
 
+/**
+ * Registers a schema unless one is registered under its key: the body in a hash, the key in a
+ * sorted set whose lexical order lists schemas by `$id`, then version. Both keys carry the hash
+ * tag `{schemas}`, so that a cluster keeps them in one slot.
+ *
+ * KEYS: the hash, the sorted set. ARGV: the schema's key, its JSON.
+ * Returns {1, json} when stored, {0, the stored json} when the key was registered already.
+ */
+const PUT_SCHEMA_LUA = `#!lua
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored then return {0, stored} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return {1, ARGV[2]}
+`;
+
 type StreamEntry = [id: string, fields: string[]];
 type AppendReply = [1, number, number] | [0, StreamEntry[]];
 interface StoreCommands {
   wsjournalAppend(...args: (string | number)[]): Promise<AppendReply>;
+  wsjournalPutSchema(...args: string[]): Promise<[0 | 1, string]>;
 }
 
 /** A watched journal: where its blocking reader stands. */
@@ -214,15 +234,18 @@ export class RedisStore implements JournalStore {
     // Encode everything before sending anything, so a bad event cannot leave half a batch.
     const before: string[] = [];
     const between: string[] = [];
+    const after: string[] = [];
     const args: string[] = [];
     try {
       for (const event of events) {
         const { name } = event;
         const head = `{"name":${JSON.stringify(name)},"timestamp":`;
         const tail = `,"context":${contextJson(event)},"seq":`;
+        const end = `${schemaMember(event)}}`;
         before.push(head);
         between.push(tail);
-        args.push(`:${name.length}:${name}${head}`, tail);
+        after.push(end);
+        args.push(`:${name.length}:${name}${head}`, tail, end);
       }
     } catch (error) {
       throw new JournalError(ErrorCode.INVALID_EVENT, `an event cannot be encoded: ${(error as Error).message}`, {
@@ -247,10 +270,50 @@ export class RedisStore implements JournalStore {
     const stored = events.map(({ name }, i) => {
       const seq = firstSeq + i;
       const timestamp = (firstMicros + i) / 1e6;
-      return { seq, timestamp, name, json: `${before[i]}${timestamp}${between[i]}${seq}}` };
+      return { seq, timestamp, name, json: `${before[i]}${timestamp}${between[i]}${seq}${after[i]}` };
     });
     await this.#delivered(journal, firstMicros + events.length - 1);
     return stored;
+  }
+
+  /** Registers a schema for every server on this Redis, atomically; resolves once Redis has executed it. */
+  async putSchema(schema: StoredSchema): Promise<{ schema: StoredSchema; created: boolean }> {
+    this.#checkOpen();
+    const [created, json] = await this.#call(`registering schema ${schema.id}`, () =>
+      this.#redis.wsjournalPutSchema(this.#schemaHash(), this.#schemaOrder(), schemaKey(schema.id, schema.version), schema.json),
+    );
+    return { schema: { id: schema.id, version: schema.version, json }, created: created === 1 };
+  }
+
+  async getSchema(id: string, version: number): Promise<StoredSchema | undefined> {
+    this.#checkOpen();
+    const json = await this.#call(`reading schema ${id}`, () => this.#redis.hget(this.#schemaHash(), schemaKey(id, version)));
+    return json === null ? undefined : { id, version, json };
+  }
+
+  /** One `ZRANGEBYLEX` for the page's keys, one `HMGET` for their bodies. */
+  async listSchemas(after: SchemaRef | undefined, limit: number): Promise<StoredSchema[]> {
+    this.#checkOpen();
+    const count = Math.floor(limit);
+    if (!(count > 0)) return [];
+    const from = after === undefined ? '-' : `(${schemaKey(after.id, after.version)}`;
+    const keys = await this.#call('listing schemas', () => this.#redis.zrangebylex(this.#schemaOrder(), from, '+', 'LIMIT', 0, count));
+    if (keys.length === 0) return [];
+    const bodies = await this.#call('listing schemas', () => this.#redis.hmget(this.#schemaHash(), ...keys));
+    const page: StoredSchema[] = [];
+    keys.forEach((key, i) => {
+      const json = bodies[i];
+      if (json !== null && json !== undefined) page.push({ ...parseSchemaKey(key), json });
+    });
+    return page;
+  }
+
+  #schemaHash(): string {
+    return `${this.#prefix}schemas:{schemas}`;
+  }
+
+  #schemaOrder(): string {
+    return `${this.#prefix}schema-order:{schemas}`;
   }
 
   /** Up to `limit` events with `timestamp > after`, oldest first: one `XRANGE` from the first microsecond after it. */
@@ -356,7 +419,14 @@ export class RedisStore implements JournalStore {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       retryStrategy: (times: number) => Math.min(RETRY_FIRST_MS * 2 ** (times - 1), RETRY_LAST_MS),
-      ...(blocking ? {} : { scripts: { wsjournalAppend: { lua: APPEND_LUA, numberOfKeys: 3 } } }),
+      ...(blocking
+        ? {}
+        : {
+            scripts: {
+              wsjournalAppend: { lua: APPEND_LUA, numberOfKeys: 3 },
+              wsjournalPutSchema: { lua: PUT_SCHEMA_LUA, numberOfKeys: 2 },
+            },
+          }),
     });
     // Connection errors reach the calls that fail on them; an unhandled 'error' would only log.
     redis.on('error', () => {});

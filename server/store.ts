@@ -3,6 +3,7 @@
  * this interface alone, so `MemoryStore`, `LmdbStore` and shared stores drop
  * in unchanged; `test/store-conformance.ts` checks each one against it.
  */
+import type { SchemaRef } from '../src/protocol.js';
 
 /** An event as a producer hands it to the store. */
 export interface NewEvent {
@@ -13,17 +14,27 @@ export interface NewEvent {
   readonly contextJson?: string;
   /** `JSON.stringify(name)`, when the caller has it already (the server takes it from the append frame). */
   readonly nameJson?: string;
+  /** The registered schema the event names; stored with it, as `"schema":{"id":…,"version":…}` at the end of its JSON. */
+  readonly schema?: SchemaRef | undefined;
 }
 
 /**
  * An event as stored. `json` is the wire encoding of the whole entry,
- * `{"name":…,"timestamp":…,"context":…,"seq":…}`, made once at append so
- * replay sends it without serialising again.
+ * `{"name":…,"timestamp":…,"context":…,"seq":…}` (then `,"schema":{"id":…,"version":…}` before
+ * the last brace when the event names a schema), made once at append so replay sends it
+ * without serialising again.
  */
 export interface StoredEvent {
   readonly seq: number;
   readonly timestamp: number;
   readonly name: string;
+  readonly json: string;
+}
+
+/** A registered schema as stores keep it: its `$id`, its `version`, and its body as canonical JSON text. */
+export interface StoredSchema {
+  readonly id: string;
+  readonly version: number;
   readonly json: string;
 }
 
@@ -71,6 +82,17 @@ export interface JournalStore {
    * that stops it.
    */
   watch(journal: string, listener: AppendListener): () => void;
+  /**
+   * Stores `schema` unless a schema with its `id` and `version` is stored already, and
+   * resolves, once what it stored is durable and visible to every server on the store, with
+   * the schema stored under that id and version (`schema` itself when `created`). Schemas are
+   * never changed or removed.
+   */
+  putSchema(schema: StoredSchema): Promise<{ schema: StoredSchema; created: boolean }>;
+  /** The schema stored under `id` and `version`, if any. */
+  getSchema(id: string, version: number): Promise<StoredSchema | undefined>;
+  /** Up to `limit` schemas in `id`, then `version`, order, starting after `after` (from the first when it is undefined). */
+  listSchemas(after: SchemaRef | undefined, limit: number): Promise<StoredSchema[]>;
   /** Closes the store; later calls reject. Idempotent. */
   close(): Promise<void>;
 }

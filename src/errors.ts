@@ -41,18 +41,43 @@ export const ErrorCode = {
   NOT_STARTED: 'NOT_STARTED',
   /** The producer or connection was closed before the request completed. */
   CLOSED: 'CLOSED',
+  /** A schema with this `$id` and `version` is registered already, with another body. */
+  SCHEMA_CONFLICT: 'SCHEMA_CONFLICT',
+  /** A schema that breaks the metaschema, or that the validator refuses or cannot compile within its limits. */
+  INVALID_SCHEMA: 'INVALID_SCHEMA',
+  /** An event names a schema (`$id` and `version`) that is not registered. */
+  UNKNOWN_SCHEMA: 'UNKNOWN_SCHEMA',
+  /** An event's context does not match its schema; `details` says where and why. */
+  SCHEMA_VIOLATION: 'SCHEMA_VIOLATION',
+  /** The journal's policy requires every event to name a schema, and one did not. */
+  SCHEMA_REQUIRED: 'SCHEMA_REQUIRED',
+  /** The journal's policy allows only some schemas, and an event named another. */
+  SCHEMA_NOT_ALLOWED: 'SCHEMA_NOT_ALLOWED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * One reason a request was refused: the event's position in its append (`index`) and a JSON
+ * pointer into its context (`path`, `""` for the context itself), as `SCHEMA_VIOLATION` gives them.
+ */
+export interface ErrorDetail {
+  readonly index?: number | undefined;
+  readonly path: string;
+  readonly message: string;
+}
 
 /** The base of every error wsjournal raises. `code` is stable; see {@link ErrorCode}. */
 export class JournalError extends Error {
   override name = 'JournalError';
   readonly code: string;
+  /** Where and why, for refusals that say so (`SCHEMA_VIOLATION`, `UNKNOWN_SCHEMA`, …); otherwise `undefined`. */
+  readonly details: readonly ErrorDetail[] | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: string, message: string, options?: { cause?: unknown; details?: readonly ErrorDetail[] | undefined }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.details = options?.details;
   }
 }
 

@@ -1,4 +1,5 @@
 /** What a journal holds: one named, timestamped event with its context. */
+import type { SchemaRef } from './protocol.js';
 
 /** An entry as the server sends it; every field optional so an empty entry makes the sentinel. */
 export interface EventEntryInit {
@@ -6,6 +7,7 @@ export interface EventEntryInit {
   timestamp?: number | undefined;
   context?: object | undefined;
   seq?: number | undefined;
+  schema?: SchemaRef | undefined;
 }
 
 /**
@@ -25,12 +27,15 @@ export class JournalEvent {
   readonly context: Record<string, unknown>;
   /** The event's position in its journal, 1-based; `undefined` for the sentinel. */
   readonly seq: number | undefined;
+  /** The registered schema the server checked `context` against, if the event named one. */
+  readonly schema: SchemaRef | undefined;
 
   constructor(entry: EventEntryInit = {}) {
     this.name = entry.name;
     this.timestamp = entry.timestamp ?? Date.now() / 1000;
     this.context = (entry.context ?? {}) as Record<string, unknown>;
     this.seq = entry.seq;
+    this.schema = entry.schema;
   }
 
   /** `k=v,k2=v2` with keys sorted; values that are not strings are JSON-encoded; `""` if empty. */
@@ -56,13 +61,14 @@ export class JournalEvent {
     return `${ts} ${this.name} ${this.contextString}`;
   }
 
-  toJSON(): { name?: string; timestamp: number; context: Record<string, unknown>; seq?: number } {
-    const json: { name?: string; timestamp: number; context: Record<string, unknown>; seq?: number } = {
+  toJSON(): { name?: string; timestamp: number; context: Record<string, unknown>; seq?: number; schema?: SchemaRef } {
+    const json: { name?: string; timestamp: number; context: Record<string, unknown>; seq?: number; schema?: SchemaRef } = {
       timestamp: this.timestamp,
       context: this.context,
     };
     if (this.name !== undefined) json.name = this.name;
     if (this.seq !== undefined) json.seq = this.seq;
+    if (this.schema !== undefined) json.schema = this.schema;
     return json;
   }
 }

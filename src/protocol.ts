@@ -14,12 +14,26 @@ const JournalName = z.string().regex(JOURNAL_NAME, 'invalid journal name');
 const Context = z.record(z.string(), z.unknown());
 const Timestamp = z.number().min(0).finite();
 
-/** An event as it travels from the server: `{ name, timestamp, context, seq }`. */
+/**
+ * A schema's `$id`: a URI or URN (a scheme, a colon, then URI characters only), at most 512
+ * characters. Having no quote, backslash or control character, it is its own JSON string body.
+ */
+export const SCHEMA_ID = /^[A-Za-z][A-Za-z0-9+.-]{0,30}:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]{1,480}$/;
+
+/** Names a registered schema: its `$id` and its `version` (a positive integer). */
+export const SchemaRef = z.strictObject({
+  id: z.string().regex(SCHEMA_ID, 'a schema id is a URI or URN of at most 512 characters'),
+  version: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+export type SchemaRef = z.infer<typeof SchemaRef>;
+
+/** An event as it travels from the server: `{ name, timestamp, context, seq }`, and `schema` when it named one. */
 export const EventEntry = z.object({
   name: z.string().min(1),
   timestamp: Timestamp,
   context: Context,
   seq: z.int().min(1),
+  schema: SchemaRef.optional(),
 });
 export type EventEntry = z.infer<typeof EventEntry>;
 
@@ -27,12 +41,15 @@ export type EventEntry = z.infer<typeof EventEntry>;
 export const NewEventEntry = z.strictObject({
   name: z.string().min(1, 'event name must be a non-empty string'),
   context: Context.optional(),
+  /** The registered schema the server checks `context` against before storing the event. */
+  schema: SchemaRef.optional(),
 });
 export type NewEventEntry = z.infer<typeof NewEventEntry>;
 
-/** Subscription filter understood by every journal: only events whose name is listed. */
+/** Subscription filters understood by every journal: only events whose name, or whose schema's `$id`, is listed. */
 export const SubscribePayload = z.looseObject({
   names: z.array(z.string().min(1)).min(1).optional(),
+  schemas: z.array(z.string().min(1)).min(1).optional(),
 });
 
 export const SubscribeFrame = z.strictObject({
@@ -64,8 +81,25 @@ export const AppendFrame = z.strictObject({
 });
 export type AppendFrame = z.infer<typeof AppendFrame>;
 
+/** Registers a JSON Schema (section 6 of the contract); answered by `registered` or `error`. */
+export const RegisterFrame = z.strictObject({
+  type: z.literal('register'),
+  id: RequestId,
+  schema: z.record(z.string(), z.unknown()),
+});
+export type RegisterFrame = z.infer<typeof RegisterFrame>;
+
+/** Lists registered schemas in `$id`, then `version`, order, from after `after`; answered by `schemas`. */
+export const ListSchemasFrame = z.strictObject({
+  type: z.literal('schemas'),
+  id: RequestId,
+  after: SchemaRef.optional(),
+  limit: z.int().min(1).max(1000).optional(),
+});
+export type ListSchemasFrame = z.infer<typeof ListSchemasFrame>;
+
 /** Every frame a client may send. */
-export const ClientFrame = z.discriminatedUnion('type', [SubscribeFrame, CancelFrame, AppendFrame]);
+export const ClientFrame = z.discriminatedUnion('type', [SubscribeFrame, CancelFrame, AppendFrame, RegisterFrame, ListSchemasFrame]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type ClientFrameInput = z.input<typeof ClientFrame>;
 
@@ -104,13 +138,43 @@ export const AckFrame = z.object({
 });
 export type AckFrame = z.infer<typeof AckFrame>;
 
+/**
+ * One reason a request was refused: `index` is the event's position in its append, `path` a
+ * JSON pointer into that event's context (`""` for the context itself).
+ */
+export const ErrorDetail = z.object({
+  index: z.int().min(0).optional(),
+  path: z.string(),
+  message: z.string(),
+});
+export type ErrorDetail = z.infer<typeof ErrorDetail>;
+
 export const ErrorFrame = z.object({
   type: z.literal('error'),
   id: RequestId.optional(),
   code: z.string(),
   message: z.string(),
+  details: z.array(ErrorDetail).optional(),
 });
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+/** A schema was registered (`created`) or was registered already with the same body. */
+export const RegisteredFrame = z.object({
+  type: z.literal('registered'),
+  id: RequestId,
+  schema: SchemaRef,
+  created: z.boolean(),
+});
+export type RegisteredFrame = z.infer<typeof RegisteredFrame>;
+
+/** A page of registered schemas; `next` is where the following page starts, absent after the last. */
+export const SchemasFrame = z.object({
+  type: z.literal('schemas'),
+  id: RequestId,
+  schemas: z.array(z.record(z.string(), z.unknown())),
+  next: SchemaRef.optional(),
+});
+export type SchemasFrame = z.infer<typeof SchemasFrame>;
 
 /** Every frame a server may send. */
 export const ServerFrame = z.discriminatedUnion('type', [
@@ -119,11 +183,13 @@ export const ServerFrame = z.discriminatedUnion('type', [
   EndFrame,
   AckFrame,
   ErrorFrame,
+  RegisteredFrame,
+  SchemasFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 
 /** The known frame types of each direction, to tell an unknown `type` from a bad frame. */
-export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(['subscribe', 'cancel', 'append']);
+export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(['subscribe', 'cancel', 'append', 'register', 'schemas']);
 
 /**
  * True when `value` satisfies {@link EventEntry}: the same rules, checked by
@@ -132,8 +198,9 @@ export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(['subscribe', 'ca
  */
 export function isEventEntry(value: unknown): value is EventEntry {
   if (typeof value !== 'object' || value === null) return false;
-  const { name, timestamp, context, seq } = value as Record<string, unknown>;
+  const { name, timestamp, context, seq, schema } = value as Record<string, unknown>;
   return (
+    (schema === undefined || isSchemaRef(schema)) &&
     typeof name === 'string' &&
     name.length > 0 &&
     typeof timestamp === 'number' &&
@@ -169,10 +236,30 @@ export function asAppendFrame(value: Record<string, unknown>): AppendFrame | und
 
 function isNewEventEntry(value: unknown): value is NewEventEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  for (const key of Object.keys(value)) if (key !== 'name' && key !== 'context') return false;
-  const { name, context } = value as Record<string, unknown>;
+  for (const key of Object.keys(value)) if (key !== 'name' && key !== 'context' && key !== 'schema') return false;
+  const { name, context, schema } = value as Record<string, unknown>;
   if (typeof name !== 'string' || name.length === 0) return false;
+  if (schema !== undefined && !isSchemaRef(schema)) return false;
   return context === undefined || (typeof context === 'object' && context !== null && !Array.isArray(context));
+}
+
+/** True when `value` satisfies {@link SchemaRef} (no other key, an id matching SCHEMA_ID, a positive safe integer version). */
+export function isSchemaRef(value: unknown): value is SchemaRef {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  let keys = 0;
+  for (const key in value) {
+    if (key !== 'id' && key !== 'version') return false;
+    keys++;
+  }
+  const { id, version } = value as Record<string, unknown>;
+  return (
+    keys === 2 &&
+    typeof id === 'string' &&
+    SCHEMA_ID.test(id) &&
+    typeof version === 'number' &&
+    Number.isSafeInteger(version) &&
+    version >= 1
+  );
 }
 
 /**

@@ -7,7 +7,8 @@
 import { WebSocket, type RawData } from 'ws';
 import type { JournalServer, JournalServerOptions } from '../server/journal-server.js';
 import { MemoryStore } from '../server/memory-store.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from '../server/store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from '../server/store.js';
+import type { SchemaRef } from '../src/protocol.js';
 import { JournalConnection, type JournalConnectionOptions } from '../src/connection.js';
 import { EventLogConsumer } from '../src/event-log-consumer.js';
 import type { JournalConsumer, JournalConsumerOptions } from '../src/journal-consumer.js';
@@ -262,6 +263,18 @@ export class GatedStore implements JournalStore {
     return this.#inner.watch(journal, listener);
   }
 
+  putSchema(schema: StoredSchema): Promise<{ schema: StoredSchema; created: boolean }> {
+    return this.#inner.putSchema(schema);
+  }
+
+  getSchema(id: string, version: number): Promise<StoredSchema | undefined> {
+    return this.#inner.getSchema(id, version);
+  }
+
+  listSchemas(after: SchemaRef | undefined, limit: number): Promise<StoredSchema[]> {
+    return this.#inner.listSchemas(after, limit);
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }
@@ -297,6 +310,18 @@ export class YieldingStore implements JournalStore {
 
   watch(journal: string, listener: AppendListener): () => void {
     return this.#inner.watch(journal, listener);
+  }
+
+  putSchema(schema: StoredSchema): Promise<{ schema: StoredSchema; created: boolean }> {
+    return this.#inner.putSchema(schema);
+  }
+
+  getSchema(id: string, version: number): Promise<StoredSchema | undefined> {
+    return this.#inner.getSchema(id, version);
+  }
+
+  listSchemas(after: SchemaRef | undefined, limit: number): Promise<StoredSchema[]> {
+    return this.#inner.listSchemas(after, limit);
   }
 
   close(): Promise<void> {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IDEMPOTENCY_KEY_LIMIT } from '../server/store.js';
 import type { JournalStore, NewEvent, StoredEvent } from '../server/store.js';
+import { registerSchemaConformance } from './store-schema-conformance.js';
 
 /** Options a factory passes on to the store it opens. */
 export interface StoreOpenOptions {
@@ -304,15 +305,16 @@ export function storeConformance(name: string, factory: StoreFactory): void {
 
     if (factory.persistent) registerPersistence(withStore);
     if (factory.clock) registerClock(factory, withStore);
+    registerSchemaConformance(withStore, factory.persistent ? reopenOf : undefined);
   });
 }
 
-type WithStore = (
+export type WithStore = (
   body: (store: JournalStore, fixture: StoreFixture) => Promise<void>,
   options?: StoreOpenOptions,
 ) => () => Promise<void>;
 
-function reopenOf(fixture: StoreFixture): (options?: StoreOpenOptions) => Promise<JournalStore> {
+export function reopenOf(fixture: StoreFixture): (options?: StoreOpenOptions) => Promise<JournalStore> {
   assert.ok(fixture.reopen, 'a persistent factory gives fixtures a reopen()');
   return fixture.reopen;
 }
