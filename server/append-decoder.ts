@@ -7,7 +7,7 @@
  *
  * `test/append-decoder.test.ts` holds the two paths to agreement.
  */
-import { JOURNAL_NAME } from '../src/protocol.js';
+import { JOURNAL_NAME, SCHEMA_ID, type SchemaRef } from '../src/protocol.js';
 
 /** One event of a decoded append, with its name and context as the frame's JSON text carried them. */
 export interface DecodedEvent {
@@ -17,6 +17,8 @@ export interface DecodedEvent {
   readonly nameJson: string;
   /** The context as JSON text of an object: `"{}"` when the event had none. */
   readonly contextJson: string;
+  /** The schema the event names, if any. */
+  readonly schema: SchemaRef | undefined;
 }
 
 /** An append frame as {@link decodeAppend} read it: what `asAppendFrame(JSON.parse(text))` would give. */
@@ -48,6 +50,8 @@ const EVENTS = ',"events":[';
 const NAME = '{"name":"';
 const CONTEXT = ',"context":';
 const KEY = ',"key":"';
+const SCHEMA = ',"schema":{"id":"';
+const VERSION = '","version":';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -64,8 +68,8 @@ const NINE = 0x39;
 
 /**
  * Decodes `text` when it is an append frame written the way the client library writes it:
- * `{"type":"append","id":N,"journal":"…","events":[{"name":"…","context":{…}},…],"key":"…"}`,
- * no whitespace, the keys in that order, `context` and `key` optional.
+ * `{"type":"append","id":N,"journal":"…","events":[{"name":"…","context":{…},"schema":{"id":"…","version":N}},…],"key":"…"}`,
+ * no whitespace, the keys in that order, `context`, `schema` and `key` optional.
  *
  * Returns `undefined` for anything else: other key orders, whitespace, extra keys, escapes in
  * the journal, name or key, an id that is not a plain safe integer, contexts nested deeper
@@ -77,7 +81,7 @@ const NINE = 0x39;
  *
  * @example
  * decodeAppend('{"type":"append","id":7,"journal":"jobs","events":[{"name":"a","context":{"n":1}}]}');
- * // { id: 7, journal: 'jobs', key: undefined, events: [{ name: 'a', nameJson: '"a"', contextJson: '{"n":1}' }] }
+ * // { id: 7, journal: 'jobs', key: undefined, events: [{ name: 'a', nameJson: '"a"', contextJson: '{"n":1}', schema: undefined }] }
  */
 export function decodeAppend(text: string): DecodedAppend | undefined {
   if (!text.startsWith(HEAD)) return undefined;
@@ -124,8 +128,30 @@ export function decodeAppend(text: string): DecodedAppend | undefined {
       if (i < 0) return undefined;
       contextJson = text.slice(contextStart, i);
     }
+    let schema: SchemaRef | undefined;
+    if (text.startsWith(SCHEMA, i)) {
+      const idStart = i + SCHEMA.length;
+      const idEnd = text.indexOf('"', idStart);
+      // An id is a URI or URN: no escapes, so its string is its text (SCHEMA_ID says which characters).
+      if (idEnd < 0 || idEnd - idStart > 512) return undefined;
+      const id = text.slice(idStart, idEnd);
+      if (!SCHEMA_ID.test(id) || !text.startsWith(VERSION, idEnd)) return undefined;
+      i = idEnd + VERSION.length;
+      // The version: a positive safe integer, plainly written (no sign, fraction, exponent or leading zero).
+      const versionStart = i;
+      let version = 0;
+      c = text.charCodeAt(i);
+      if (c === ZERO) return undefined;
+      while (c >= ZERO && c <= NINE) {
+        version = version * 10 + (c - ZERO);
+        c = text.charCodeAt(++i);
+      }
+      if (i === versionStart || i - versionStart > 16 || version > Number.MAX_SAFE_INTEGER || c !== CLOSE_BRACE) return undefined;
+      i++;
+      schema = { id, version };
+    }
     if (text.charCodeAt(i) !== CLOSE_BRACE) return undefined;
-    events.push({ name: nameJson.slice(1, -1), nameJson, contextJson });
+    events.push({ name: nameJson.slice(1, -1), nameJson, contextJson, schema });
     c = text.charCodeAt(++i);
     i++;
     if (c === CLOSE_BRACKET) break;

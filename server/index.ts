@@ -4,7 +4,9 @@ export { LmdbStore } from './lmdb-store.js';
 export { MemoryStore } from './memory-store.js';
 export { RedisStore } from './redis-store.js';
 
+export type { JournalPolicy } from './journal-policies.js';
 export type { JournalServerOptions } from './journal-server.js';
 export type { LmdbStoreOptions } from './lmdb-store.js';
 export type { RedisStoreOptions } from './redis-store.js';
-export type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent } from './store.js';
+export type { Registration, SchemaPage } from './schemas/registry.js';
+export type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';

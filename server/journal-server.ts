@@ -1,12 +1,18 @@
 /** The journal server: a WebSocket endpoint in front of a {@link JournalStore}. */
+import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, JournalError } from '../src/errors.js';
-import { JOURNAL_NAME } from '../src/protocol.js';
+import { isSchemaRef, JOURNAL_NAME, type SchemaRef } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
+import { JournalPolicies, type JournalPolicy } from './journal-policies.js';
 import { LmdbStore } from './lmdb-store.js';
-import { Session, type SessionLimits } from './session.js';
+import { AppendCheck } from './schemas/append-check.js';
+import { SchemaRegistry, type Registration, type SchemaPage } from './schemas/registry.js';
+import { ValidatorPool } from './schemas/validator-pool.js';
+import { Session, type SessionLimits, type SessionSchemas } from './session.js';
 import type { JournalStore } from './store.js';
 
 export interface JournalServerOptions {
@@ -51,9 +57,33 @@ export interface JournalServerOptions {
   liveHoldBytes?: number;
   /** Seconds between pings; a client that has not answered the previous ping is dropped. 0 turns pings off. @default 30 */
   heartbeatInterval?: number;
+  /**
+   * JSON Schemas to register before `listen()` resolves: an array of schema objects, or a
+   * directory whose `*.json` files hold one schema each (registered in file-name order).
+   * Registering one already registered with the same body does nothing; `listen()` rejects
+   * with `SCHEMA_CONFLICT` or `INVALID_SCHEMA` when one cannot be registered.
+   */
+  schemas?: readonly Record<string, unknown>[] | string;
+  /**
+   * Policies per journal name, or per glob of names with `*`; the most specific key wins.
+   * @example { 'jobs.*': { requireSchema: true, allowedSchemas: ['urn:example:job'] } }
+   */
+  journals?: Readonly<Record<string, JournalPolicy>>;
+  /** Largest schema accepted, in bytes of its JSON; a larger one is refused with `INVALID_SCHEMA`. @default 65536 */
+  maxSchemaSize?: number;
+  /** Worker threads that compile schemas and validate contexts, started with the first event naming a schema. @default 1 */
+  schemaValidationThreads?: number;
+  /**
+   * Seconds one batch's validation may take; past it the worker is replaced and the batch
+   * refused with `SCHEMA_VIOLATION`. Compiling a schema may take `schemaCompileTimeout` more.
+   * @default 1
+   */
+  schemaValidationTimeout?: number;
+  /** Seconds compiling one schema may take; past it the schema is refused with `INVALID_SCHEMA`. @default 5 */
+  schemaCompileTimeout?: number;
 }
 
-type Settings = Required<Omit<JournalServerOptions, 'store' | 'tokens' | 'origins'>>;
+type Settings = Required<Omit<JournalServerOptions, 'store' | 'tokens' | 'origins' | 'schemas' | 'journals'>>;
 
 const DEFAULTS: Settings = {
   port: 7707,
@@ -72,7 +102,13 @@ const DEFAULTS: Settings = {
   liveHoldSize: 10_000,
   liveHoldBytes: 4 * 1024 * 1024,
   heartbeatInterval: 30,
+  maxSchemaSize: 64 * 1024,
+  schemaValidationThreads: 1,
+  schemaValidationTimeout: 1,
+  schemaCompileTimeout: 5,
 };
+/** Each validation worker's heap (old generation); one that needs more is replaced and its batch refused. */
+const VALIDATION_HEAP_MB = 128;
 
 const INTEGER_OPTIONS = [
   'maxFrameSize',
@@ -87,9 +123,11 @@ const INTEGER_OPTIONS = [
   'maxSendBuffer',
   'liveHoldSize',
   'liveHoldBytes',
+  'maxSchemaSize',
+  'schemaValidationThreads',
 ] as const;
 
-const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', ...Object.keys(DEFAULTS)]);
+const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', 'schemas', 'journals', ...Object.keys(DEFAULTS)]);
 
 /**
  * Serves named journals over WebSockets.
@@ -106,10 +144,15 @@ export class JournalServer {
   readonly #ownsStore: boolean;
   readonly #store: JournalStore;
   readonly #sessions = new Set<Session>();
+  readonly #pool: ValidatorPool;
+  readonly #schemas: SessionSchemas;
+  readonly #initialSchemas: readonly Record<string, unknown>[] | string | undefined;
   #wss: WebSocketServer | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #url: string | undefined;
   #closing: Promise<void> | undefined;
+  /** Set while `listen()` registers the `schemas` option's schemas, before the socket exists. */
+  #listening = false;
 
   constructor(options: JournalServerOptions = {}) {
     if (!isPlainObject(options)) throw new TypeError('options must be an object');
@@ -133,14 +176,33 @@ export class JournalServer {
     if (typeof merged.heartbeatInterval !== 'number' || !(merged.heartbeatInterval >= 0)) {
       throw new RangeError('options.heartbeatInterval must be a number of seconds >= 0');
     }
+    for (const key of ['schemaValidationTimeout', 'schemaCompileTimeout'] as const) {
+      const value = merged[key];
+      if (typeof value !== 'number') throw new TypeError(`options.${key} must be a number`);
+      if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`options.${key} must be a positive number of seconds`);
+    }
+    const { schemas } = options;
+    if (schemas !== undefined && typeof schemas !== 'string' && !(Array.isArray(schemas) && schemas.every(isPlainObject))) {
+      throw new TypeError('options.schemas must be an array of schema objects or the path of a directory of *.json files');
+    }
+    this.#initialSchemas = schemas;
+    const policies = new JournalPolicies(options.journals ?? {});
     this.#tokens = stringSet(options.tokens, 'tokens');
     this.#origins = stringSet(options.origins, 'origins');
     if (options.store !== undefined && !isStore(options.store)) {
-      throw new TypeError('options.store must implement JournalStore (append, read, head, watch, close)');
+      throw new TypeError('options.store must implement JournalStore (append, read, head, watch, putSchema, getSchema, listSchemas, close)');
     }
     this.#options = merged;
     this.#ownsStore = options.store === undefined;
     this.#store = options.store ?? new LmdbStore({ path: merged.dataDir });
+    this.#pool = new ValidatorPool({
+      threads: merged.schemaValidationThreads,
+      validateMs: Math.ceil(merged.schemaValidationTimeout * 1000),
+      compileMs: Math.ceil(merged.schemaCompileTimeout * 1000),
+      heapMb: VALIDATION_HEAP_MB,
+    });
+    const registry = new SchemaRegistry(this.#store, this.#pool, merged.maxSchemaSize);
+    this.#schemas = { registry, check: new AppendCheck(registry, this.#pool, policies) };
   }
 
   /** `ws://host:port` once listening. */
@@ -154,10 +216,22 @@ export class JournalServer {
     return this.#store;
   }
 
-  /** Starts listening; resolves with the port (useful with `port: 0`). */
-  listen(): Promise<{ port: number }> {
-    if (this.#wss) return Promise.reject(new JournalError('ALREADY_LISTENING', 'the server is already listening'));
-    if (this.#closing) return Promise.reject(new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed'));
+  /** Registers the `schemas` option's schemas, then starts listening; resolves with the port (useful with `port: 0`). */
+  async listen(): Promise<{ port: number }> {
+    if (this.#wss || this.#listening) throw new JournalError('ALREADY_LISTENING', 'the server is already listening');
+    if (this.#closing) throw new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed');
+    this.#listening = true;
+    try {
+      await this.#registerInitialSchemas();
+    } catch (error) {
+      this.#listening = false;
+      throw error;
+    }
+    if (this.#closing) throw new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed');
+    return this.#listen();
+  }
+
+  #listen(): Promise<{ port: number }> {
     const { host, port, maxFrameSize } = this.#options;
     return new Promise((resolve, reject) => {
       const wss = new WebSocketServer({
@@ -183,8 +257,16 @@ export class JournalServer {
     });
   }
 
-  /** Appends one event, as a producer would; resolves once it is durable. */
-  async append(journal: string, name: string, context: object = {}): Promise<{ seq: number; timestamp: number }> {
+  /**
+   * Appends one event, as a producer would: checked against the journal's policy and, when it
+   * names one, its schema; resolves once it is durable.
+   */
+  async append(
+    journal: string,
+    name: string,
+    context: object = {},
+    options: { schema?: SchemaRef } = {},
+  ): Promise<{ seq: number; timestamp: number }> {
     if (typeof journal !== 'string' || !JOURNAL_NAME.test(journal)) {
       throw new JournalError(ErrorCode.INVALID_JOURNAL, `invalid journal name ${JSON.stringify(journal)}`);
     }
@@ -192,8 +274,37 @@ export class JournalServer {
       throw new JournalError(ErrorCode.INVALID_EVENT, 'event name must be a non-empty string');
     }
     if (!isPlainObject(context)) throw new JournalError(ErrorCode.INVALID_EVENT, 'event context must be a plain object');
-    const [event] = await this.#store.append(journal, [{ name, context: JSON.parse(JSON.stringify(context)) }]);
-    return { seq: event!.seq, timestamp: event!.timestamp };
+    const { schema } = options;
+    if (schema !== undefined && !isSchemaRef(schema)) {
+      throw new JournalError(ErrorCode.INVALID_EVENT, 'options.schema must be { id, version }: a URI or URN and a positive integer');
+    }
+    const contextJson = JSON.stringify(context);
+    const event = { name, context: JSON.parse(contextJson) as Record<string, unknown>, contextJson, schema };
+    const verdict = await this.#schemas.check.check(journal, [event]);
+    if (verdict !== undefined) throw verdict;
+    const [stored] = await this.#store.append(journal, [event]);
+    return { seq: stored!.seq, timestamp: stored!.timestamp };
+  }
+
+  /**
+   * Registers a JSON Schema for every server on the store, durably, and resolves with its
+   * `$id` and `version`. The same body again is a no-op (`created: false`); another body under
+   * the same `$id` and `version` rejects with `SCHEMA_CONFLICT`; a schema that breaks the
+   * metaschema, or that the validator refuses or cannot compile in time, with `INVALID_SCHEMA`.
+   */
+  registerSchema(schema: object): Promise<Registration> {
+    return this.#schemas.registry.register(schema);
+  }
+
+  /**
+   * Registered schemas in `$id`, then `version`, order, from after `options.after`: a page of
+   * at most `options.limit` (default 100, at most 1000), with `next` when there are more.
+   */
+  listSchemas(options: { after?: SchemaRef; limit?: number } = {}): Promise<SchemaPage> {
+    const { after, limit = 100 } = options;
+    if (after !== undefined && !isSchemaRef(after)) return Promise.reject(new TypeError('options.after must be { id, version }'));
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return Promise.reject(new RangeError('options.limit must be an integer from 1 to 1000'));
+    return this.#schemas.registry.list(after, limit);
   }
 
   /** Closes every connection (1001), stops listening, and closes the store if the server made it. Idempotent. */
@@ -216,7 +327,43 @@ export class JournalServer {
       await closed;
       clearTimeout(cutoff);
     }
+    await this.#pool.close();
     if (this.#ownsStore) await this.#store.close();
+  }
+
+  /** The `schemas` option's schemas, registered in order; the first that fails names itself in the error. */
+  async #registerInitialSchemas(): Promise<void> {
+    const option = this.#initialSchemas;
+    if (option === undefined) return;
+    const sources: [where: string, schema: unknown][] = [];
+    if (typeof option === 'string') {
+      let files: string[];
+      try {
+        files = (await readdir(option)).filter((file) => file.endsWith('.json')).sort();
+      } catch (error) {
+        throw new TypeError(`options.schemas: cannot read the directory ${option}: ${(error as Error).message}`, { cause: error });
+      }
+      for (const file of files) {
+        const path = join(option, file);
+        let schema: unknown;
+        try {
+          schema = JSON.parse(await readFile(path, 'utf8'));
+        } catch (error) {
+          throw new JournalError(ErrorCode.INVALID_SCHEMA, `${path}: not a JSON file: ${(error as Error).message}`, { cause: error });
+        }
+        sources.push([path, schema]);
+      }
+    } else {
+      option.forEach((schema, index) => sources.push([`options.schemas[${index}]`, schema]));
+    }
+    for (const [where, schema] of sources) {
+      try {
+        await this.#schemas.registry.register(schema);
+      } catch (error) {
+        if (!(error instanceof JournalError)) throw error;
+        throw new JournalError(error.code, `${where}: ${error.message}`, { cause: error });
+      }
+    }
   }
 
   #verify(req: IncomingMessage, origin: string | undefined, done: (ok: boolean, code?: number, message?: string) => void): void {
@@ -245,7 +392,7 @@ export class JournalServer {
       maxPendingAppends: this.#options.maxPendingAppends,
       maxPendingAppendBytes: this.#options.maxPendingAppendBytes,
       maxSubscriptions: this.#options.maxSubscriptionsPerConnection,
-    } satisfies SessionLimits, socket);
+    } satisfies SessionLimits, this.#schemas, socket);
     this.#sessions.add(session);
     ws.once('close', () => this.#sessions.delete(session));
   }
@@ -287,6 +434,8 @@ function isStore(value: unknown): value is JournalStore {
   return (
     typeof store === 'object' &&
     store !== null &&
-    ['append', 'read', 'head', 'watch', 'close'].every((key) => typeof store[key as keyof JournalStore] === 'function')
+    ['append', 'read', 'head', 'watch', 'putSchema', 'getSchema', 'listSchemas', 'close'].every(
+      (key) => typeof store[key as keyof JournalStore] === 'function',
+    )
   );
 }

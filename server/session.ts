@@ -2,14 +2,33 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
-import { ErrorCode } from '../src/errors.js';
-import { asAppendFrame, CLIENT_FRAME_TYPES, ClientFrame, type AppendFrame, type SubscribeFrame } from '../src/protocol.js';
+import { ErrorCode, JournalError, type ErrorDetail } from '../src/errors.js';
+import {
+  asAppendFrame,
+  CLIENT_FRAME_TYPES,
+  ClientFrame,
+  type AppendFrame,
+  type ListSchemasFrame,
+  type RegisterFrame,
+  type SubscribeFrame,
+} from '../src/protocol.js';
 import { decodeAppend, type DecodedAppend } from './append-decoder.js';
 import { formatMicros, toMicros } from './encode.js';
 import { TurnCork } from './turn-cork.js';
 import { isPlainObject } from '../src/validate.js';
+import type { AppendCheck, CheckedEvent, Verdict } from './schemas/append-check.js';
+import type { SchemaRegistry } from './schemas/registry.js';
 import type { JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink } from './subscription.js';
+
+/** The schema registry and the checks every append passes (server/schemas/). */
+export interface SessionSchemas {
+  readonly registry: SchemaRegistry;
+  readonly check: AppendCheck;
+}
+
+/** Schemas per `schemas` page when the request gives no limit. */
+const SCHEMA_PAGE = 100;
 
 export interface SessionLimits extends SubscriptionLimits {
   readonly maxEventsPerAppend: number;
@@ -25,6 +44,7 @@ export class Session implements SubscriptionSink {
   readonly #socket: Socket | undefined;
   readonly #cork = new TurnCork();
   readonly #store: JournalStore;
+  readonly #schemas: SessionSchemas;
   readonly #limits: SessionLimits;
   readonly #subscriptions = new Map<number, Subscription>();
   #drainWaiters: (() => void)[] = [];
@@ -38,16 +58,24 @@ export class Session implements SubscriptionSink {
    */
   readonly #held: [data: RawData, isBinary: boolean][] = [];
   /**
+   * Appends whose checks are still running (their schemas loading or validating), and the
+   * promise the newest of them settles: each append waits for the ones before it, so that
+   * this connection's appends reach the store in the order it sent them.
+   */
+  #checking = 0;
+  #lastCheck: Promise<void> = Promise.resolve();
+  /**
    * Set by each pong, and by each ping or frame from the client (a client whose reading is
    * paused cannot pong, but pings); cleared by each heartbeat ping.
    */
   alive = true;
 
   /** `socket` is the connection's TCP socket (the upgrade request's `socket`). */
-  constructor(ws: WebSocket, store: JournalStore, limits: SessionLimits, socket?: Socket) {
+  constructor(ws: WebSocket, store: JournalStore, limits: SessionLimits, schemas: SessionSchemas, socket?: Socket) {
     this.#ws = ws;
     this.#socket = socket;
     this.#store = store;
+    this.#schemas = schemas;
     this.#limits = limits;
     ws.on('message', (data, isBinary) => {
       this.alive = true;
@@ -145,8 +173,10 @@ export class Session implements SubscriptionSink {
     this.#onFlushed();
   }
 
-  #error(code: string, message: string, id?: number): void {
-    this.send(JSON.stringify(id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message }));
+  #error(code: string, message: string, id?: number, details?: readonly ErrorDetail[]): void {
+    const frame: Record<string, unknown> = id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message };
+    if (details !== undefined) frame['details'] = details;
+    this.send(JSON.stringify(frame));
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
@@ -213,6 +243,12 @@ export class Session implements SubscriptionSink {
       case 'append':
         this.#append(frame, frameBytes(data));
         break;
+      case 'register':
+        this.#register(frame, frameBytes(data));
+        break;
+      case 'schemas':
+        this.#listSchemas(frame);
+        break;
     }
   }
 
@@ -230,8 +266,9 @@ export class Session implements SubscriptionSink {
       return;
     }
     const names = frame.payload.names === undefined ? undefined : new Set(frame.payload.names);
+    const schemas = frame.payload.schemas === undefined ? undefined : new Set(frame.payload.schemas);
     const subscription = new Subscription(
-      { id: frame.id, journal: frame.journal, full: frame.full, since: frame.since, names },
+      { id: frame.id, journal: frame.journal, full: frame.full, since: frame.since, names, schemas },
       this.#store,
       this,
       this.#limits,
@@ -254,9 +291,9 @@ export class Session implements SubscriptionSink {
         return;
       }
       if (!this.#smallEnough(index, event.name, contextJson, frame.id)) return;
-      events[index] = { name: event.name, context, contextJson };
+      events[index] = { name: event.name, context, contextJson, schema: event.schema };
     }
-    this.#submit(frame.id, frame.journal, frame.key, events, bytes);
+    this.#checkAndSubmit(frame.id, frame.journal, frame.key, events as (NewEvent & CheckedEvent)[], bytes);
   }
 
   /** An append read by `decodeAppend`: its events already carry their name and context as JSON. */
@@ -267,8 +304,81 @@ export class Session implements SubscriptionSink {
       const event = events[index]!;
       if (!this.#smallEnough(index, event.name, event.contextJson, frame.id)) return;
     }
-    // Each decoded event is a `{ name, nameJson, contextJson }` the store takes as it is.
-    this.#submit(frame.id, frame.journal, frame.key, events, bytes);
+    // Each decoded event is a `{ name, nameJson, contextJson, schema }` the store takes as it is.
+    this.#checkAndSubmit(frame.id, frame.journal, frame.key, events, bytes);
+  }
+
+  /**
+   * Runs the journal's policy and the events' schemas over the batch (server/schemas/append-check.ts),
+   * then stores it or refuses it whole. A batch whose checks answer at once, with none running
+   * before it, goes straight on; the rest wait their turn, counted as pending appends.
+   */
+  #checkAndSubmit(id: number, journal: string, key: string | undefined, events: readonly (NewEvent & CheckedEvent)[], bytes: number): void {
+    let verdict: Verdict | Promise<Verdict>;
+    try {
+      verdict = this.#schemas.check.check(journal, events);
+    } catch (error) {
+      verdict = new JournalError(ErrorCode.STORE_UNAVAILABLE, `the append could not be checked: ${(error as Error).message}`);
+    }
+    if (this.#checking === 0 && !(verdict instanceof Promise)) {
+      if (verdict === undefined) this.#submit(id, journal, key, events, bytes);
+      else this.#refuse(id, verdict);
+      return;
+    }
+    this.#pendingAppends++;
+    this.#pendingBytes += bytes;
+    this.#checking++;
+    const before = this.#lastCheck;
+    this.#lastCheck = (async () => {
+      const result = await verdict;
+      await before;
+      this.#checking--;
+      try {
+        if (result === undefined) {
+          this.#storeBatch(id, journal, key, events, bytes);
+          return;
+        }
+        this.#refuse(id, result);
+      } catch (error) {
+        this.#error(ErrorCode.BAD_FRAME, `the append could not be handled: ${(error as Error).message}`, id);
+      }
+      this.#appendSettled(bytes);
+    })();
+  }
+
+  #refuse(id: number, error: JournalError): void {
+    this.#error(error.code, error.message, id, error.details);
+  }
+
+  /** Registers a schema, counted like an append in flight: the validator compiles it in a worker thread. */
+  #register(frame: RegisterFrame, bytes: number): void {
+    this.#pendingAppends++;
+    this.#pendingBytes += bytes;
+    this.#schemas.registry.register(frame.schema).then(
+      ({ id, version, created }) => {
+        this.send(JSON.stringify({ type: 'registered', id: frame.id, schema: { id, version }, created }));
+        this.#appendSettled(bytes);
+      },
+      (error: unknown) => {
+        const { code, message } = asJournalError(error);
+        this.#error(code, message, frame.id);
+        this.#appendSettled(bytes);
+      },
+    );
+  }
+
+  #listSchemas(frame: ListSchemasFrame): void {
+    this.#schemas.registry.list(frame.after, frame.limit ?? SCHEMA_PAGE).then(
+      ({ schemas, next }) => {
+        const reply: Record<string, unknown> = { type: 'schemas', id: frame.id, schemas };
+        if (next !== undefined) reply['next'] = next;
+        this.send(JSON.stringify(reply));
+      },
+      (error: unknown) => {
+        const { code, message } = asJournalError(error);
+        this.#error(code, message, frame.id);
+      },
+    );
   }
 
   /** False, after answering with TOO_MANY_EVENTS, when an append carries more events than allowed. */
@@ -292,9 +402,14 @@ export class Session implements SubscriptionSink {
 
   /** Hands a checked batch to the store, counts it as pending, and answers with its ack or an error. */
   #submit(id: number, journal: string, key: string | undefined, events: readonly NewEvent[], bytes: number): void {
-    // The callbacks keep only the id and the byte count, not the frame or its events.
     this.#pendingAppends++;
     this.#pendingBytes += bytes;
+    this.#storeBatch(id, journal, key, events, bytes);
+  }
+
+  /** Hands a batch counted as pending to the store, and answers with its ack or an error. */
+  #storeBatch(id: number, journal: string, key: string | undefined, events: readonly NewEvent[], bytes: number): void {
+    // The callbacks keep only the id and the byte count, not the frame or its events.
     let appended: Promise<StoredEvent[]>;
     try {
       appended = this.#store.append(journal, events, { key });
@@ -335,6 +450,11 @@ function timestampJson(timestamp: number): string {
   return micros / 1e6 === timestamp ? formatMicros(micros) : `${timestamp}`;
 }
 
+function asJournalError(error: unknown): { code: string; message: string } {
+  if (error instanceof JournalError) return { code: error.code, message: error.message };
+  return { code: ErrorCode.STORE_UNAVAILABLE, message: `the request failed: ${(error as Error).message}` };
+}
+
 function frameBytes(data: RawData): number {
   if (Array.isArray(data)) return data.reduce((sum, chunk) => sum + chunk.length, 0);
   return data.byteLength;
@@ -349,5 +469,6 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): [string, string] {
   if (path[0] === 'journal') return [ErrorCode.INVALID_JOURNAL, message];
   if (path[0] === 'events') return [ErrorCode.INVALID_EVENT, message];
   if (path[0] === 'payload') return [ErrorCode.INVALID_PAYLOAD, message];
+  if (path[0] === 'schema') return [ErrorCode.INVALID_SCHEMA, message];
   return [ErrorCode.BAD_FRAME, message];
 }

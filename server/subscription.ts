@@ -10,6 +10,7 @@
  * store, which is always correct, so the hold stays bounded.
  */
 import { ErrorCode } from '../src/errors.js';
+import { schemaIdOf } from './encode.js';
 import type { JournalStore, StoredEvent } from './store.js';
 
 /** What a subscription needs from its connection. */
@@ -43,6 +44,8 @@ export interface SubscriptionRequest {
   readonly full: boolean;
   readonly since: number;
   readonly names: ReadonlySet<string> | undefined;
+  /** Only events whose schema's `$id` is listed (events naming no schema never pass). */
+  readonly schemas: ReadonlySet<string> | undefined;
 }
 
 type State = 'history' | 'live' | 'ended';
@@ -205,13 +208,14 @@ export class Subscription {
 
   /** The events above `#lastSeq` that pass the filters, as a frame body; advances the cursor past all of them. */
   #take(events: readonly StoredEvent[]): string {
-    const { since, names } = this.#request;
+    const { since, names, schemas } = this.#request;
     let body = '';
     for (const event of events) {
       if (event.seq <= this.#lastSeq) continue;
       this.#lastSeq = event.seq;
       this.#cursor = event.timestamp;
       if (event.timestamp <= since || (names !== undefined && !names.has(event.name))) continue;
+      if (schemas !== undefined && !schemas.has(schemaIdOf(event.json) ?? '')) continue;
       body = body === '' ? event.json : `${body},${event.json}`;
     }
     return body;

@@ -1,14 +1,18 @@
 /** wsjournal: the client library. */
 export { JournalConnection } from './connection.js';
+export { defineEvent } from './define-event.js';
 export { EventLogConsumer } from './event-log-consumer.js';
 export { ConnectionError, ErrorCode, JournalError, NotStartedError, TimeoutError } from './errors.js';
 export { JournalConsumer } from './journal-consumer.js';
 export { JournalEvent } from './journal-event.js';
 export { JournalProducer } from './journal-producer.js';
-export { ClientFrame, EventEntry, JOURNAL_NAME, ServerFrame } from './protocol.js';
+export { ClientFrame, EventEntry, JOURNAL_NAME, SCHEMA_ID, SchemaRef, ServerFrame } from './protocol.js';
 
 export type { Channel, JournalConnectionOptions, WebSocketInstance, WebSocketLike } from './connection.js';
+export type { DefinedEvent, EventDefinition, TypedEvent } from './define-event.js';
+export type { ErrorDetail } from './errors.js';
 export type { JournalConsumerEvents, JournalConsumerOptions, JournalResponse } from './journal-consumer.js';
 export type { EventEntryInit } from './journal-event.js';
-export type { AppendResult, JournalProducerOptions } from './journal-producer.js';
+export type { AppendOptions, AppendResult, JournalProducerOptions, NewEvent } from './journal-producer.js';
+export type { SchemaList, SchemaRegistration } from './schema-requests.js';
 export type { Head } from './protocol.js';

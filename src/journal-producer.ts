@@ -1,8 +1,11 @@
 /** Appends events to a journal and resolves once the server has stored them durably. */
 import { ChurnMap } from './churn-map.js';
 import { JournalConnection, type Channel } from './connection.js';
+import type { z } from 'zod';
+import type { EventDefinition } from './define-event.js';
 import { ConnectionError, ErrorCode, JournalError } from './errors.js';
-import type { ServerFrame } from './protocol.js';
+import { isSchemaRef, type SchemaRef, type ServerFrame } from './protocol.js';
+import { SchemaRequests, type SchemaList, type SchemaRegistration } from './schema-requests.js';
 import { checkJournalName, checkOptions, checkOptionalString, checkPositive, checkUrls, isPlainObject } from './validate.js';
 
 export interface JournalProducerOptions {
@@ -24,6 +27,20 @@ export interface JournalProducerOptions {
 export interface AppendResult {
   seq: number;
   timestamp: number;
+}
+
+/** Options of one `append`. */
+export interface AppendOptions {
+  /** The registered schema (`$id` and `version`) the server checks the context against before storing the event. */
+  schema?: SchemaRef;
+}
+
+/** An event as `appendMany` takes it. */
+export interface NewEvent {
+  name: string;
+  context?: object;
+  /** The registered schema the server checks the context against. */
+  schema?: SchemaRef;
 }
 
 interface PendingAppend {
@@ -71,6 +88,8 @@ export class JournalProducer implements Channel {
   /** Set while close() waits: called when the last append in flight settles. */
   #onDrained: (() => void) | undefined;
   #joined = false;
+  /** The schema registry's requests, made with the first of them. */
+  #schemaRequests: SchemaRequests | undefined;
   /** False for the views made by `bind`/`unbind`. */
   #root = true;
   #closing: Promise<void> | undefined;
@@ -101,14 +120,23 @@ export class JournalProducer implements Channel {
     }
   }
 
-  /** Appends one event; resolves with its `seq` and `timestamp` once it is durable. */
-  async append(name: string, context: object = {}): Promise<AppendResult> {
-    const [result] = await this.appendMany([{ name, context }]);
+  /**
+   * Appends one event; resolves with its `seq` and `timestamp` once it is durable. With
+   * `options.schema`, the server checks the context against that registered schema first.
+   * Given an {@link EventDefinition} from `defineEvent`, the context is typed and checked by
+   * zod before it is sent (`INVALID_EVENT`), and the event names the definition's schema.
+   */
+  append<Name extends string, Shape extends z.ZodObject>(definition: EventDefinition<Name, Shape>, context: z.input<Shape>): Promise<AppendResult>;
+  append(name: string, context?: object, options?: AppendOptions): Promise<AppendResult>;
+  async append(name: string | EventDefinition, context: object = {}, options: AppendOptions = {}): Promise<AppendResult> {
+    // Anything but a definition goes to appendMany, which refuses a bad name with INVALID_EVENT.
+    const event = isDefinition(name) ? name.event(context as Record<string, unknown>) : { name: name as string, context, ...(options.schema === undefined ? {} : { schema: options.schema }) };
+    const [result] = await this.appendMany([event]);
     return result!;
   }
 
-  /** Appends a batch atomically: every event is stored, or none. */
-  appendMany(events: readonly { name: string; context?: object }[]): Promise<AppendResult[]> {
+  /** Appends a batch atomically: every event is stored, or none. Each event may name a schema. */
+  appendMany(events: readonly NewEvent[]): Promise<AppendResult[]> {
     if (this.#closing) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
     if (this.#shared.connection.isClosed) {
       return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
@@ -131,6 +159,39 @@ export class JournalProducer implements Channel {
       this.#send(pending);
     }
     return result;
+  }
+
+  /**
+   * Registers a JSON Schema on the server, durably, for every server on its store. Resolves
+   * with its `$id` and `version`, `created: false` when the same body was registered already;
+   * rejects with `SCHEMA_CONFLICT` (another body under that `$id` and `version`) or
+   * `INVALID_SCHEMA` (the metaschema or the validator refuses it).
+   */
+  registerSchema(schema: object): Promise<SchemaRegistration> {
+    return this.#schemas().register(schema);
+  }
+
+  /**
+   * A page of the server's registered schemas, in `$id`, then `version`, order, from after
+   * `options.after`; `next` is where the following page starts, `undefined` after the last.
+   */
+  listSchemas(options: { after?: SchemaRef; limit?: number } = {}): Promise<SchemaList> {
+    const { after, limit } = options;
+    if (after !== undefined && !isSchemaRef(after)) return Promise.reject(new TypeError('options.after must be { id, version }'));
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) {
+      return Promise.reject(new RangeError('options.limit must be an integer from 1 to 1000'));
+    }
+    return this.#schemas().list(after, limit);
+  }
+
+  #schemas(): SchemaRequests {
+    if (this.#closing) {
+      const closed = new SchemaRequests(this.#shared.connection);
+      closed.close(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
+      return closed;
+    }
+    this.#schemaRequests ??= new SchemaRequests(this.#shared.connection);
+    return this.#schemaRequests;
   }
 
   /** A producer on the same connection whose events also carry `context`. */
@@ -171,6 +232,7 @@ export class JournalProducer implements Channel {
       clearTimeout(timer);
       this.#onDrained = undefined;
     }
+    this.#schemaRequests?.close(new JournalError(ErrorCode.CLOSED, 'the producer closed before the server answered'));
     this.#shared.connection.leave(this);
     this.#shared.producers.delete(this);
     if (this.#shared.owned && this.#root) {
@@ -204,7 +266,7 @@ export class JournalProducer implements Channel {
     if (frame.type === 'ack') {
       pending.resolve(frame.seqs.map((seq, index) => ({ seq, timestamp: frame.timestamps[index]! })));
     } else if (frame.type === 'error') {
-      pending.reject(new JournalError(frame.code, frame.message));
+      pending.reject(new JournalError(frame.code, frame.message, { details: frame.details }));
     } else {
       pending.reject(new JournalError(ErrorCode.BAD_FRAME, `unexpected ${frame.type} frame for an append`));
     }
@@ -224,7 +286,7 @@ export class JournalProducer implements Channel {
   }
 
   /** The events as the JSON array's items: what the wire cannot carry is dropped, what JSON cannot encode refused. */
-  #encode(events: readonly { name: string; context?: object }[]): string {
+  #encode(events: readonly NewEvent[]): string {
     if (!Array.isArray(events) || events.length === 0) {
       throw new JournalError(ErrorCode.INVALID_EVENT, 'events must be a non-empty array');
     }
@@ -247,7 +309,13 @@ export class JournalProducer implements Channel {
       if (context?.charCodeAt(0) !== 0x7b) {
         throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: context must encode as a JSON object`);
       }
-      return `{"name":${JSON.stringify(event.name)},"context":${context}}`;
+      const { schema } = event;
+      if (schema === undefined) return `{"name":${JSON.stringify(event.name)},"context":${context}}`;
+      if (!isSchemaRef(schema)) {
+        throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: schema must be { id, version }: a URI or URN, and a positive integer`);
+      }
+      // An id (SCHEMA_ID) holds nothing JSON escapes: the server's fast path reads this form.
+      return `{"name":${JSON.stringify(event.name)},"context":${context},"schema":{"id":"${schema.id}","version":${schema.version}}}`;
     }).join(',');
   }
 
@@ -272,3 +340,8 @@ export class JournalProducer implements Channel {
   }
 }
 
+
+/** True for what `defineEvent` returns. */
+function isDefinition(value: unknown): value is EventDefinition {
+  return typeof value === 'object' && value !== null && typeof (value as EventDefinition).event === 'function' && 'jsonSchema' in value;
+}

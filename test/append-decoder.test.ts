@@ -46,6 +46,7 @@ function decodeAndCompare(text: string): DecodedAppend | undefined {
     assert.equal(event.name, expected.name);
     assert.equal(event.nameJson, JSON.stringify(expected.name));
     assert.equal(JSON.parse(event.nameJson), event.name);
+    assert.deepStrictEqual(event.schema, expected.schema, text);
     const context = expected.context ?? {};
     assert.deepStrictEqual(JSON.parse(event.contextJson), context, text);
     assert.deepStrictEqual(JSON.parse(event.contextJson), JSON.parse(JSON.stringify(context)), text);
@@ -119,6 +120,24 @@ const contextPart = fc.oneof(
   fc.dictionary(anyString(4), fc.jsonValue({ stringUnit: anyUnit }), { maxKeys: 4 }).map((context) => `,"context":${JSON.stringify(context)}`),
   fc.jsonValue().map((value) => `,"context":${JSON.stringify(value)}`),
 );
+/** Schema ids: mostly valid URIs and URNs, and now and then anything. */
+const schemaIdText = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('urn:job', 'https://example.com/s.json', 'urn:x:y#v', `urn:${'i'.repeat(470)}`) },
+  fc.constantFrom('', 'no-scheme', 'urn:', 'urn:a b', 'urn:a"b', `urn:${'i'.repeat(481)}`, '1urn:x'),
+  anyString(6),
+);
+/** A schema member as the client library writes it, or broken in its id, version, keys or order. */
+const schemaPart = fc.oneof(
+  { weight: 4, arbitrary: fc.constant('') },
+  { weight: 4, arbitrary: fc.tuple(schemaIdText, fc.integer({ min: 1, max: 1000 })).map(([id, version]) => `,"schema":${JSON.stringify({ id, version })}`) },
+  fc.tuple(schemaIdText, numberToken).map(([id, version]) => `,"schema":{"id":${JSON.stringify(id)},"version":${version}}`),
+  fc.constantFrom(
+    ',"schema":{"version":1,"id":"urn:a"}', ',"schema":{"id":"urn:a"}', ',"schema":{"id":"urn:a","version":1,"x":1}',
+    ',"schema":null', ',"schema":"urn:a"', ',"schema":{"id":"urn:\u0061","version":1}', ',"schema":{"id":"urn:a","version":9007199254740992}',
+    ',"schema":{"id":"urn:a","version":01}', ',"schema":{"id":"urn:a","version":0}', ',"schema":{"id":"urn:a","version":1.0}',
+    ',"schema":{"id":"urn:a", "version":1}', ',"schema":{"id":"urn:a","version":1}}',
+  ),
+);
 /** Names as JSON text: most need no escape. */
 const nameToken = fc.oneof(
   { weight: 8, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }).map((name) => JSON.stringify(name)) },
@@ -133,6 +152,11 @@ const eventText = fc.oneof(
       .map(([name, context]) => `{"name":${name}${context === undefined ? '' : `,"context":${context}`}}`),
   },
   { weight: 2, arbitrary: fc.tuple(nameToken, contextPart).map(([name, context]) => `{"name":${name}${context}}`) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(nameToken, contextPart, schemaPart).map(([name, context, schema]) => `{"name":${name}${context}${schema}}`),
+  },
+  fc.tuple(nameToken, schemaPart, contextPart).map(([name, schema, context]) => `{"name":${name}${schema}${context}}`),
   fc.constantFrom(
     '{}', '{"context":{}}', '{"context":{},"name":"a"}', '{"name":"a","extra":1}', '{"name":"a","context":{},"extra":1}',
     'null', '[]', '"a"', '{"name":"a","context":{},"context":{}}', '{"name":"a","name":"b"}', '{"name":1}',
@@ -235,8 +259,18 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
 );
 
 /** Mirrors JournalProducer#encode and #send: the frames the client library writes. */
-function producerText(id: number, journal: string, events: readonly { name: string; context?: object }[], key: string | undefined): string {
-  const items = events.map((event) => `{"name":${JSON.stringify(event.name)}${event.context === undefined ? '' : `,"context":${JSON.stringify(event.context)}`}}`);
+function producerText(
+  id: number,
+  journal: string,
+  events: readonly { name: string; context?: object; schema?: { id: string; version: number } }[],
+  key: string | undefined,
+): string {
+  const items = events.map(
+    (event) =>
+      `{"name":${JSON.stringify(event.name)}${event.context === undefined ? '' : `,"context":${JSON.stringify(event.context)}`}${
+        event.schema === undefined ? '' : `,"schema":{"id":${JSON.stringify(event.schema.id)},"version":${event.schema.version}}`
+      }}`,
+  );
   return `{"type":"append","id":${id},"journal":${JSON.stringify(journal)},"events":[${items.join(',')}]${key === undefined ? '' : `,"key":${JSON.stringify(key)}`}}`;
 }
 
@@ -292,6 +326,10 @@ describe('decodeAppend', () => {
           {
             name: fc.oneof({ weight: 16, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }) }, fc.string({ unit: anyUnit, minLength: 1, maxLength: 8 })),
             context: fc.dictionary(anyString(6), contextValue, { maxKeys: 5 }),
+            schema: fc.record({
+              id: fc.constantFrom('urn:job', 'https://example.com/s.json#x', `tag:${'t'.repeat(400)}`),
+              version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+            }),
           },
           { requiredKeys: ['name'] },
         ),
@@ -327,11 +365,29 @@ describe('decodeAppend', () => {
       journal: 'jobs',
       key: 'k:1',
       events: [
-        { name: 'a', nameJson: '"a"', contextJson: '{"n":1,"s":"x\\ny"}' },
-        { name: 'b', nameJson: '"b"', contextJson: '{}' },
+        { name: 'a', nameJson: '"a"', contextJson: '{"n":1,"s":"x\\ny"}', schema: undefined },
+        { name: 'b', nameJson: '"b"', contextJson: '{}', schema: undefined },
       ],
     });
     assert.equal(decodeAndCompare(frame('{"name":"a","context":{}}'))?.key, undefined);
+  });
+
+  it('reads a schema member written as the client library writes it, and leaves every other form to the general path', () => {
+    const decoded = decodeAndCompare(frame('{"name":"a","context":{"n":1},"schema":{"id":"urn:job","version":12}},{"name":"b","schema":{"id":"urn:x","version":1}}'));
+    assert.deepStrictEqual(decoded?.events, [
+      { name: 'a', nameJson: '"a"', contextJson: '{"n":1}', schema: { id: 'urn:job', version: 12 } },
+      { name: 'b', nameJson: '"b"', contextJson: '{}', schema: { id: 'urn:x', version: 1 } },
+    ]);
+    for (const member of [
+      '"schema":{"version":1,"id":"urn:a"}', '"schema":{"id":"urn:a"}', '"schema":{"id":"urn:a","version":1,"x":1}',
+      '"schema":{"id":"urn:\\u0061","version":1}', '"schema":{"id":"urn:a","version":01}', '"schema":{"id":"urn:a","version":0}',
+      '"schema":{"id":"urn:a","version":1.0}', '"schema":{"id":"urn:a","version":1e3}', '"schema":{"id":"urn:a","version":-1}',
+      '"schema":{"id":"urn:a","version":9007199254740992}', '"schema":{"id":"no scheme","version":1}', '"schema":{"id":"","version":1}',
+      '"schema":null', '"schema":{}',
+    ]) {
+      assert.equal(decodeAppend(frame(`{"name":"a","context":{},${member}}`)), undefined, member);
+    }
+    assert.equal(decodeAppend(frame('{"name":"a","schema":{"id":"urn:a","version":1},"context":{}}')), undefined, 'schema before context');
   });
 
   it('leaves missing, extra and reordered keys to the general path', () => {

@@ -1,0 +1,186 @@
+/**
+ * Worker threads that compile schemas and validate contexts (validation-worker.ts), so that
+ * neither ever runs on the event loop. Each request gets a deadline, each worker a heap limit:
+ * a worker that passes either is replaced, the request it was running is refused, and the
+ * requests queued behind it go to the new worker. Workers start with the first request, so a
+ * server whose events name no schema runs none.
+ */
+import { Worker } from 'node:worker_threads';
+import { ErrorCode, JournalError } from '../../src/errors.js';
+import type { SchemaSource, WorkerDetail, WorkerReady, WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+export interface ValidatorPoolOptions {
+  /** Worker threads at most. */
+  readonly threads: number;
+  /** Milliseconds a validation may take once its schemas are compiled. */
+  readonly validateMs: number;
+  /** Milliseconds compiling a schema may take. */
+  readonly compileMs: number;
+  /** Each worker's old-generation heap, MiB. */
+  readonly heapMb: number;
+}
+
+/** Details per refused append at most. */
+export const MAX_DETAILS = 20;
+
+type Request = { op: 'compile'; schema: SchemaSource } | { op: 'validate'; schemas: readonly SchemaSource[]; events: [number, number, string][] };
+
+interface Job {
+  readonly request: Request;
+  readonly resolve: (reply: WorkerReply) => void;
+  readonly reject: (error: Error) => void;
+}
+
+const WORKER_URL = new URL('./validation-worker.js', import.meta.url);
+
+/** One worker, its queue (the head is running), and the validators it holds compiled. */
+class Thread {
+  readonly worker: Worker;
+  readonly queue: Job[] = [];
+  readonly compiled = new Set<string>();
+  ready = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  #seq = 0;
+
+  constructor(
+    heapMb: number,
+    readonly onReply: (thread: Thread, reply: WorkerReply) => void,
+    readonly onReady: (thread: Thread) => void,
+    readonly onFailure: (thread: Thread, why: string) => void,
+  ) {
+    this.worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 } });
+    // An idle pool does not keep the process alive; the server terminates its workers on close.
+    this.worker.unref();
+    this.worker.on('message', (message: WorkerReply | WorkerReady) => {
+      if ('ready' in message) onReady(this);
+      else onReply(this, message);
+    });
+    this.worker.on('error', (error) => onFailure(this, (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'ran out of memory' : `failed: ${error.message}`));
+    this.worker.on('exit', () => onFailure(this, 'stopped'));
+  }
+
+  post(job: Job): void {
+    const seq = ++this.#seq;
+    const message: WorkerRequest =
+      job.request.op === 'compile'
+        ? { op: 'compile', seq, schema: job.request.schema }
+        : { op: 'validate', seq, schemas: job.request.schemas, events: job.request.events, maxDetails: MAX_DETAILS };
+    this.worker.postMessage(message);
+  }
+}
+
+export class ValidatorPool {
+  readonly #options: ValidatorPoolOptions;
+  readonly #threads: Thread[] = [];
+  #closed = false;
+
+  constructor(options: ValidatorPoolOptions) {
+    this.#options = options;
+  }
+
+  /** Compiles a schema; rejects with `INVALID_SCHEMA` saying why the validator refused it or that it took too long. */
+  async compile(schema: SchemaSource): Promise<void> {
+    const reply = await this.#run({ op: 'compile', schema });
+    if (reply.error !== undefined) throw new JournalError(ErrorCode.INVALID_SCHEMA, `the validator refuses the schema: ${reply.error}`);
+  }
+
+  /**
+   * Validates each event's context (`[schema index, event index, context JSON]`) against its
+   * schema; resolves with at most MAX_DETAILS details, none when all pass. Rejects with
+   * `INVALID_SCHEMA` when a schema cannot be compiled, and with `SCHEMA_VIOLATION` when the
+   * validation takes longer than its deadline or more memory than the worker has.
+   */
+  async validate(schemas: readonly SchemaSource[], events: [number, number, string][]): Promise<WorkerDetail[]> {
+    const reply = await this.#run({ op: 'validate', schemas, events });
+    if (reply.error !== undefined) throw new JournalError(ErrorCode.INVALID_SCHEMA, `a schema cannot be compiled: ${reply.error}`);
+    return [...(reply.details ?? [])];
+  }
+
+  /** Stops every worker; requests not answered reject with `SHUTTING_DOWN`. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const threads = this.#threads.splice(0);
+    await Promise.all(
+      threads.map((thread) => {
+        clearTimeout(thread.timer);
+        for (const job of thread.queue.splice(0)) job.reject(new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closing'));
+        return thread.worker.terminate();
+      }),
+    );
+  }
+
+  #run(request: Request): Promise<WorkerReply> {
+    if (this.#closed) return Promise.reject(new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closing'));
+    return new Promise((resolve, reject) => {
+      const thread = this.#pick();
+      const job: Job = { request, resolve, reject };
+      thread.queue.push(job);
+      if (thread.ready) thread.post(job);
+      if (thread.queue.length === 1) this.#arm(thread);
+    });
+  }
+
+  /** The thread with the shortest queue, starting a new one while there is room and none is idle. */
+  #pick(): Thread {
+    let best: Thread | undefined;
+    for (const thread of this.#threads) if (best === undefined || thread.queue.length < best.queue.length) best = thread;
+    if (best !== undefined && (best.queue.length === 0 || this.#threads.length >= this.#options.threads)) return best;
+    const thread = this.#start();
+    this.#threads.push(thread);
+    return thread;
+  }
+
+  #start(): Thread {
+    return new Thread(this.#options.heapMb, this.#onReply, this.#onReady, this.#onFailure);
+  }
+
+  /** Starts the deadline of the thread's head request, once the worker runs: longer when it may have to compile. */
+  #arm(thread: Thread): void {
+    clearTimeout(thread.timer);
+    thread.timer = undefined;
+    const head = thread.queue[0];
+    if (head === undefined || !thread.ready) return;
+    const { validateMs, compileMs } = this.#options;
+    const sources = head.request.op === 'compile' ? [head.request.schema] : head.request.schemas;
+    const compiling = sources.some(([key]) => !thread.compiled.has(key));
+    const ms = head.request.op === 'compile' ? compileMs : compiling ? compileMs + validateMs : validateMs;
+    thread.timer = setTimeout(() => this.#onFailure(thread, `took longer than ${ms} ms`), ms);
+  }
+
+  readonly #onReady = (thread: Thread): void => {
+    thread.ready = true;
+    for (const job of thread.queue) thread.post(job);
+    this.#arm(thread);
+  };
+
+  readonly #onReply = (thread: Thread, reply: WorkerReply): void => {
+    for (const key of reply.compiled) thread.compiled.add(key);
+    for (const key of reply.evicted) thread.compiled.delete(key);
+    const job = thread.queue.shift();
+    this.#arm(thread);
+    job?.resolve(reply);
+  };
+
+  /**
+   * The thread's worker passed its deadline, its heap, or stopped: the request it was running
+   * is refused, the worker goes, and the requests behind it move to a new one.
+   */
+  readonly #onFailure = (thread: Thread, why: string): void => {
+    const index = this.#threads.indexOf(thread);
+    if (index < 0) return;
+    clearTimeout(thread.timer);
+    thread.timer = undefined;
+    void thread.worker.terminate();
+    const [head, ...rest] = thread.queue.splice(0);
+    const replacement = this.#start();
+    this.#threads[index] = replacement;
+    for (const job of rest) replacement.queue.push(job);
+    if (head !== undefined) {
+      const compiling = head.request.op === 'compile';
+      const code = compiling ? ErrorCode.INVALID_SCHEMA : ErrorCode.SCHEMA_VIOLATION;
+      const what = compiling ? 'compiling the schema' : 'validating the batch';
+      head.reject(new JournalError(code, `${what} ${why}`));
+    }
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The schema registry's requests on a connection (`register`, `schemas`), for
+ * `JournalProducer#registerSchema` and `#listSchemas`. Both are idempotent, so a request
+ * not answered when the socket drops is sent again once it is back.
+ */
+import type { Channel, JournalConnection } from './connection.js';
+import { ConnectionError, ErrorCode, JournalError } from './errors.js';
+import type { SchemaRef, ServerFrame } from './protocol.js';
+import { isPlainObject } from './validate.js';
+
+/** What registering a schema did: its `$id` and `version`, and whether it was new (`created`). */
+export interface SchemaRegistration {
+  id: string;
+  version: number;
+  created: boolean;
+}
+
+/** A page of registered schemas; `next` is where the following page starts, `undefined` after the last. */
+export interface SchemaList {
+  schemas: Record<string, unknown>[];
+  next: SchemaRef | undefined;
+}
+
+interface Request {
+  /** The frame after its id: `,"type":…}`. */
+  readonly body: string;
+  readonly resolve: (frame: ServerFrame) => void;
+  readonly reject: (error: Error) => void;
+  id: number | undefined;
+}
+
+export class SchemaRequests implements Channel {
+  readonly #connection: JournalConnection;
+  readonly #pending = new Set<Request>();
+  readonly #byId = new Map<number, Request>();
+  #joined = false;
+  #closed = false;
+
+  constructor(connection: JournalConnection) {
+    this.#connection = connection;
+  }
+
+  async register(schema: object): Promise<SchemaRegistration> {
+    if (!isPlainObject(schema)) throw new TypeError('schema must be a plain object (a JSON Schema)');
+    let body: string;
+    try {
+      body = `,"type":"register","schema":${JSON.stringify(schema)}}`;
+    } catch (cause) {
+      throw new JournalError(ErrorCode.INVALID_SCHEMA, 'the schema cannot be encoded as JSON', { cause });
+    }
+    const frame = await this.#request(body);
+    if (frame.type !== 'registered') throw unexpected(frame);
+    return { id: frame.schema.id, version: frame.schema.version, created: frame.created };
+  }
+
+  async list(after: SchemaRef | undefined, limit: number | undefined): Promise<SchemaList> {
+    const body = `,"type":"schemas"${after === undefined ? '' : `,"after":${JSON.stringify({ id: after.id, version: after.version })}`}${
+      limit === undefined ? '' : `,"limit":${limit}`
+    }}`;
+    const frame = await this.#request(body);
+    if (frame.type !== 'schemas') throw unexpected(frame);
+    return { schemas: frame.schemas, next: frame.next };
+  }
+
+  /** Rejects what is unanswered with `error`, and leaves the connection. Idempotent. */
+  close(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#rejectAll(error);
+    if (this.#joined) this.#connection.leave(this);
+  }
+
+  /** @internal */
+  onOpen(): void {
+    for (const request of this.#pending) this.#send(request);
+  }
+
+  /** @internal */
+  onDisconnect(error: ConnectionError, final: boolean): void {
+    for (const request of this.#pending) request.id = undefined;
+    this.#byId.clear();
+    if (final) this.#rejectAll(error);
+  }
+
+  /** @internal */
+  onFrame(frame: ServerFrame): void {
+    const request = this.#byId.get(frame.id!);
+    if (request === undefined) return;
+    this.#byId.delete(frame.id!);
+    this.#connection.release(frame.id!);
+    this.#pending.delete(request);
+    if (frame.type === 'error') request.reject(new JournalError(frame.code, frame.message, { details: frame.details }));
+    else request.resolve(frame);
+  }
+
+  #request(body: string): Promise<ServerFrame> {
+    if (this.#closed) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
+    if (this.#connection.isClosed) return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
+    return new Promise((resolve, reject) => {
+      const request: Request = { body, resolve, reject, id: undefined };
+      this.#pending.add(request);
+      if (!this.#joined) {
+        this.#joined = true;
+        // Joining calls onOpen at once when the socket is open, else once it opens.
+        this.#connection.join(this);
+      } else {
+        this.#send(request);
+      }
+    });
+  }
+
+  #send(request: Request): void {
+    if (!this.#connection.isOpen) return;
+    if (request.id !== undefined) {
+      this.#byId.delete(request.id);
+      this.#connection.release(request.id);
+    }
+    request.id = this.#connection.allocate(this);
+    this.#byId.set(request.id, request);
+    this.#connection.sendText(`{"id":${request.id}${request.body}`);
+  }
+
+  #rejectAll(error: Error): void {
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    for (const request of pending) {
+      if (request.id !== undefined) this.#connection.release(request.id);
+      request.reject(error);
+    }
+    this.#byId.clear();
+  }
+}
+
+function unexpected(frame: ServerFrame): JournalError {
+  return new JournalError(ErrorCode.BAD_FRAME, `unexpected ${frame.type} frame for a schema request`);
+}
