@@ -64,7 +64,7 @@ class Thread {
     const message: WorkerRequest =
       job.request.op === 'compile'
         ? { op: 'compile', seq, schema: job.request.schema }
-        : { op: 'validate', seq, schemas: job.request.schemas, events: job.request.events, maxDetails: MAX_DETAILS };
+        : { op: 'validate', seq, schemas: job.request.schemas, events: job.request.events, maxDetails: MAX_DETAILS + 1 };
     this.worker.postMessage(message);
   }
 }
@@ -86,7 +86,7 @@ export class ValidatorPool {
 
   /**
    * Validates each event's context (`[schema index, event index, context JSON]`) against its
-   * schema; resolves with at most MAX_DETAILS details, none when all pass. Rejects with
+   * schema; resolves with at most MAX_DETAILS + 1 details (one more tells the caller there were more), none when all pass. Rejects with
    * `INVALID_SCHEMA` when a schema cannot be compiled, and with `SCHEMA_VIOLATION` when the
    * validation takes longer than its deadline or more memory than the worker has.
    */
