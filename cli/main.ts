@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   serve: { summary: 'run a journal server', load: () => import('./serve.js') },
   tail: { summary: "print a journal's events, then follow live ones", load: () => import('./tail.js') },
   append: { summary: 'append an event, or JSON lines from standard input', load: () => import('./append.js') },
+  schema: { summary: 'register JSON Schemas (add FILE...), or list them (list)', load: () => import('./schema.js') },
 };
 
 const USAGE = `Usage: wsjournal COMMAND [options]
