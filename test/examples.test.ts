@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { JournalServer } from '../server/journal-server.js';
+import { readAll } from './harness.js';
 import { startServer } from './helpers.js';
 
 const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples');
@@ -227,5 +228,37 @@ describe('examples', () => {
     const limited = run('job-consumer', 'ex-jobs', '--max', '2');
     assert.equal(await limited.exited(), 0);
     assert.deepEqual(limited.lines, ['a1 submit userid=5', 'a1 start', 'job-consumer: done after 2 events']);
+  });
+
+  it('typed-events registers two schemas, appends typed events, refuses a bad one before sending, and narrows them on reading', async () => {
+    const first = run('typed-events', 'ex-typed');
+    assert.equal(await first.exited(), 0, first.stderr);
+    assert.deepEqual(first.lines, [
+      'registered urn:example:job.submitted 1',
+      'registered urn:example:job.finished 1',
+      'appended submit seq=1, finish seq=2',
+      'refused before sending: INVALID_EVENT /jobid',
+      'job f3x submitted by user 1000 at urgency 16',
+      'job f3x finished with status 0 after 2.5 s',
+      'typed-events: done after 2 events',
+    ]);
+    // The server holds each event with its schema, and checks what the example did not.
+    const stored = await readAll(server.store, 'ex-typed');
+    assert.deepEqual(stored.map((event) => (JSON.parse(event.json) as { schema: unknown }).schema), [
+      { id: 'urn:example:job.submitted', version: 1 },
+      { id: 'urn:example:job.finished', version: 1 },
+    ]);
+    await assert.rejects(server.append('ex-typed', 'finish', { jobid: 'f3x' }, { schema: { id: 'urn:example:job.finished', version: 1 } }), {
+      code: 'SCHEMA_VIOLATION',
+    });
+
+    const second = run('typed-events', 'ex-typed');
+    assert.equal(await second.exited(), 0, second.stderr);
+    assert.deepEqual(second.lines.slice(0, 3), [
+      'already registered urn:example:job.submitted 1',
+      'already registered urn:example:job.finished 1',
+      'appended submit seq=3, finish seq=4',
+    ]);
+    assert.equal(second.lines.at(-1), 'typed-events: done after 4 events');
   });
 });
