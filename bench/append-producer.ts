@@ -5,7 +5,7 @@
  * events appended the same way and not timed.
  */
 import { JournalProducer } from '../src/index.js';
-import { benchContext, JOURNAL } from './lib/events.js';
+import { BENCH_SCHEMA_REF, benchContext, JOURNAL } from './lib/events.js';
 import { config, report, run } from './lib/ipc.js';
 import { window } from './lib/window.js';
 
@@ -15,17 +15,20 @@ export interface AppendConfig {
   inFlight: number;
   /** Events appended in the same shape before the timed ones, so that the timing starts with compiled code. */
   warmup: number;
+  /** Name BENCH_SCHEMA on every event, so that the server validates each context (the server must have it registered). */
+  schema?: boolean;
 }
 
 run(async () => {
-  const { url, total, batch, inFlight, warmup } = config<AppendConfig & { url: string }>();
+  const { url, total, batch, inFlight, warmup, schema } = config<AppendConfig & { url: string }>();
+  const named = schema === true ? { schema: BENCH_SCHEMA_REF } : {};
   const producer = new JournalProducer(url, JOURNAL);
   /** Appends events `from` to `to` (exclusive), `batch` per append, `inFlight` at a time. */
   const appendRange = (from: number, to: number): Promise<void> =>
     window(Math.ceil((to - from) / batch), inFlight, (n) => {
       const events = [];
-      for (let i = from + n * batch; i < Math.min(to, from + (n + 1) * batch); i++) events.push({ name: 'submit', context: benchContext(i) });
-      return batch === 1 ? producer.append('submit', events[0]!.context) : producer.appendMany(events);
+      for (let i = from + n * batch; i < Math.min(to, from + (n + 1) * batch); i++) events.push({ name: 'submit', context: benchContext(i), ...named });
+      return batch === 1 ? producer.append('submit', events[0]!.context, named) : producer.appendMany(events);
     });
   await appendRange(total, total + warmup);
   const started = performance.now();

@@ -10,13 +10,14 @@ import { command, config, report, run } from './lib/ipc.js';
 import { RssSampler } from './lib/rss.js';
 import { openStore, type StoreConfig } from './lib/store.js';
 
-export type JournalServerConfig = StoreConfig;
+/** `schemas`: registered before the server reports `listening`. */
+export type JournalServerConfig = StoreConfig & { schemas?: Record<string, unknown>[] };
 
 run(async () => {
   const options = config<JournalServerConfig>();
   const rss = new RssSampler(100);
   const store = openStore(options);
-  const server = new JournalServer({ port: 0, store });
+  const server = new JournalServer({ port: 0, store, ...(options.schemas === undefined ? {} : { schemas: options.schemas }) });
   await server.listen();
   await report({ type: 'listening', url: server.url });
   const cpu = process.cpuUsage();

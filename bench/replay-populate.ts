@@ -2,11 +2,12 @@
  * Fills a store with `count` bench events before a replay is timed: straight
  * into the store (no server), in batches of 1,000, a few in flight.
  */
-import { benchContext, JOURNAL } from './lib/events.js';
+import { BENCH_SCHEMA_REF, benchContext, JOURNAL } from './lib/events.js';
 import { config, report, run } from './lib/ipc.js';
 import { openStore, type StoreConfig } from './lib/store.js';
 
-type PopulateConfig = StoreConfig & { count: number };
+/** `schema`: every event names BENCH_SCHEMA, as a validated append would have stored it. */
+type PopulateConfig = StoreConfig & { count: number; schema?: boolean };
 
 const BATCH = 1000;
 const IN_FLIGHT = 8;
@@ -18,7 +19,8 @@ run(async () => {
   const inFlight = new Set<Promise<unknown>>();
   for (let first = 0; first < options.count; first += BATCH) {
     const events = [];
-    for (let i = first; i < Math.min(options.count, first + BATCH); i++) events.push({ name: 'submit', context: benchContext(i) });
+    const named = options.schema === true ? { schema: BENCH_SCHEMA_REF } : {};
+    for (let i = first; i < Math.min(options.count, first + BATCH); i++) events.push({ name: 'submit', context: benchContext(i), ...named });
     const append = store.append(JOURNAL, events);
     inFlight.add(append);
     const settle = (): boolean => inFlight.delete(append);

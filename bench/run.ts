@@ -4,7 +4,7 @@
  * one JSON line per result to stdout and appends it to bench/results/.
  *
  * --quick    smaller counts, the whole run under a minute
- * --only     a comma-separated subset of: replay, live, append
+ * --only     a comma-separated subset of: replay, live, append, schema
  * --wsjournal-only  only wsjournal on the embedded store and its baselines (no
  *            Socket.IO, NATS, Redis): for comparing a library change quickly
  * --profile  --cpu-prof on the wsjournal server and client processes (of the replay
@@ -19,8 +19,9 @@ import { Recorder } from './lib/results.js';
 import { natsReason, redisReason } from './lib/services.js';
 import { profileDir, summarizeProfiles } from './profile.js';
 import { replay } from './replay.js';
+import { schema } from './schema.js';
 
-const SCENARIOS = { replay, live, append } as const;
+const SCENARIOS = { replay, live, append, schema } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 const { values } = parseArgs({

@@ -243,6 +243,20 @@ function isNewEventEntry(value: unknown): value is NewEventEntry {
   return context === undefined || (typeof context === 'object' && context !== null && !Array.isArray(context));
 }
 
+/**
+ * Schema ids already found to match SCHEMA_ID: a replay names the same few schemas millions of
+ * times, and a Set lookup costs less than the pattern. Emptied when it reaches 1,000.
+ */
+const knownSchemaIds = new Set<string>();
+
+function isSchemaId(id: string): boolean {
+  if (knownSchemaIds.has(id)) return true;
+  if (!SCHEMA_ID.test(id)) return false;
+  if (knownSchemaIds.size >= 1000) knownSchemaIds.clear();
+  knownSchemaIds.add(id);
+  return true;
+}
+
 /** True when `value` satisfies {@link SchemaRef} (no other key, an id matching SCHEMA_ID, a positive safe integer version). */
 export function isSchemaRef(value: unknown): value is SchemaRef {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -255,7 +269,7 @@ export function isSchemaRef(value: unknown): value is SchemaRef {
   return (
     keys === 2 &&
     typeof id === 'string' &&
-    SCHEMA_ID.test(id) &&
+    isSchemaId(id) &&
     typeof version === 'number' &&
     Number.isSafeInteger(version) &&
     version >= 1

@@ -13,19 +13,33 @@ const anyValue = fc.oneof(
   fc.array(fc.integer(), { maxLength: 2 }),
   fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }),
 );
+/** Schema references, valid or broken in their id, version or keys. */
+const schemaLike = fc.oneof(
+  fc.record({ id: fc.constantFrom('urn:a', 'https://example.com/s.json#x'), version: fc.integer({ min: 1, max: 1e6 }) }),
+  fc.record(
+    {
+      id: fc.oneof(fc.constantFrom('urn:a', '', 'no-scheme', 'urn:a b', `urn:${'x'.repeat(481)}`, `urn:${'x'.repeat(480)}`), fc.string(), anyValue),
+      version: fc.oneof(fc.constantFrom(0, -1, 1.5, 2 ** 53, 1), anyValue),
+      extra: fc.constant(1),
+    },
+    { requiredKeys: [] },
+  ),
+  anyValue,
+);
 const entryLike = fc.record(
   {
     name: fc.oneof(fc.string(), anyValue),
     timestamp: fc.oneof(fc.double({ min: 0, max: 2e9 }), anyValue),
     context: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), anyValue),
     seq: fc.oneof(fc.integer({ min: -2, max: 1e6 }), anyValue),
+    schema: schemaLike,
   },
   { requiredKeys: [] },
 );
 
 /** A valid append frame, then none, one or two changes that may make it invalid. */
 const validEvent = fc.record(
-  { name: fc.string({ minLength: 1, maxLength: 3 }), context: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }) },
+  { name: fc.string({ minLength: 1, maxLength: 3 }), context: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), schema: schemaLike },
   { requiredKeys: ['name'] },
 );
 const validAppend = fc.record(

@@ -32,3 +32,22 @@ export function wireBatches(count: number, size: number): string[] {
   }
   return batches;
 }
+
+/** The schema of every bench context, as an application would register it: types, required fields, no others, an id pattern. */
+export const BENCH_SCHEMA = {
+  $id: 'urn:wsjournal:bench:submit',
+  version: 1,
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^f[0-9a-z]+$' },
+    userid: { type: 'integer', minimum: 0 },
+    urgency: { type: 'integer', minimum: 0, maximum: 31 },
+    priority: { type: 'integer' },
+    flags: { type: 'integer' },
+  },
+  required: ['id', 'userid', 'urgency', 'priority', 'flags'],
+  additionalProperties: false,
+};
+
+/** What a bench event names to be checked against {@link BENCH_SCHEMA}. */
+export const BENCH_SCHEMA_REF = { id: BENCH_SCHEMA.$id, version: BENCH_SCHEMA.version };

@@ -1,0 +1,101 @@
+/**
+ * Schema-checked events against the same events without a schema, in the same run:
+ *
+ * - appends, batched (appendMany of 100, 10 in flight), through a server on LmdbStore, every
+ *   event naming BENCH_SCHEMA (types, required fields, no others, an id pattern), so that the
+ *   server validates every context; the bar (QUALITY.md) is >= 0.8x the same appends unnamed;
+ * - replay of a journal whose events all name the schema, against one whose events name none:
+ *   the schema is a part of each stored event's JSON, sent as it is, so the rates should match.
+ *
+ * The two sides of each pair run alternately, several times, and the best run of each counts.
+ */
+import { BenchProcess, stopAll } from './lib/child.js';
+import { BENCH_SCHEMA } from './lib/events.js';
+import { round } from './lib/results.js';
+import { log, rate, tempDir, type ScenarioContext } from './lib/scenario.js';
+import type { AppendConfig } from './append-producer.js';
+
+/** Events/s of one append run through a fresh server on LmdbStore, the events naming the schema or not. */
+async function appendRate(shape: AppendConfig, schema: boolean): Promise<number> {
+  const dir = tempDir('schema-append');
+  const server = new BenchProcess('journal-server', { store: 'lmdb', path: dir.path, schemas: [BENCH_SCHEMA] });
+  let producer: BenchProcess | undefined;
+  try {
+    const { url } = await server.next<{ type: 'listening'; url: string }>('listening');
+    producer = new BenchProcess('append-producer', { ...shape, url, schema });
+    const result = await producer.next<{ type: 'result'; events: number; ms: number }>('result');
+    return rate(result.events, result.ms);
+  } finally {
+    await stopAll([producer, server]);
+    dir.remove();
+  }
+}
+
+/** Events/s of one replay of `count` events (callback, bufferHistory false) from a journal populated with or without the schema. */
+async function replayRate(count: number, schema: boolean): Promise<number> {
+  const dir = tempDir('schema-replay');
+  let server: BenchProcess | undefined;
+  let consumer: BenchProcess | undefined;
+  try {
+    const populate = new BenchProcess('replay-populate', { store: 'lmdb', path: dir.path, count, schema });
+    await populate.next('populated');
+    await populate.stop();
+    server = new BenchProcess('journal-server', { store: 'lmdb', path: dir.path });
+    const { url } = await server.next<{ type: 'listening'; url: string }>('listening');
+    consumer = new BenchProcess('replay-consumer', { url, count, bufferHistory: false });
+    const result = await consumer.next<{ type: 'result'; events: number; ms: number }>('result');
+    return rate(result.events, result.ms);
+  } finally {
+    await stopAll([consumer, server]);
+    dir.remove();
+  }
+}
+
+export async function schema(context: ScenarioContext): Promise<void> {
+  const scale = context.quick ? 0.1 : 1;
+  const reps = context.quick ? 2 : 3;
+  const shape: AppendConfig = { batch: 100, inFlight: 10, total: 200_000 * scale, warmup: 50_000 * scale };
+  log(`schema: batched appends, ${shape.total} events, with and without a schema, ${reps} runs each`);
+  const plain: number[] = [];
+  const checked: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    plain.push(await appendRate(shape, false));
+    checked.push(await appendRate(shape, true));
+  }
+  const baseline = Math.max(...plain);
+  const eventsPerSec = Math.max(...checked);
+  const ratio = round(eventsPerSec / baseline);
+  context.recorder.record({ scenario: 'schema/append-unnamed/batched-100/in-flight-10', ...shape, eventsPerSec: baseline, runs: plain, ratio: 1 });
+  context.recorder.record({
+    scenario: 'schema/append-validated/batched-100/in-flight-10',
+    ...shape,
+    eventsPerSec,
+    runs: checked,
+    baseline,
+    baselineName: 'the same appends, events naming no schema, same server and store',
+    ratio,
+    bar: '>= 0.8x',
+    pass: ratio >= 0.8,
+  });
+
+  const count = Math.round(1_000_000 * scale);
+  log(`schema: replay of ${count} events, tagged with a schema and not, ${reps} runs each`);
+  const untagged: number[] = [];
+  const tagged: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    untagged.push(await replayRate(count, false));
+    tagged.push(await replayRate(count, true));
+  }
+  const replayBaseline = Math.max(...untagged);
+  const replayRateTagged = Math.max(...tagged);
+  context.recorder.record({ scenario: 'schema/replay-untagged', count, eventsPerSec: replayBaseline, runs: untagged, ratio: 1 });
+  context.recorder.record({
+    scenario: 'schema/replay-tagged',
+    count,
+    eventsPerSec: replayRateTagged,
+    runs: tagged,
+    baseline: replayBaseline,
+    baselineName: 'replay of the same events naming no schema',
+    ratio: round(replayRateTagged / replayBaseline),
+  });
+}
