@@ -4,6 +4,7 @@ import { LmdbStore } from '../server/lmdb-store.js';
 import { RedisStore } from '../server/redis-store.js';
 import { MemoryStore } from '../server/memory-store.js';
 import type { JournalStore } from '../server/store.js';
+import { JournalError } from '../src/errors.js';
 import { checkArgument, checkPositionals, CliError, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
 import { onShutdownSignal } from './io.js';
 
@@ -32,6 +33,8 @@ Options:
                     for several (default: no token needed)
   --heartbeat S     seconds between pings to detect dead clients; 0 turns
                     them off (default: ${DEFAULT_HEARTBEAT})
+  --schemas DIR     register the JSON Schemas of DIR's *.json files (one per
+                    file) before listening; a refused one stops the server
   -h, --help        show this help
 
 Exit status: 0 after a clean shutdown; 1 if the port is in use or the store
@@ -45,6 +48,7 @@ const OPTIONS = {
   store: { type: 'string' },
   token: { type: 'string', multiple: true },
   heartbeat: { type: 'string' },
+  schemas: { type: 'string' },
 } as const;
 
 /** A store the command opened, and how the listening line names it. */
@@ -76,6 +80,10 @@ async function run(args: string[]): Promise<number> {
   try {
     const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat };
     if (tokens !== undefined) options.tokens = tokens;
+    if (values.schemas !== undefined) {
+      if (values.schemas === '') throw new UsageError('--schemas must not be empty');
+      options.schemas = values.schemas;
+    }
     server = checkArgument(() => new JournalServer(options), 'option');
   } catch (error) {
     await store.close();
@@ -89,6 +97,7 @@ async function run(args: string[]): Promise<number> {
   } catch (error) {
     await server.close();
     await store.close();
+    if (error instanceof JournalError || error instanceof TypeError) throw new CliError(`--schemas: ${error.message}`, { cause: error });
     throw new CliError(listenFailure(error, host, port), { cause: error });
   }
   const auth = tokens === undefined ? '' : `, ${tokens.length === 1 ? 'a token' : 'tokens'} required`;

@@ -3,13 +3,14 @@
  * server on port 0, with their output and exit statuses.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort, startServer } from './helpers.js';
+import { freePort, startServer, within } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -82,5 +83,29 @@ describe('wsjournal schema', () => {
     const help = await wsjournal(['schema', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /wsjournal schema add FILE/);
+  });
+
+  it('serve --schemas DIR registers a directory of schemas before listening, and stops on a refused one', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'wsjournal-cli-serve-schemas-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'job.json'), JSON.stringify({ $id: 'urn:cli:served', version: 1, properties: {} }));
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--store', 'memory:', '--schemas', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const line = await within(
+      new Promise<string>((resolve) => createInterface({ input: child.stdout }).on('line', (text) => text.startsWith('wsjournal listening') && resolve(text))),
+      10_000,
+      'the server to listen',
+    );
+    const url = /(ws:\/\/\S+)/.exec(line)![1]!;
+    assert.deepEqual(await wsjournal(['schema', 'list', '--url', url]), { code: 0, stdout: 'urn:cli:served 1\n', stderr: '' });
+    child.kill('SIGTERM');
+    await within(new Promise((resolve) => child.once('exit', resolve)), 10_000, 'the server to exit');
+
+    await writeFile(join(dir, 'bad.json'), JSON.stringify({ $id: 'urn:cli:bad', version: 1 }));
+    const refused = await wsjournal(['serve', '--port', '0', '--store', 'memory:', '--schemas', dir]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /bad\.json: properties must be an object/);
   });
 });
