@@ -15,8 +15,12 @@ import { round } from './lib/results.js';
 import { log, rate, tempDir, type ScenarioContext } from './lib/scenario.js';
 import type { AppendConfig } from './append-producer.js';
 
-/** Events/s of one append run through a fresh server on LmdbStore, the events naming the schema or not. */
-async function appendRate(shape: AppendConfig, schema: boolean): Promise<number> {
+/**
+ * One append run through a fresh server on LmdbStore, the events naming the schema or not: events/s,
+ * and the server process's CPU µs per event (all its threads, the validation worker's included;
+ * warm-up included), which a loaded machine disturbs less than events/s.
+ */
+async function appendRun(shape: AppendConfig, schema: boolean): Promise<{ eventsPerSec: number; serverCpuUs: number | undefined }> {
   const dir = tempDir('schema-append');
   const server = new BenchProcess('journal-server', { store: 'lmdb', path: dir.path, schemas: [BENCH_SCHEMA] });
   let producer: BenchProcess | undefined;
@@ -24,7 +28,10 @@ async function appendRate(shape: AppendConfig, schema: boolean): Promise<number>
     const { url } = await server.next<{ type: 'listening'; url: string }>('listening');
     producer = new BenchProcess('append-producer', { ...shape, url, schema });
     const result = await producer.next<{ type: 'result'; events: number; ms: number }>('result');
-    return rate(result.events, result.ms);
+    await stopAll([producer, server]);
+    const closed = await server.next<{ type: 'closed'; cpuMs: number }>('closed', 1).catch(() => undefined);
+    const serverCpuUs = closed === undefined ? undefined : round((closed.cpuMs * 1000) / (shape.total + shape.warmup));
+    return { eventsPerSec: rate(result.events, result.ms), serverCpuUs };
   } finally {
     await stopAll([producer, server]);
     dir.remove();
@@ -58,19 +65,34 @@ export async function schema(context: ScenarioContext): Promise<void> {
   log(`schema: batched appends, ${shape.total} events, with and without a schema, ${reps} runs each`);
   const plain: number[] = [];
   const checked: number[] = [];
+  const plainCpu: number[] = [];
+  const checkedCpu: number[] = [];
   for (let rep = 0; rep < reps; rep++) {
-    plain.push(await appendRate(shape, false));
-    checked.push(await appendRate(shape, true));
+    const unnamed = await appendRun(shape, false);
+    plain.push(unnamed.eventsPerSec);
+    if (unnamed.serverCpuUs !== undefined) plainCpu.push(unnamed.serverCpuUs);
+    const validated = await appendRun(shape, true);
+    checked.push(validated.eventsPerSec);
+    if (validated.serverCpuUs !== undefined) checkedCpu.push(validated.serverCpuUs);
   }
   const baseline = Math.max(...plain);
   const eventsPerSec = Math.max(...checked);
   const ratio = round(eventsPerSec / baseline);
-  context.recorder.record({ scenario: 'schema/append-unnamed/batched-100/in-flight-10', ...shape, eventsPerSec: baseline, runs: plain, ratio: 1 });
+  const leastCpu = (runs: number[]) => (runs.length === 0 ? undefined : Math.min(...runs));
+  context.recorder.record({
+    scenario: 'schema/append-unnamed/batched-100/in-flight-10',
+    ...shape,
+    eventsPerSec: baseline,
+    runs: plain,
+    serverCpuUsPerEvent: leastCpu(plainCpu),
+    ratio: 1,
+  });
   context.recorder.record({
     scenario: 'schema/append-validated/batched-100/in-flight-10',
     ...shape,
     eventsPerSec,
     runs: checked,
+    serverCpuUsPerEvent: leastCpu(checkedCpu),
     baseline,
     baselineName: 'the same appends, events naming no schema, same server and store',
     ratio,

@@ -63,35 +63,48 @@ export class AppendCheck {
 
   async #validate(events: readonly CheckedEvent[]): Promise<Verdict> {
     try {
-      // One entry per distinct schema; each event points at its schema's index.
+      // One entry per distinct schema; each event points at its schema's index. The events of a
+      // batch mostly name one schema: the previous event's is tried before the map.
       const indexOf = new Map<string, number>();
       const refs: SchemaRef[] = [];
-      const work: [number, number, string][] = [];
+      /** Two numbers per named event: its schema's index in refs, its index in the batch. */
+      const work: number[] = [];
+      const contexts: string[] = [];
+      let previous: SchemaRef | undefined;
+      let at = -1;
       for (let index = 0; index < events.length; index++) {
         const { schema, contextJson } = events[index]!;
         if (schema === undefined) continue;
-        const name = `${schema.version} ${schema.id}`;
-        let at = indexOf.get(name);
-        if (at === undefined) {
-          at = refs.length;
-          indexOf.set(name, at);
-          refs.push(schema);
+        if (previous === undefined || schema.id !== previous.id || schema.version !== previous.version) {
+          const name = `${schema.version} ${schema.id}`;
+          const known = indexOf.get(name);
+          if (known === undefined) {
+            at = refs.length;
+            indexOf.set(name, at);
+            refs.push(schema);
+          } else {
+            at = known;
+          }
+          previous = schema;
         }
-        work.push([at, index, contextJson]);
+        work.push(at, index);
+        contexts.push(contextJson);
       }
       const sources = await Promise.all(refs.map((ref) => this.#registry.cached(ref) ?? this.#registry.load(ref)));
       const unknown = refs.filter((_, at) => sources[at] === undefined);
       if (unknown.length > 0) {
         const details: ErrorDetail[] = [];
-        for (const [at, index] of work) {
-          if (sources[at] !== undefined) continue;
-          const { id, version } = refs[at]!;
-          details.push({ index, path: '', message: `schema ${id} version ${version} is not registered` });
+        for (let i = 0; i < work.length; i += 2) {
+          const schema = work[i]!;
+          if (sources[schema] !== undefined) continue;
+          const { id, version } = refs[schema]!;
+          details.push({ index: work[i + 1]!, path: '', message: `schema ${id} version ${version} is not registered` });
         }
         const [first] = unknown;
         return refusal(ErrorCode.UNKNOWN_SCHEMA, `schema ${first!.id} version ${first!.version} is not registered`, details);
       }
-      const details = await this.#pool.validate(sources as SchemaSource[], work);
+      // Each context is the JSON text of an object: joined with commas in brackets, they are one JSON array.
+      const details = await this.#pool.validate(sources as SchemaSource[], `[${contexts.join(',')}]`, work);
       if (details.length === 0) return undefined;
       const [first] = details;
       const where = first!.path === '' ? 'the context' : first!.path;

@@ -106,10 +106,18 @@ function handle(request: WorkerRequest): WorkerReply {
     return { seq: request.seq, error: cut((error as Error).message), ...changes };
   }
   const details: WorkerDetail[] = [];
-  for (const [schema, index, contextJson] of request.events) {
-    const validate = validators[schema]!;
+  let contexts: unknown[];
+  try {
+    contexts = JSON.parse(request.contexts) as unknown[];
+  } catch (error) {
+    return { seq: request.seq, details: [{ index: request.events[1] ?? 0, path: '', message: cut(`cannot be validated: ${(error as Error).message}`) }], ...changes };
+  }
+  const { events } = request;
+  for (let at = 0; at < contexts.length; at++) {
+    const validate = validators[events[2 * at]!]!;
+    const index = events[2 * at + 1]!;
     try {
-      if (validate(JSON.parse(contextJson))) continue;
+      if (validate(contexts[at])) continue;
       details.push(...detailsOf(index, validate.errors));
     } catch (error) {
       // A context nested deeper than the worker's stack, say: the event is refused, not the worker.

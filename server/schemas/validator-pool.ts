@@ -23,7 +23,9 @@ export interface ValidatorPoolOptions {
 /** Details per refused append at most. */
 export const MAX_DETAILS = 20;
 
-type Request = { op: 'compile'; schema: SchemaSource } | { op: 'validate'; schemas: readonly SchemaSource[]; events: [number, number, string][] };
+type Request =
+  | { op: 'compile'; schema: SchemaSource }
+  | { op: 'validate'; schemas: readonly SchemaSource[]; contexts: string; events: readonly number[] };
 
 interface Job {
   readonly request: Request;
@@ -64,7 +66,7 @@ class Thread {
     const message: WorkerRequest =
       job.request.op === 'compile'
         ? { op: 'compile', seq, schema: job.request.schema }
-        : { op: 'validate', seq, schemas: job.request.schemas, events: job.request.events, maxDetails: MAX_DETAILS + 1 };
+        : { op: 'validate', seq, schemas: job.request.schemas, contexts: job.request.contexts, events: job.request.events, maxDetails: MAX_DETAILS + 1 };
     this.worker.postMessage(message);
   }
 }
@@ -85,13 +87,13 @@ export class ValidatorPool {
   }
 
   /**
-   * Validates each event's context (`[schema index, event index, context JSON]`) against its
-   * schema; resolves with at most MAX_DETAILS + 1 details (one more tells the caller there were more), none when all pass. Rejects with
+   * Validates contexts against their schemas: `contexts` is a JSON array of them, `events` two
+   * numbers per context (its schema's index in `schemas`, the event's index in its append); resolves with at most MAX_DETAILS + 1 details (one more tells the caller there were more), none when all pass. Rejects with
    * `INVALID_SCHEMA` when a schema cannot be compiled, and with `SCHEMA_VIOLATION` when the
    * validation takes longer than its deadline or more memory than the worker has.
    */
-  async validate(schemas: readonly SchemaSource[], events: [number, number, string][]): Promise<WorkerDetail[]> {
-    const reply = await this.#run({ op: 'validate', schemas, events });
+  async validate(schemas: readonly SchemaSource[], contexts: string, events: readonly number[]): Promise<WorkerDetail[]> {
+    const reply = await this.#run({ op: 'validate', schemas, contexts, events });
     if (reply.error !== undefined) throw new JournalError(ErrorCode.INVALID_SCHEMA, `a schema cannot be compiled: ${reply.error}`);
     return [...(reply.details ?? [])];
   }

@@ -11,14 +11,17 @@ export interface CompileRequest {
 }
 
 /**
- * Validates contexts: each event is `[schema's index in schemas, the event's index in its append,
- * its context as JSON]`. At most `maxDetails` details come back.
+ * Validates contexts. `contexts` is one JSON array of the events' contexts (one string to copy
+ * and one `JSON.parse`, where an array of strings would be copied string by string); `events`
+ * holds two numbers per context: the index of its schema in `schemas`, and the event's index in
+ * its append. At most `maxDetails` details come back.
  */
 export interface ValidateRequest {
   readonly op: 'validate';
   readonly seq: number;
   readonly schemas: readonly SchemaSource[];
-  readonly events: readonly (readonly [schema: number, index: number, contextJson: string])[];
+  readonly contexts: string;
+  readonly events: readonly number[];
   readonly maxDetails: number;
 }
 
