@@ -97,3 +97,11 @@ export function firstMicrosAfter(after: number): number {
   const near = Math.round(after * 1e6);
   return near / 1e6 > after ? near : near + 1;
 }
+
+/** The first whole microsecond whose timestamp (`micros / 1e6`, as stored) is `>= at`; `Infinity` stays `Infinity`. */
+export function firstMicrosFrom(at: number): number {
+  if (at === Infinity) return Infinity;
+  if (at <= 0) return 0;
+  const near = Math.round(at * 1e6);
+  return (near - 1) / 1e6 >= at ? near - 1 : near / 1e6 >= at ? near : near + 1;
+}

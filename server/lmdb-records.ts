@@ -147,6 +147,13 @@ export class RecordReader {
     return { key: text.slice(keyStart, keyEnd), count: readInt(text, this.start + 1, countEnd) };
   }
 
+  /** The seq of the entry last read, without building its event. */
+  seq(): number {
+    const text = this.#text;
+    const at = text.charCodeAt(this.start) === KEYED ? keyPrefix(text, this.start).keyEnd : this.start;
+    return readInt(text, at, text.indexOf(':', at));
+  }
+
   /** The entry last read as a stored event. */
   event(): StoredEvent {
     return unpackValue(this.#text, this.micros, this.start, this.end);

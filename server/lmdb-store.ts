@@ -4,13 +4,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { checkPositive } from '../src/validate.js';
-import { eventJson, nextMicros, nowMicros, firstMicrosAfter } from './encode.js';
+import { eventJson, nextMicros, nowMicros, firstMicrosAfter, firstMicrosFrom, toMicros } from './encode.js';
 import { KeyIndex } from './key-index.js';
 import { batchKeyPrefix, ChunkWriter, packValue, RecordReader } from './lmdb-records.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { parseSchemaKey, schemaKey } from './schema-key.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema, StoreObserver } from './store.js';
 import { Watchers } from './watchers.js';
 import { WriteAheadLog, type WalRecord } from './write-ahead-log.js';
 
@@ -369,6 +369,103 @@ export class LmdbStore implements JournalStore {
     });
   }
 
+  /**
+   * Up to `limit` events with `timestamp < before`, newest first: the batches not yet in LMDB
+   * (the newest), then LMDB's chunks through one reverse cursor.
+   */
+  async readBefore(journal: string, before: number, limit: number): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const count = Math.floor(limit);
+    if (!(count > 0) || Number.isNaN(before)) return [];
+    this.#publish();
+    const page: StoredEvent[] = [];
+    let bound = Math.min(firstMicrosFrom(before), END);
+    const unstored = this.#journals.get(journal)?.unstored ?? [];
+    // A batch may be in LMDB too while its commit resolves: LMDB is read below the oldest taken here.
+    for (let b = unstored.length - 1; b >= 0; b--) {
+      const { stored } = unstored[b]!;
+      for (let i = stored.length - 1; i >= 0; i--) {
+        const micros = toMicros(stored[i]!.timestamp);
+        if (micros >= bound) continue;
+        page.push(stored[i]!);
+        bound = micros;
+        if (page.length === count) return page;
+      }
+    }
+    if (bound > 0) this.#rangeBack(journal, bound, count, page);
+    return page;
+  }
+
+  /** Up to `limit` events with `seq >= from`, oldest first: a binary search over LMDB's chunks for the first, then a forward read. */
+  async readFromSeq(journal: string, from: number, limit: number): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const count = Math.floor(limit);
+    if (!(count > 0) || Number.isNaN(from)) return [];
+    this.#publish();
+    const unstored = this.#journals.get(journal)?.unstored ?? [];
+    const firstUnstored = unstored[0]?.stored[0];
+    if (firstUnstored !== undefined && from >= firstUnstored.seq) {
+      const page: StoredEvent[] = [];
+      for (const { stored } of unstored) {
+        for (const event of stored) {
+          if (event.seq < from) continue;
+          page.push(event);
+          if (page.length === count) return page;
+        }
+      }
+      return page;
+    }
+    const micros = this.#guard(() => this.#seqMicros(journal, from));
+    return micros === undefined ? [] : this.read(journal, (micros - 1) / 1e6, count);
+  }
+
+  /** The journals in LMDB's heads after `after`, with the cached ones LMDB does not hold yet, in name order. */
+  async listJournals(after: string | undefined, limit: number): Promise<JournalInfo[]> {
+    this.#checkOpen();
+    const count = Math.floor(limit);
+    if (!(count > 0)) return [];
+    this.#publish();
+    const heads = new Map<string, JournalHead>();
+    this.#guard(() => {
+      const range = this.#heads.getRange(after === undefined ? { limit: count + 1 } : { start: after, limit: count + 1 });
+      for (const { key, value } of range) {
+        if (key === after) continue;
+        heads.set(key, { seq: value[0], timestamp: value[1] / 1e6 });
+        if (heads.size === count) break;
+      }
+    });
+    // A cached head is at least as new as LMDB's; a new journal's first batches are only cached.
+    for (const [name, state] of this.#journals) {
+      if (state.seq > 0 && (after === undefined || name > after)) heads.set(name, { seq: state.seq, timestamp: state.micros / 1e6 });
+    }
+    const names = [...heads.keys()].sort().slice(0, count);
+    return names.map((name) => ({ name, head: heads.get(name)! }));
+  }
+
+  /** Resolves while appends can be taken; rejects once the store is closed or a write failed. */
+  async check(): Promise<void> {
+    this.#checkOpen();
+    this.#checkWritable();
+  }
+
+  /** Reports each fdatasync round of the write-ahead log to `observer.fsync`. */
+  observe(observer: StoreObserver): () => void {
+    const listener = (seconds: number): void => observer.fsync?.(seconds);
+    this.#syncListeners.add(listener);
+    this.#wal.onSync = this.#onSync;
+    return () => {
+      this.#syncListeners.delete(listener);
+    };
+  }
+
+  readonly #syncListeners = new Set<(seconds: number) => void>();
+
+  readonly #onSync = (seconds: number): void => {
+    for (const listener of this.#syncListeners) listener(seconds);
+  };
+
   /** Calls `listener` with every batch of `journal`, in order, once it is readable and in the write-ahead log. */
   watch(journal: string, listener: AppendListener): () => void {
     return this.#watchers.add(journal, listener);
@@ -594,6 +691,68 @@ export class LmdbStore implements JournalStore {
       }
       return page;
     });
+  }
+
+  /**
+   * Pushes onto `page`, newest first, events below `bound` micros until it holds `limit`: the
+   * chunk keyed at or after `bound` may start below it, and every chunk keyed below it is below it.
+   */
+  #rangeBack(journal: string, bound: number, limit: number, page: StoredEvent[]): void {
+    this.#guard(() => {
+      const reader = this.#reader;
+      const chunk: StoredEvent[] = [];
+      const take = (): boolean => {
+        for (let i = chunk.length - 1; i >= 0; i--) {
+          page.push(chunk[i]!);
+          if (page.length === limit) return true;
+        }
+        chunk.length = 0;
+        return false;
+      };
+      for (const { key, value } of this.#events.getRange({ start: [journal, bound], end: [journal, END], limit: 1 })) {
+        reader.reset(key[1], value);
+        while (reader.next() && reader.micros < bound) chunk.push(reader.event());
+      }
+      if (take()) return;
+      for (const { key, value } of this.#events.getRange({ start: [journal, bound - 1], end: [journal, 0], reverse: true })) {
+        reader.reset(key[1], value);
+        while (reader.next()) chunk.push(reader.event());
+        if (take()) return;
+      }
+    });
+  }
+
+  /**
+   * The micros of the first event in LMDB with `seq >= from`, if there is one: a binary search
+   * over time for the first chunk whose last event reaches `from` (seq grows with time), each
+   * step one cursor seek, then a walk through that chunk.
+   */
+  #seqMicros(journal: string, from: number): number | undefined {
+    const reader = this.#reader;
+    /** The chunk keyed at or after `micros`: its key, and its last event's seq. */
+    const chunkAt = (micros: number): { key: number; lastSeq: number } | undefined => {
+      for (const { key, value } of this.#events.getRange({ start: [journal, micros], end: [journal, END], limit: 1 })) {
+        reader.reset(key[1], value);
+        let seq = 0;
+        while (reader.next()) seq = reader.seq();
+        return { key: key[1], lastSeq: seq };
+      }
+      return undefined;
+    };
+    let low = 0;
+    let high = END;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const chunk = chunkAt(middle);
+      if (chunk === undefined) high = middle;
+      else if (chunk.lastSeq >= from) high = middle;
+      else low = chunk.key + 1;
+    }
+    for (const { key, value } of this.#events.getRange({ start: [journal, low], end: [journal, END], limit: 1 })) {
+      reader.reset(key[1], value);
+      while (reader.next()) if (reader.seq() >= from) return reader.micros;
+    }
+    return undefined;
   }
 
   /** The batch key and length of the keyed batch whose first event is at `micros`, if there is one. */

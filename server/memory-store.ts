@@ -4,7 +4,7 @@ import { encodeEvent, nextMicros, toMicros } from './encode.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { schemaKey } from './schema-key.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
 import { Watchers } from './watchers.js';
 
 interface MemoryJournal {
@@ -45,14 +45,36 @@ export class MemoryStore implements JournalStore {
   async read(journal: string, after: number, limit: number): Promise<StoredEvent[]> {
     this.#checkOpen();
     const events = this.#journals.get(journal)?.events ?? [];
-    let lo = 0;
-    let hi = events.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (events[mid]!.timestamp > after) hi = mid;
-      else lo = mid + 1;
-    }
-    return events.slice(lo, lo + limit);
+    const from = firstIndex(events, (event) => event.timestamp > after);
+    return events.slice(from, from + Math.max(0, Math.floor(limit)));
+  }
+
+  async readBefore(journal: string, before: number, limit: number): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    const events = this.#journals.get(journal)?.events ?? [];
+    const end = firstIndex(events, (event) => event.timestamp >= before);
+    return events.slice(Math.max(0, end - Math.max(0, Math.floor(limit))), end).reverse();
+  }
+
+  async readFromSeq(journal: string, from: number, limit: number): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    const events = this.#journals.get(journal)?.events ?? [];
+    const start = firstIndex(events, (event) => event.seq >= from);
+    return events.slice(start, start + Math.max(0, Math.floor(limit)));
+  }
+
+  async listJournals(after: string | undefined, limit: number): Promise<JournalInfo[]> {
+    this.#checkOpen();
+    const names = [...this.#journals.keys()].filter((name) => (after === undefined || name > after) && this.#journals.get(name)!.events.length > 0);
+    names.sort();
+    return names.slice(0, Math.max(0, Math.floor(limit))).map((name) => {
+      const last = this.#journals.get(name)!.events.at(-1)!;
+      return { name, head: { seq: last.seq, timestamp: last.timestamp } };
+    });
+  }
+
+  async check(): Promise<void> {
+    this.#checkOpen();
   }
 
   async head(journal: string): Promise<JournalHead> {
@@ -105,4 +127,16 @@ export class MemoryStore implements JournalStore {
   #checkOpen(): void {
     if (this.#closed) throw new JournalError(ErrorCode.STORE_UNAVAILABLE, 'the store is closed');
   }
+}
+
+/** The index of the first event for which `test` holds, `test` being false up to some index and true from it on. */
+function firstIndex(events: readonly StoredEvent[], test: (event: StoredEvent) => boolean): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (test(events[mid]!)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }

@@ -7,12 +7,12 @@ import type { Redis } from 'ioredis';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { JOURNAL_NAME } from '../src/protocol.js';
 import { checkOptions } from '../src/validate.js';
-import { contextJson, firstMicrosAfter, schemaMember } from './encode.js';
+import { contextJson, firstMicrosAfter, firstMicrosFrom, schemaMember } from './encode.js';
 import { loadIoredis } from './load-ioredis.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { parseSchemaKey, schemaKey } from './schema-key.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
 import { Watchers } from './watchers.js';
 
 export interface RedisStoreOptions {
@@ -137,11 +137,47 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1])
 return {1, ARGV[2]}
 `;
 
+/**
+ * The entries from the first with seq >= ARGV[1] on, at most ARGV[2] of them. Stream IDs are
+ * timestamps and seq grows with them: a binary search over time, each step one `XRANGE …
+ * COUNT 1` (O(log n)), finds the first; it runs inside Redis, so a seek is one round trip.
+ *
+ * KEYS: the journal's stream. ARGV: the seq, the count.
+ */
+const SEEK_SEQ_LUA = `
+local stream, target, count = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local function seqOf(entry) return tonumber(string.match(entry[2][2], '^(%d+):')) end
+local function microsOf(id)
+  local ms, sub = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms) * 1000 + tonumber(sub)
+end
+local function idOf(micros)
+  local ms = math.floor(micros / 1000)
+  return string.format('%d-%d', ms, micros - ms * 1000)
+end
+local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+if not first then return {} end
+if seqOf(first) >= target then return redis.call('XRANGE', stream, '-', '+', 'COUNT', count) end
+local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+if seqOf(last) < target then return {} end
+local low, high = microsOf(first[1]) + 1, microsOf(last[1])
+while low < high do
+  local middle = math.floor((low + high) / 2)
+  local entry = redis.call('XRANGE', stream, idOf(middle), '+', 'COUNT', 1)[1]
+  if seqOf(entry) >= target then high = middle else low = microsOf(entry[1]) + 1 end
+end
+return redis.call('XRANGE', stream, idOf(low), '+', 'COUNT', count)
+`;
+
+/** Keys `SCAN` visits per call when listing journals. */
+const SCAN_COUNT = 1000;
+
 type StreamEntry = [id: string, fields: string[]];
 type AppendReply = [1, number, number] | [0, StreamEntry[]];
 interface StoreCommands {
   wsjournalAppend(...args: (string | number)[]): Promise<AppendReply>;
   wsjournalPutSchema(...args: string[]): Promise<[0 | 1, string]>;
+  wsjournalSeekSeq(stream: string, seq: number, count: number): Promise<StreamEntry[]>;
 }
 
 /** A watched journal: where its blocking reader stands. */
@@ -328,6 +364,76 @@ export class RedisStore implements JournalStore {
     return entries.map(([id, fields]) => unpackEntry(id, fields).event);
   }
 
+  /** Up to `limit` events with `timestamp < before`, newest first: one `XREVRANGE … COUNT`. */
+  async readBefore(journal: string, before: number, limit: number): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const count = Math.floor(limit);
+    const bound = firstMicrosFrom(before);
+    if (!(count > 0) || Number.isNaN(before) || bound <= 0) return [];
+    const end = bound === Infinity ? '+' : streamId(bound - 1);
+    const entries = await this.#call(`reading ${journal}`, () => this.#redis.xrevrange(this.#streamKey(journal), end, '-', 'COUNT', count));
+    return entries.map(([id, fields]) => unpackEntry(id, fields).event);
+  }
+
+  /** Up to `limit` events with `seq >= from`, oldest first: one script that seeks by seq inside Redis. */
+  async readFromSeq(journal: string, from: number, limit: number): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const count = Math.floor(limit);
+    if (!(count > 0) || Number.isNaN(from)) return [];
+    const entries = await this.#call(`reading ${journal}`, () =>
+      this.#redis.wsjournalSeekSeq(this.#streamKey(journal), Math.max(1, Math.ceil(from)), count),
+    );
+    return entries.map(([id, fields]) => unpackEntry(id, fields).event);
+  }
+
+  /**
+   * Up to `limit` journals after `after`, in name order, with their heads. Redis keeps no
+   * ordered list of streams: `SCAN` walks the store's keys (a thousand a call, so Redis is
+   * never held), keeping the `limit` first names; then one pipelined `XREVRANGE` per journal.
+   */
+  async listJournals(after: string | undefined, limit: number): Promise<JournalInfo[]> {
+    this.#checkOpen();
+    const count = Math.floor(limit);
+    if (!(count > 0)) return [];
+    const streamPrefix = `${this.#prefix}j:{`;
+    const match = `${globEscape(streamPrefix)}*}`;
+    let names: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#call('listing journals', () => this.#redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT));
+      cursor = next;
+      for (const key of keys) {
+        const name = key.slice(streamPrefix.length, -1);
+        if (JOURNAL_NAME.test(name) && (after === undefined || name > after)) names.push(name);
+      }
+      // Keeps at most `count` names between calls: memory stays bounded however many journals there are.
+      if (names.length > count) names = [...new Set(names)].sort().slice(0, count);
+    } while (cursor !== '0');
+    names = [...new Set(names)].sort().slice(0, count);
+    if (names.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const name of names) pipeline.xrevrange(this.#streamKey(name), '+', '-', 'COUNT', 1);
+    const replies = await this.#call('listing journals', () => pipeline.exec());
+    const journals: JournalInfo[] = [];
+    names.forEach((name, i) => {
+      const [error, entries] = replies?.[i] ?? [new Error('no reply')];
+      if (error) throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `listing journals failed: ${error.message}`, { cause: error });
+      const newest = (entries as StreamEntry[])[0];
+      if (newest === undefined) return;
+      const { event } = unpackEntry(newest[0], newest[1]);
+      journals.push({ name, head: { seq: event.seq, timestamp: event.timestamp } });
+    });
+    return journals;
+  }
+
+  /** Resolves once Redis answers a `PING`; rejects with STORE_UNAVAILABLE when it does not, or the store is closed. */
+  async check(): Promise<void> {
+    this.#checkOpen();
+    await this.#call('checking Redis', () => this.#redis.ping());
+  }
+
   /** The newest event's position: the stream's last entry. */
   async head(journal: string): Promise<JournalHead> {
     this.#checkOpen();
@@ -425,6 +531,7 @@ export class RedisStore implements JournalStore {
             scripts: {
               wsjournalAppend: { lua: APPEND_LUA, numberOfKeys: 3 },
               wsjournalPutSchema: { lua: PUT_SCHEMA_LUA, numberOfKeys: 2 },
+              wsjournalSeekSeq: { lua: SEEK_SEQ_LUA, numberOfKeys: 1, readOnly: true },
             },
           }),
     });
@@ -631,6 +738,11 @@ function checkJournal(journal: string): void {
 function batchField(key: string): string {
   if (Buffer.byteLength(key) <= MAX_RAW_KEY_BYTES) return `=${key}`;
   return `#${createHash('sha256').update(key).digest('base64')}`;
+}
+
+/** `text` with the characters that `SCAN … MATCH` reads as a pattern escaped. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
 }
 
 /** The stream ID of a timestamp in µs: IDs order as timestamps do, so XRANGE seeks by time. */

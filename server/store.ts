@@ -44,6 +44,18 @@ export interface JournalHead {
   readonly timestamp: number;
 }
 
+/** A journal that holds (or held) events, and its head. */
+export interface JournalInfo {
+  readonly name: string;
+  readonly head: JournalHead;
+}
+
+/** What a store reports to whoever observes it (the server's metrics). */
+export interface StoreObserver {
+  /** A flush of the store's log to disk took `seconds` (LmdbStore: one fdatasync round of the write-ahead log). */
+  fsync?(seconds: number): void;
+}
+
 /** Receives every batch appended to a journal, in append order, once it is readable and survives a crash of the process. */
 export type AppendListener = (events: readonly StoredEvent[]) => void;
 
@@ -72,8 +84,27 @@ export interface JournalStore {
   append(journal: string, events: readonly NewEvent[], options?: AppendOptions): Promise<StoredEvent[]>;
   /** Up to `limit` events with `timestamp > after`, oldest first, including every batch watchers were given. */
   read(journal: string, after: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Up to `limit` events with `timestamp < before`, newest first; `before` may be `Infinity`
+   * (from the head). Queries read a journal backwards with it, a page at a time.
+   */
+  readBefore(journal: string, before: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Up to `limit` events with `seq >= from`, oldest first: a seek by seq. The first is the
+   * event `from` itself unless retention removed it.
+   */
+  readFromSeq(journal: string, from: number, limit: number): Promise<StoredEvent[]>;
   /** The newest event's position. */
   head(journal: string): Promise<JournalHead>;
+  /**
+   * Up to `limit` journals that were ever appended to, with names after `after` (exclusive;
+   * `undefined` from the first), in name order, each with its head: one page of the list.
+   */
+  listJournals(after: string | undefined, limit: number): Promise<JournalInfo[]>;
+  /** Resolves when the store can take appends; rejects with `STORE_UNAVAILABLE` when it cannot (closed, broken, unreachable). */
+  check(): Promise<void>;
+  /** Reports the store's own measurements to `observer` until the returned function is called. Stores with nothing to report leave it out. */
+  observe?(observer: StoreObserver): () => void;
   /**
    * Calls `listener` with every batch appended to `journal` from now on, by any
    * writer of the store, in order, once `read` and `head` include it and a

@@ -116,6 +116,8 @@ export class WriteAheadLog {
   #stagedRecords = 0;
   /** Deletions of released segments still running: `close()` waits for them. */
   readonly #deleting = new Set<Promise<void>>();
+  /** Called with the seconds each successful flush round (fdatasync of the segments written) took. */
+  onSync: ((seconds: number) => void) | undefined;
 
   /**
    * Opens (creating if needed) the log in `dir`. Throws what the file system throws, and an
@@ -298,12 +300,14 @@ export class WriteAheadLog {
         segment.unsynced = false;
         segment.syncing = true;
       }
+      const started = performance.now();
       try {
         await Promise.all([
           ...segments.map((segment) => flushFd(fdatasync, segment.fd)),
           // A new segment's directory entry must be durable as well as its data.
           ...(dir ? [flushFd(fsync, this.#dirFd)] : []),
         ]);
+        if (segments.length > 0) this.onSync?.((performance.now() - started) / 1000);
       } finally {
         for (const segment of segments) segment.syncing = false;
         this.#release();

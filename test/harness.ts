@@ -7,7 +7,7 @@
 import { WebSocket, type RawData } from 'ws';
 import type { JournalServer, JournalServerOptions } from '../server/journal-server.js';
 import { MemoryStore } from '../server/memory-store.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from '../server/store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema } from '../server/store.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { JournalConnection, type JournalConnectionOptions } from '../src/connection.js';
 import { EventLogConsumer } from '../src/event-log-consumer.js';
@@ -275,6 +275,22 @@ export class GatedStore implements JournalStore {
     return this.#inner.listSchemas(after, limit);
   }
 
+  readBefore(journal: string, before: number, limit: number): Promise<StoredEvent[]> {
+    return this.#inner.readBefore(journal, before, limit);
+  }
+
+  readFromSeq(journal: string, from: number, limit: number): Promise<StoredEvent[]> {
+    return this.#inner.readFromSeq(journal, from, limit);
+  }
+
+  listJournals(after: string | undefined, limit: number): Promise<JournalInfo[]> {
+    return this.#inner.listJournals(after, limit);
+  }
+
+  check(): Promise<void> {
+    return this.#inner.check();
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }
@@ -322,6 +338,22 @@ export class YieldingStore implements JournalStore {
 
   listSchemas(after: SchemaRef | undefined, limit: number): Promise<StoredSchema[]> {
     return this.#inner.listSchemas(after, limit);
+  }
+
+  readBefore(journal: string, before: number, limit: number): Promise<StoredEvent[]> {
+    return this.#inner.readBefore(journal, before, limit);
+  }
+
+  readFromSeq(journal: string, from: number, limit: number): Promise<StoredEvent[]> {
+    return this.#inner.readFromSeq(journal, from, limit);
+  }
+
+  listJournals(after: string | undefined, limit: number): Promise<JournalInfo[]> {
+    return this.#inner.listJournals(after, limit);
+  }
+
+  check(): Promise<void> {
+    return this.#inner.check();
   }
 
   close(): Promise<void> {

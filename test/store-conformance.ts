@@ -220,6 +220,70 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       assert.deepEqual(await store.read('j', k.timestamp, 2), all.slice(5, 7), 'limit');
     }));
 
+    it('reads backwards from before a timestamp, newest first', LIMIT, withStore(async (store) => {
+      const all: StoredEvent[] = [];
+      for (let i = 0; i < 30; i++) all.push(...(await store.append('j', events(10, 'b', i * 10))));
+      const newest = [...all].reverse();
+      assert.deepEqual(await store.readBefore('j', Infinity, 1000), newest, 'from the head');
+      const k = all[150]!;
+      assert.deepEqual(await store.readBefore('j', k.timestamp, 5), newest.slice(150, 155), 'strictly before an event');
+      assert.deepEqual(await store.readBefore('j', k.timestamp + 0.5e-6, 2), [all[150], all[149]], 'a half microsecond after an event');
+      assert.deepEqual(await store.readBefore('j', all[0]!.timestamp, 10), [], 'before the first');
+      assert.deepEqual(await store.readBefore('j', all.at(-1)!.timestamp + 3600, 3), newest.slice(0, 3), 'after the last');
+      assert.deepEqual(await store.readBefore('nothing', Infinity, 10), [], 'an unknown journal');
+      // Every event once, through pages of any size, as a query reads a journal backwards.
+      for (const size of [1, 7, 128, 129, 1000]) {
+        const read: StoredEvent[] = [];
+        let before = Infinity;
+        for (;;) {
+          const page = await store.readBefore('j', before, size);
+          assert.ok(page.length <= size);
+          if (page.length === 0) break;
+          read.push(...page);
+          before = page.at(-1)!.timestamp;
+        }
+        assert.deepEqual(read, newest, `pages of ${size}`);
+      }
+    }));
+
+    it('seeks by seq', LIMIT, withStore(async (store) => {
+      const all: StoredEvent[] = [];
+      for (const size of [1, 200, 3, 500, 1, 295]) all.push(...(await store.append('j', events(size, 's'))));
+      for (const seq of [1, 2, 128, 129, 200, 201, 204, 705, 999, 1000]) {
+        assert.deepEqual(await store.readFromSeq('j', seq, 3), all.slice(seq - 1, seq + 2), `from seq ${seq}`);
+      }
+      assert.deepEqual(await store.readFromSeq('j', 0, 2), all.slice(0, 2), 'seq 0 reads from the first');
+      assert.deepEqual(await store.readFromSeq('j', 1001, 5), [], 'past the head');
+      assert.deepEqual(await store.readFromSeq('nothing', 1, 5), [], 'an unknown journal');
+      assert.deepEqual(await store.readFromSeq('j', 990, 1000), all.slice(989), 'up to the head');
+    }));
+
+    it('lists journals in name order with their heads, a page at a time', LIMIT, withStore(async (store) => {
+      assert.deepEqual(await store.listJournals(undefined, 10), []);
+      const names = ['b', 'a.1', 'a', 'c-2', 'B', 'a_0'];
+      const heads = new Map<string, StoredEvent>();
+      for (const [i, name] of names.entries()) heads.set(name, (await store.append(name, events(i + 1))).at(-1)!);
+      await store.head('never-written');
+      const sorted = [...names].sort();
+      const expected = sorted.map((name) => ({ name, head: { seq: heads.get(name)!.seq, timestamp: heads.get(name)!.timestamp } }));
+      assert.deepEqual(await store.listJournals(undefined, 100), expected);
+      assert.deepEqual(await store.listJournals(undefined, 2), expected.slice(0, 2));
+      assert.deepEqual(await store.listJournals('a', 2), expected.slice(2, 4), 'after a name, exclusive');
+      assert.deepEqual(await store.listJournals('a.0', 100), expected.slice(2), 'after a name that is not a journal');
+      assert.deepEqual(await store.listJournals('c-2', 10), []);
+      const [newer] = await store.append('a', events(1));
+      assert.deepEqual((await store.listJournals(undefined, 100)).find((journal) => journal.name === 'a')?.head, { seq: newer!.seq, timestamp: newer!.timestamp });
+    }));
+
+    it('says whether it can take appends', LIMIT, withStore(async (store) => {
+      await store.check();
+      await store.close();
+      await assertUnavailable(store.check(), 'check');
+      await assertUnavailable(store.readBefore('j', Infinity, 1), 'readBefore');
+      await assertUnavailable(store.readFromSeq('j', 1, 1), 'readFromSeq');
+      await assertUnavailable(store.listJournals(undefined, 1), 'listJournals');
+    }));
+
     it('keeps journals apart', LIMIT, withStore(async (store) => {
       await Promise.all([
         store.append('a', events(3, 'a')),
@@ -341,6 +405,19 @@ function registerPersistence(withStore: WithStore): void {
     assert.equal((await reopened.head('j')).seq, 6);
     assert.deepEqual(await readAll(reopened, 'j'), before, 'reads are the same events as before the reopen');
     assert.deepEqual(seqs(await reopened.append('j', events(1), { key: 'new' })), [7], 'a new key is stored');
+  }));
+
+  it('reads backwards, seeks by seq and lists journals after reopen', LIMIT, withStore(async (store, fixture) => {
+    const all: StoredEvent[] = [];
+    for (let i = 0; i < 20; i++) all.push(...(await store.append('j', events(50))));
+    await store.append('k', events(2));
+    const reopened = await reopenOf(fixture)();
+    assert.deepEqual(await reopened.readBefore('j', all[700]!.timestamp, 300), all.slice(400, 700).reverse());
+    assert.deepEqual(await reopened.readFromSeq('j', 333, 300), all.slice(332, 632));
+    assert.deepEqual((await reopened.listJournals(undefined, 10)).map((journal) => [journal.name, journal.head.seq]), [['j', 1000], ['k', 2]]);
+    const more = await reopened.append('j', events(5));
+    assert.deepEqual(await reopened.readBefore('j', Infinity, 7), [...[...more].reverse(), all[999], all[998]], 'the newest, not yet in the store behind, first');
+    assert.deepEqual(await reopened.readFromSeq('j', 999, 3), [all[998], all[999], more[0]], 'across what is stored and what is not yet');
   }));
 
   it('keeps appends made just before close', LIMIT, withStore(async (store, fixture) => {
