@@ -13,6 +13,24 @@ export const ErrorCode = {
   INVALID_EVENT: 'INVALID_EVENT',
   /** A subscription payload the journal does not understand. */
   INVALID_PAYLOAD: 'INVALID_PAYLOAD',
+  /** A selector (`where`) that is not valid JSON, uses an operator outside the contract's, or is too large. */
+  INVALID_SELECTOR: 'INVALID_SELECTOR',
+  /** An HTTP query parameter that is unknown, malformed or out of range. */
+  INVALID_QUERY: 'INVALID_QUERY',
+  /** An HTTP request that cannot be read: a body that is not JSON, a bad header. */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** No such HTTP route, or no event with that seq. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** An HTTP request body larger than the server takes (`maxFrameSize`). */
+  REQUEST_TOO_LARGE: 'REQUEST_TOO_LARGE',
+  /** An HTTP request body that is not `application/json`. */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /** The request comes from an Origin the server does not allow. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** The server is at a connection or request limit; retry later, with backoff. */
+  OVERLOADED: 'OVERLOADED',
+  /** The server failed to answer an HTTP request (a bug); its log says why. */
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
   /** A request id already in use on this connection. */
   DUPLICATE_ID: 'DUPLICATE_ID',
   /** More events in one append than the server allows. */
