@@ -1,14 +1,26 @@
-/** The journal server: a WebSocket endpoint in front of a {@link JournalStore}. */
+/**
+ * The journal server: a WebSocket endpoint and an HTTP API on one port, in front of a
+ * {@link JournalStore}. Fastify serves HTTP (server/http/); WebSocket upgrades go straight
+ * from the HTTP server's `upgrade` event to `ws`, as with `ws`'s own server, so the
+ * WebSocket path costs nothing more for it.
+ */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { isSchemaRef, JOURNAL_NAME, type SchemaRef } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
+import type { HttpContext } from './http/context.js';
+import { createHttpApp, type HttpApp, type Refusal } from './http/http-app.js';
 import { JournalPolicies, type JournalPolicy } from './journal-policies.js';
 import { LmdbStore } from './lmdb-store.js';
+import { createLogger, type Logger, type LoggerOption } from './observe/logger.js';
+import { ServerMetrics } from './observe/metrics.js';
+import { ServerObserver } from './observe/observer.js';
+import { ScanSlicer } from './query/scan-slicer.js';
 import { AppendCheck } from './schemas/append-check.js';
 import { SchemaRegistry, type Registration, type SchemaPage } from './schemas/registry.js';
 import { ValidatorPool } from './schemas/validator-pool.js';
@@ -81,9 +93,21 @@ export interface JournalServerOptions {
   schemaValidationTimeout?: number;
   /** Seconds compiling one schema may take; past it the schema is refused with `INVALID_SCHEMA`. @default 5 */
   schemaCompileTimeout?: number;
+  /** The cap of an HTTP query's `limit` (events per page); a larger `limit` is lowered to it. @default 1000 */
+  maxQueryLimit?: number;
+  /** Seconds one page of an HTTP query may scan; past it the page ends early, with fewer events and a `next`. @default 1 */
+  queryTimeBudget?: number;
+  /** Most HTTP requests handled at once; more are answered 503 `OVERLOADED`. @default 256 */
+  maxHttpRequests?: number;
+  /**
+   * Where the server logs (startup, refused handshakes, refused frames, subscriptions it
+   * ends, store failures, shutdown): `false` for nowhere, `true` for JSON lines at `info` on
+   * standard output, pino's options, or a pino logger. Never per event. @default false
+   */
+  logger?: LoggerOption;
 }
 
-type Settings = Required<Omit<JournalServerOptions, 'store' | 'tokens' | 'origins' | 'schemas' | 'journals'>>;
+type Settings = Required<Omit<JournalServerOptions, 'store' | 'tokens' | 'origins' | 'schemas' | 'journals' | 'logger'>>;
 
 const DEFAULTS: Settings = {
   port: 7707,
@@ -106,9 +130,19 @@ const DEFAULTS: Settings = {
   schemaValidationThreads: 1,
   schemaValidationTimeout: 1,
   schemaCompileTimeout: 5,
+  maxQueryLimit: 1000,
+  queryTimeBudget: 1,
+  maxHttpRequests: 256,
 };
 /** Each validation worker's heap (old generation); one that needs more is replaced and its batch refused. */
 const VALIDATION_HEAP_MB = 128;
+
+/** Events per store read while a query scans. */
+const QUERY_READ_SIZE = 256;
+/** A scan's slice of the event loop, ms. */
+const SCAN_SLICE_MS = 4;
+/** How long closing connections get to finish their closing handshake before they are cut off, ms. */
+const CLOSE_GRACE_MS = 1000;
 
 const INTEGER_OPTIONS = [
   'maxFrameSize',
@@ -125,9 +159,13 @@ const INTEGER_OPTIONS = [
   'liveHoldBytes',
   'maxSchemaSize',
   'schemaValidationThreads',
+  'maxQueryLimit',
+  'maxHttpRequests',
 ] as const;
 
-const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', 'schemas', 'journals', ...Object.keys(DEFAULTS)]);
+const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', 'schemas', 'journals', 'logger', ...Object.keys(DEFAULTS)]);
+
+const VERSION = packageVersion();
 
 /**
  * Serves named journals over WebSockets.
@@ -147,7 +185,13 @@ export class JournalServer {
   readonly #pool: ValidatorPool;
   readonly #schemas: SessionSchemas;
   readonly #initialSchemas: readonly Record<string, unknown>[] | string | undefined;
+  readonly #observer: ServerObserver;
+  readonly #slicer = new ScanSlicer(SCAN_SLICE_MS);
   #wss: WebSocketServer | undefined;
+  #http: HttpApp | undefined;
+  #unobserveStore: (() => void) | undefined;
+  /** Called when the last session closes, while `close()` waits for that. */
+  #onNoSessions: (() => void) | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #url: string | undefined;
   #closing: Promise<void> | undefined;
@@ -186,11 +230,17 @@ export class JournalServer {
       throw new TypeError('options.schemas must be an array of schema objects or the path of a directory of *.json files');
     }
     this.#initialSchemas = schemas;
+    if (typeof merged.queryTimeBudget !== 'number' || !(merged.queryTimeBudget > 0) || !Number.isFinite(merged.queryTimeBudget)) {
+      throw new RangeError('options.queryTimeBudget must be a positive number of seconds');
+    }
+    const logger: Logger | undefined = createLogger(options.logger as LoggerOption | undefined);
     const policies = new JournalPolicies(options.journals ?? {});
     this.#tokens = stringSet(options.tokens, 'tokens');
     this.#origins = stringSet(options.origins, 'origins');
     if (options.store !== undefined && !isStore(options.store)) {
-      throw new TypeError('options.store must implement JournalStore (append, read, head, watch, putSchema, getSchema, listSchemas, close)');
+      throw new TypeError(
+        'options.store must implement JournalStore (append, read, readBefore, readFromSeq, head, listJournals, check, watch, putSchema, getSchema, listSchemas, close)',
+      );
     }
     this.#options = merged;
     this.#ownsStore = options.store === undefined;
@@ -203,6 +253,16 @@ export class JournalServer {
     });
     const registry = new SchemaRegistry(this.#store, this.#pool, merged.maxSchemaSize);
     this.#schemas = { registry, check: new AppendCheck(registry, this.#pool, policies) };
+    const metrics = new ServerMetrics({
+      connections: () => this.#sessions.size,
+      subscriptions: () => {
+        let count = 0;
+        for (const session of this.#sessions) count += session.subscriptionCount;
+        return count;
+      },
+      httpRequests: () => this.#http?.inFlight() ?? 0,
+    });
+    this.#observer = new ServerObserver(metrics, logger);
   }
 
   /** `ws://host:port` once listening. */
@@ -214,6 +274,11 @@ export class JournalServer {
   /** The store the server keeps its journals in. */
   get store(): JournalStore {
     return this.#store;
+  }
+
+  /** The Prometheus registry of this server's metrics (also served at `GET /metrics`). */
+  get metrics(): ServerMetrics['registry'] {
+    return this.#observer.metrics.registry;
   }
 
   /** Registers the `schemas` option's schemas, then starts listening; resolves with the port (useful with `port: 0`). */
@@ -231,30 +296,50 @@ export class JournalServer {
     return this.#listen();
   }
 
-  #listen(): Promise<{ port: number }> {
+  async #listen(): Promise<{ port: number }> {
     const { host, port, maxFrameSize } = this.#options;
-    return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({
-        host,
-        port,
-        maxPayload: maxFrameSize,
-        perMessageDeflate: false,
-        verifyClient: (info, done) => this.#verify(info.req, info.origin, done),
-      });
-      this.#wss = wss;
-      wss.once('error', reject);
-      wss.once('listening', () => {
-        wss.off('error', reject);
-        wss.on('error', () => {});
-        const address = wss.address();
-        const actual = typeof address === 'object' && address !== null ? address.port : port;
-        const shownHost = host.includes(':') ? `[${host}]` : host;
-        this.#url = `ws://${shownHost}:${actual}`;
-        this.#startHeartbeat();
-        resolve({ port: actual });
-      });
-      wss.on('connection', (ws, request) => this.#accept(ws, request.socket));
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: maxFrameSize,
+      perMessageDeflate: false,
+      verifyClient: (info, done) => this.#verify(info.req, done),
     });
+    this.#wss = wss;
+    wss.on('connection', (ws, request) => this.#accept(ws, request));
+    const http = createHttpApp({
+      context: this.#httpContext(),
+      logger: this.#observer.log,
+      maxRequests: this.#options.maxHttpRequests,
+      admit: (request) => this.#admit(request),
+    });
+    this.#http = http;
+    http.app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.#closing) {
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    });
+    await http.app.listen({ host, port });
+    const address = http.app.server.address();
+    const actual = typeof address === 'object' && address !== null ? address.port : port;
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    this.#url = `ws://${shownHost}:${actual}`;
+    this.#unobserveStore = this.#store.observe?.({ fsync: (seconds) => this.#observer.fsync(seconds) });
+    this.#startHeartbeat();
+    this.#observer.listening({
+      url: this.#url,
+      store: this.#store.constructor.name,
+      auth: this.#tokens !== undefined,
+      limits: {
+        maxFrameSize,
+        maxEventsPerAppend: this.#options.maxEventsPerAppend,
+        maxEventSize: this.#options.maxEventSize,
+        maxConnections: this.#options.maxConnections,
+        maxQueryLimit: this.#options.maxQueryLimit,
+      },
+    });
+    return { port: actual };
   }
 
   /**
@@ -316,19 +401,22 @@ export class JournalServer {
   async #close(): Promise<void> {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    const wss = this.#wss;
-    if (wss) {
+    this.#slicer.close();
+    const http = this.#http;
+    if (http) {
+      this.#observer.closing(this.#sessions.size);
       for (const session of this.#sessions) session.close(1001, 'server shutting down');
-      const closed = new Promise<void>((resolve) => wss.close(() => resolve()));
       // Peers that do not finish the closing handshake promptly are cut off.
-      const cutoff = setTimeout(() => {
-        for (const session of this.#sessions) session.terminate();
-      }, 1000);
-      await closed;
-      clearTimeout(cutoff);
+      await this.#sessionsClosed(CLOSE_GRACE_MS);
+      for (const session of this.#sessions) session.terminate();
+      await this.#sessionsClosed(CLOSE_GRACE_MS);
+      this.#wss?.close();
+      await http.app.close();
     }
     await this.#pool.close();
+    this.#unobserveStore?.();
     if (this.#ownsStore) await this.#store.close();
+    if (http) this.#observer.closed();
   }
 
   /** The `schemas` option's schemas, registered in order; the first that fails names itself in the error. */
@@ -366,21 +454,75 @@ export class JournalServer {
     }
   }
 
-  #verify(req: IncomingMessage, origin: string | undefined, done: (ok: boolean, code?: number, message?: string) => void): void {
-    if (this.#sessions.size >= this.#options.maxConnections) return done(false, 503, 'Too many connections');
-    if (this.#origins && origin !== undefined && !this.#origins.has(origin)) return done(false, 403, 'Origin not allowed');
-    if (this.#tokens) {
-      const token = bearerToken(req);
-      if (token === undefined || !this.#tokens.has(token)) return done(false, 401, 'Unauthorized');
-    }
-    done(true);
+  /** Resolves once every session has closed, or after `ms`. */
+  #sessionsClosed(ms: number): Promise<void> {
+    if (this.#sessions.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#onNoSessions = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#onNoSessions = done;
+    });
   }
 
-  #accept(ws: WebSocket, socket: Socket): void {
+  /** What the HTTP routes are given. */
+  #httpContext(): HttpContext {
+    const options = this.#options;
+    return {
+      store: this.#store,
+      limits: {
+        maxEventsPerAppend: options.maxEventsPerAppend,
+        maxEventSize: options.maxEventSize,
+        maxBodySize: options.maxFrameSize,
+        maxQueryLimit: options.maxQueryLimit,
+        maxPageUnits: options.maxSendBuffer,
+        queryTimeMs: options.queryTimeBudget * 1000,
+        readSize: QUERY_READ_SIZE,
+      },
+      slicer: this.#slicer,
+      observer: this.#observer,
+      version: VERSION,
+      closing: () => this.#closing !== undefined,
+    };
+  }
+
+  /**
+   * Whether a WebSocket handshake or an HTTP request may go on: the server-wide connection
+   * budget (WebSocket connections and HTTP requests together), the origin, the token.
+   */
+  #admit(req: IncomingMessage): Refusal | undefined {
+    if (this.#sessions.size + (this.#http?.inFlight() ?? 0) >= this.#options.maxConnections) {
+      return { status: 503, code: ErrorCode.OVERLOADED, message: 'Too many connections' };
+    }
+    const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
+    if (this.#origins && typeof origin === 'string' && !this.#origins.has(origin)) {
+      return { status: 403, code: ErrorCode.FORBIDDEN, message: 'Origin not allowed' };
+    }
+    if (this.#tokens) {
+      const token = bearerToken(req);
+      if (token === undefined || !this.#tokens.has(token)) return { status: 401, code: ErrorCode.UNAUTHORIZED, message: 'Unauthorized' };
+    }
+    return undefined;
+  }
+
+  #verify(req: IncomingMessage, done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
+    const refusal = this.#admit(req);
+    if (refusal === undefined) return done(true);
+    this.#observer.handshakeRefused(req.socket.remoteAddress, refusal.status, refusal.code, refusal.message);
+    // The body is the HTTP API's error body; the status is what clients act on.
+    const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
+    done(false, refusal.status, body, { 'Content-Type': 'application/json' });
+  }
+
+  #accept(ws: WebSocket, request: IncomingMessage): void {
     if (this.#closing) {
       ws.close(1001, 'server shutting down');
       return;
     }
+    const socket = request.socket;
     const session = new Session(ws, this.#store, {
       pageSize: this.#options.pageSize,
       sendHighWaterMark: this.#options.sendHighWaterMark,
@@ -392,9 +534,12 @@ export class JournalServer {
       maxPendingAppends: this.#options.maxPendingAppends,
       maxPendingAppendBytes: this.#options.maxPendingAppendBytes,
       maxSubscriptions: this.#options.maxSubscriptionsPerConnection,
-    } satisfies SessionLimits, this.#schemas, socket);
+    } satisfies SessionLimits, this.#schemas, socket, this.#observer.connection(socket.remoteAddress));
     this.#sessions.add(session);
-    ws.once('close', () => this.#sessions.delete(session));
+    ws.once('close', () => {
+      this.#sessions.delete(session);
+      if (this.#sessions.size === 0) this.#onNoSessions?.();
+    });
   }
 
   #startHeartbeat(): void {
@@ -421,6 +566,15 @@ function bearerToken(req: IncomingMessage): string | undefined {
   return query ?? undefined;
 }
 
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 function stringSet(value: unknown, option: string): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length === 0 || value.some((item) => typeof item !== 'string' || item === '')) {
@@ -434,7 +588,7 @@ function isStore(value: unknown): value is JournalStore {
   return (
     typeof store === 'object' &&
     store !== null &&
-    ['append', 'read', 'head', 'watch', 'putSchema', 'getSchema', 'listSchemas', 'close'].every(
+    ['append', 'read', 'readBefore', 'readFromSeq', 'head', 'listJournals', 'check', 'watch', 'putSchema', 'getSchema', 'listSchemas', 'close'].every(
       (key) => typeof store[key as keyof JournalStore] === 'function',
     )
   );

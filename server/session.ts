@@ -18,6 +18,9 @@ import { TurnCork } from './turn-cork.js';
 import { isPlainObject } from '../src/validate.js';
 import type { AppendCheck, CheckedEvent, Verdict } from './schemas/append-check.js';
 import type { SchemaRegistry } from './schemas/registry.js';
+import type { ConnectionObserver } from './observe/observer.js';
+import { eventFilter, type EventFilter } from './query/event-filter.js';
+import { compileSelector } from './query/selector.js';
 import type { JournalStore, NewEvent, StoredEvent } from './store.js';
 import { Subscription, type SubscriptionLimits, type SubscriptionSink } from './subscription.js';
 
@@ -46,6 +49,7 @@ export class Session implements SubscriptionSink {
   readonly #store: JournalStore;
   readonly #schemas: SessionSchemas;
   readonly #limits: SessionLimits;
+  readonly #observer: ConnectionObserver;
   readonly #subscriptions = new Map<number, Subscription>();
   #drainWaiters: (() => void)[] = [];
   #closed = false;
@@ -70,13 +74,14 @@ export class Session implements SubscriptionSink {
    */
   alive = true;
 
-  /** `socket` is the connection's TCP socket (the upgrade request's `socket`). */
-  constructor(ws: WebSocket, store: JournalStore, limits: SessionLimits, schemas: SessionSchemas, socket?: Socket) {
+  /** `socket` is the connection's TCP socket (the upgrade request's `socket`); `observer` counts and logs what it does. */
+  constructor(ws: WebSocket, store: JournalStore, limits: SessionLimits, schemas: SessionSchemas, socket: Socket | undefined, observer: ConnectionObserver) {
     this.#ws = ws;
     this.#socket = socket;
     this.#store = store;
     this.#schemas = schemas;
     this.#limits = limits;
+    this.#observer = observer;
     ws.on('message', (data, isBinary) => {
       this.alive = true;
       if (this.#held.length > 0 || this.#appendsAtLimit()) this.#hold(data, isBinary);
@@ -84,7 +89,7 @@ export class Session implements SubscriptionSink {
     });
     ws.on('pong', this.#onLife);
     ws.on('ping', this.#onLife);
-    ws.on('close', () => this.#onClose());
+    ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
     // A socket error is always followed by 'close'; listening keeps it from being thrown.
     ws.on('error', () => {});
   }
@@ -109,8 +114,14 @@ export class Session implements SubscriptionSink {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
-  ended(subscription: Subscription): void {
+  ended(subscription: Subscription, code?: string, message?: string): void {
     if (this.#subscriptions.get(subscription.id) === subscription) this.#subscriptions.delete(subscription.id);
+    this.#observer.subscriptionEnded(subscription.journal, subscription.id, code ?? 'cancelled', message);
+  }
+
+  /** Open subscriptions on this connection. */
+  get subscriptionCount(): number {
+    return this.#subscriptions.size;
   }
 
   /** Ends every subscription and closes the socket with `code`. */
@@ -165,15 +176,20 @@ export class Session implements SubscriptionSink {
     if (this.#held.length === 0) this.#ws.resume();
   }
 
-  #onClose(): void {
+  #onClose(code: number, reason: string): void {
     this.#closed = true;
     this.#held.length = 0;
-    for (const subscription of this.#subscriptions.values()) subscription.dispose();
+    this.#observer.closed(code, reason);
+    for (const subscription of this.#subscriptions.values()) {
+      subscription.dispose();
+      this.#observer.subscriptionEnded(subscription.journal, subscription.id, 'disconnected');
+    }
     this.#subscriptions.clear();
     this.#onFlushed();
   }
 
   #error(code: string, message: string, id?: number, details?: readonly ErrorDetail[]): void {
+    this.#observer.frameRefused(code, message);
     const frame: Record<string, unknown> = id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message };
     if (details !== undefined) frame['details'] = details;
     this.send(JSON.stringify(frame));
@@ -267,8 +283,17 @@ export class Session implements SubscriptionSink {
     }
     const names = frame.payload.names === undefined ? undefined : new Set(frame.payload.names);
     const schemas = frame.payload.schemas === undefined ? undefined : new Set(frame.payload.schemas);
+    let where: EventFilter | undefined;
+    if (frame.payload['where'] !== undefined) {
+      try {
+        where = eventFilter({ where: compileSelector(frame.payload['where']) });
+      } catch (error) {
+        this.#error((error as JournalError).code ?? ErrorCode.INVALID_PAYLOAD, (error as Error).message, frame.id);
+        return;
+      }
+    }
     const subscription = new Subscription(
-      { id: frame.id, journal: frame.journal, full: frame.full, since: frame.since, names, schemas },
+      { id: frame.id, journal: frame.journal, full: frame.full, since: frame.since, names, schemas, where },
       this.#store,
       this,
       this.#limits,
@@ -409,7 +434,9 @@ export class Session implements SubscriptionSink {
 
   /** Hands a batch counted as pending to the store, and answers with its ack or an error. */
   #storeBatch(id: number, journal: string, key: string | undefined, events: readonly NewEvent[], bytes: number): void {
-    // The callbacks keep only the id and the byte count, not the frame or its events.
+    // The callbacks keep only the id, the count and the byte count, not the frame or its events.
+    const started = performance.now();
+    const count = events.length;
     let appended: Promise<StoredEvent[]>;
     try {
       appended = this.#store.append(journal, events, { key });
@@ -419,9 +446,11 @@ export class Session implements SubscriptionSink {
     appended.then(
       (stored) => {
         this.send(ackFrame(id, stored));
+        this.#observer.appended(count, (performance.now() - started) / 1000);
         this.#appendSettled(bytes);
       },
       (error: unknown) => {
+        this.#observer.appendFailed(error);
         this.#error(ErrorCode.STORE_UNAVAILABLE, `the store did not confirm the append: ${(error as Error).message}`, id);
         this.#appendSettled(bytes);
       },

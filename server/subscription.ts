@@ -11,6 +11,7 @@
  */
 import { ErrorCode } from '../src/errors.js';
 import { schemaIdOf } from './encode.js';
+import type { EventFilter } from './query/event-filter.js';
 import type { JournalStore, StoredEvent } from './store.js';
 
 /** What a subscription needs from its connection. */
@@ -21,8 +22,8 @@ export interface SubscriptionSink {
   readonly bufferedAmount: number;
   /** Resolves when the socket's send buffer has drained below the high-water mark. */
   drained(): Promise<void>;
-  /** Called once when the subscription has ended, for whatever reason. */
-  ended(subscription: Subscription): void;
+  /** Called once when the subscription has ended with an `end` frame: `code` and `message` are the frame's. */
+  ended(subscription: Subscription, code?: string, message?: string): void;
 }
 
 export interface SubscriptionLimits {
@@ -46,6 +47,8 @@ export interface SubscriptionRequest {
   readonly names: ReadonlySet<string> | undefined;
   /** Only events whose schema's `$id` is listed (events naming no schema never pass). */
   readonly schemas: ReadonlySet<string> | undefined;
+  /** Only events this selector filter passes, in history and live alike. */
+  readonly where?: EventFilter | undefined;
 }
 
 type State = 'history' | 'live' | 'ended';
@@ -133,7 +136,7 @@ export class Subscription {
     if (code !== undefined) frame['code'] = code;
     if (message !== undefined) frame['message'] = message;
     this.#sink.send(JSON.stringify(frame));
-    this.#sink.ended(this);
+    this.#sink.ended(this, code, message);
   }
 
   /** Ends the subscription without a frame: the connection is gone. */
@@ -208,7 +211,7 @@ export class Subscription {
 
   /** The events above `#lastSeq` that pass the filters, as a frame body; advances the cursor past all of them. */
   #take(events: readonly StoredEvent[]): string {
-    const { since, names, schemas } = this.#request;
+    const { since, names, schemas, where } = this.#request;
     let body = '';
     for (const event of events) {
       if (event.seq <= this.#lastSeq) continue;
@@ -216,6 +219,7 @@ export class Subscription {
       this.#cursor = event.timestamp;
       if (event.timestamp <= since || (names !== undefined && !names.has(event.name))) continue;
       if (schemas !== undefined && !schemas.has(schemaIdOf(event.json) ?? '')) continue;
+      if (where !== undefined && !where(event)) continue;
       body = body === '' ? event.json : `${body},${event.json}`;
     }
     return body;

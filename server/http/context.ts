@@ -1,0 +1,38 @@
+/**
+ * What every HTTP route plugin is given: the store, the server's limits and budgets, and the
+ * observer. A route plugin depends on this and on `server/query/`, never on the server itself,
+ * so a new resource is one more file under `routes/` and one more line in `routes/index.ts`.
+ */
+import type { ServerObserver } from '../observe/observer.js';
+import type { ScanSlicer } from '../query/scan-slicer.js';
+import type { JournalStore } from '../store.js';
+
+/** The server's limits as the routes apply them. */
+export interface HttpLimits {
+  /** Most events in one append (POST body array). */
+  readonly maxEventsPerAppend: number;
+  /** Largest event (name + JSON context), in bytes. */
+  readonly maxEventSize: number;
+  /** Largest request body, in bytes: the WebSocket's `maxFrameSize`. */
+  readonly maxBodySize: number;
+  /** The cap of a query's `limit`: a larger one is lowered to it. */
+  readonly maxQueryLimit: number;
+  /** UTF-16 units of event JSON in one page at most: the connection's output budget (`maxSendBuffer`). */
+  readonly maxPageUnits: number;
+  /** Milliseconds one page's scan may take; past it the page ends early, with a `next`. */
+  readonly queryTimeMs: number;
+  /** Events per store read during a scan. */
+  readonly readSize: number;
+}
+
+export interface HttpContext {
+  readonly store: JournalStore;
+  readonly limits: HttpLimits;
+  /** Shares the event loop among scans (queries), one slice per turn. */
+  readonly slicer: ScanSlicer;
+  readonly observer: ServerObserver;
+  /** The package's version, for `GET /`. */
+  readonly version: string;
+  /** True once the server is closing: requests are answered 503 `SHUTTING_DOWN`. */
+  closing(): boolean;
+}
