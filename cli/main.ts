@@ -13,6 +13,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   tail: { summary: "print a journal's events, then follow live ones", load: () => import('./tail.js') },
   append: { summary: 'append an event, or JSON lines from standard input', load: () => import('./append.js') },
   schema: { summary: 'register JSON Schemas (add FILE...), or list them (list)', load: () => import('./schema.js') },
+  query: { summary: "print a journal's events that match filters (HTTP API)", load: () => import('./query.js') },
+  journals: { summary: 'list the journals and their heads (HTTP API)', load: () => import('./journals.js') },
 };
 
 const USAGE = `Usage: wsjournal COMMAND [options]

@@ -7,6 +7,8 @@ import type { JournalStore } from '../server/store.js';
 import { JournalError } from '../src/errors.js';
 import { checkArgument, checkPositionals, CliError, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
 import { onShutdownSignal } from './io.js';
+import { serverLogger, LOG_FORMATS, type LogFormat } from './server-logger.js';
+import { LOG_LEVEL_NAMES } from '../server/observe/logger.js';
 
 const DEFAULT_PORT = 7707;
 const DEFAULT_HOST = '127.0.0.1';
@@ -17,7 +19,10 @@ const USAGE = `Usage: wsjournal serve [options]
 
 Runs a journal server until SIGINT or SIGTERM, then closes every connection
 (code 1001) and the store, and exits 0. A second signal exits at once.
-Prints "wsjournal listening on ws://HOST:PORT (store: ...)" once it listens.
+Prints "wsjournal listening on ws://HOST:PORT (store: ...)" on standard output
+once it listens (the WebSocket endpoint and the HTTP API share the port), and
+logs what it does on standard error: startup, refused handshakes, refused
+frames, subscriptions it ends, store failures, shutdown; never each event.
 
 Options:
   --port N          TCP port; 0 picks a free one (default: ${DEFAULT_PORT})
@@ -35,6 +40,11 @@ Options:
                     them off (default: ${DEFAULT_HEARTBEAT})
   --schemas DIR     register the JSON Schemas of DIR's *.json files (one per
                     file) before listening; a refused one stops the server
+  --log-level L     least level logged: ${LOG_LEVEL_NAMES.join(', ')}
+                    (default: info)
+  --log-format F    json (one JSON object a line, for log collectors) or
+                    pretty (for people); default: pretty when standard error
+                    is a terminal, json otherwise
   -h, --help        show this help
 
 Exit status: 0 after a clean shutdown; 1 if the port is in use or the store
@@ -49,6 +59,8 @@ const OPTIONS = {
   token: { type: 'string', multiple: true },
   heartbeat: { type: 'string' },
   schemas: { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
 } as const;
 
 /** A store the command opened, and how the listening line names it. */
@@ -70,15 +82,20 @@ async function run(args: string[]): Promise<number> {
   const heartbeat = values.heartbeat === undefined ? DEFAULT_HEARTBEAT : parseNumber(values.heartbeat, '--heartbeat', { min: 0 });
   const tokens = values.token;
   if (tokens?.some((token) => token === '')) throw new UsageError('--token must not be empty');
+  const logLevel = values['log-level'] ?? 'info';
+  if (!(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
+  const logFormat = values['log-format'] ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
   const storeUrl = values.store ?? 'lmdb:';
   if (values.data !== undefined && storeScheme(storeUrl) !== 'lmdb:') {
     throw new UsageError(`--data applies only to the embedded lmdb store, not --store ${storeUrl}`);
   }
 
   const { store, label } = openStore(storeUrl, values.data ?? DEFAULT_DATA);
+  const logger = await serverLogger(logLevel, logFormat as LogFormat);
   let server: JournalServer;
   try {
-    const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat };
+    const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat, logger };
     if (tokens !== undefined) options.tokens = tokens;
     if (values.schemas !== undefined) {
       if (values.schemas === '') throw new UsageError('--schemas must not be empty');
@@ -104,7 +121,7 @@ async function run(args: string[]): Promise<number> {
   process.stdout.write(`wsjournal listening on ${server.url} (store: ${label}${auth})\n`);
 
   const signal = await signalled;
-  process.stderr.write(`wsjournal serve: ${signal} received, closing\n`);
+  logger.info({ signal }, `${signal} received: closing`);
   try {
     await server.close();
     await store.close();

@@ -8,5 +8,16 @@ export type { JournalPolicy } from './journal-policies.js';
 export type { JournalServerOptions } from './journal-server.js';
 export type { LmdbStoreOptions } from './lmdb-store.js';
 export type { RedisStoreOptions } from './redis-store.js';
+export type { LoggerOption } from './observe/logger.js';
 export type { Registration, SchemaPage } from './schemas/registry.js';
-export type { AppendListener, AppendOptions, JournalHead, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
+export type {
+  AppendListener,
+  AppendOptions,
+  JournalHead,
+  JournalInfo,
+  JournalStore,
+  NewEvent,
+  StoredEvent,
+  StoredSchema,
+  StoreObserver,
+} from './store.js';

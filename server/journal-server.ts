@@ -482,7 +482,7 @@ export class JournalServer {
         queryTimeMs: options.queryTimeBudget * 1000,
         readSize: QUERY_READ_SIZE,
       },
-      slicer: this.#slicer,
+      scheduler: this.#slicer,
       observer: this.#observer,
       version: VERSION,
       closing: () => this.#closing !== undefined,

@@ -3,6 +3,7 @@ export { JournalConnection } from './connection.js';
 export { defineEvent } from './define-event.js';
 export { EventLogConsumer } from './event-log-consumer.js';
 export { ConnectionError, ErrorCode, JournalError, NotStartedError, TimeoutError } from './errors.js';
+export { JournalClient } from './journal-client.js';
 export { JournalConsumer } from './journal-consumer.js';
 export { JournalEvent } from './journal-event.js';
 export { JournalProducer } from './journal-producer.js';
@@ -11,6 +12,7 @@ export { ClientFrame, EventEntry, JOURNAL_NAME, SCHEMA_ID, SchemaRef, ServerFram
 export type { Channel, JournalConnectionOptions, WebSocketInstance, WebSocketLike } from './connection.js';
 export type { DefinedEvent, EventDefinition, TypedEvent } from './define-event.js';
 export type { ErrorDetail } from './errors.js';
+export type { AppendEvent, EventsQuery, JournalClientOptions, JournalInfo, LogLevelName } from './journal-client.js';
 export type { JournalConsumerEvents, JournalConsumerOptions, JournalResponse } from './journal-consumer.js';
 export type { EventEntryInit } from './journal-event.js';
 export type { AppendOptions, AppendResult, JournalProducerOptions, NewEvent } from './journal-producer.js';

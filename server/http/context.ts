@@ -4,7 +4,7 @@
  * so a new resource is one more file under `routes/` and one more line in `routes/index.ts`.
  */
 import type { ServerObserver } from '../observe/observer.js';
-import type { ScanSlicer } from '../query/scan-slicer.js';
+import type { SliceRunner } from '../query/scan-slicer.js';
 import type { JournalStore } from '../store.js';
 
 /** The server's limits as the routes apply them. */
@@ -28,8 +28,8 @@ export interface HttpLimits {
 export interface HttpContext {
   readonly store: JournalStore;
   readonly limits: HttpLimits;
-  /** Shares the event loop among scans (queries), one slice per turn. */
-  readonly slicer: ScanSlicer;
+  /** Runs the slices of scans (queries), sharing the event loop among them. */
+  readonly scheduler: SliceRunner;
   readonly observer: ServerObserver;
   /** The package's version, for `GET /`. */
   readonly version: string;

@@ -46,7 +46,7 @@ export function eventFilter(options: EventFilterOptions): EventFilter | undefine
   return (event) => {
     if (names !== undefined && !names.has(event.name)) return false;
     if (level !== undefined && event.name !== LOG_EVENT) return false;
-    if (!parse) return where!.test({ name: event.name, timestamp: event.timestamp, seq: event.seq });
+    if (!parse) return where === undefined || where.test({ name: event.name, timestamp: event.timestamp, seq: event.seq });
     const document = JSON.parse(event.json) as EventDocument;
     if (level !== undefined) {
       const levelno = document.context?.['levelno'];

@@ -11,7 +11,7 @@
 import { formatMicros, firstMicrosAfter, toMicros } from '../encode.js';
 import type { JournalStore, StoredEvent } from '../store.js';
 import type { EventFilter } from './event-filter.js';
-import type { ScanSlicer } from './scan-slicer.js';
+import type { SliceRunner } from './scan-slicer.js';
 
 /** A query as the HTTP route reads it: the page's filters and where it starts. */
 export interface EventQuery {
@@ -32,16 +32,20 @@ export interface EventQuery {
   readonly where?: string | undefined;
 }
 
-/** What one page may cost. */
+/** What one page may cost, and what runs its slices. */
 export interface PageBudget {
   /** UTF-16 units of event JSON per page at most (one event always fits, however large). */
   readonly maxUnits: number;
   /** Milliseconds the page's scan may run, waiting for its slices included. */
   readonly timeMs: number;
-  /** Events per store read. */
+  /** Events per store read: one read and its filtering are one slice. */
   readonly readSize: number;
-  /** Shares the event loop with other scans. */
-  readonly slicer: ScanSlicer;
+  /** Runs the scan's slices, sharing the event loop with other scans. */
+  readonly scheduler: SliceRunner;
+  /** Whose scan this is, for the scheduler's fairness (a client address). */
+  readonly owner: unknown;
+  /** Aborted when the page is no longer wanted (the client went away): the scan stops. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface QueryPage {
@@ -51,7 +55,7 @@ export interface QueryPage {
   readonly next: EventQuery | null;
 }
 
-/** Runs one page of `query` over `journal`. Store errors reject (STORE_UNAVAILABLE). */
+/** Runs one page of `query` over `journal`. Store errors reject (STORE_UNAVAILABLE); so does an aborted `signal`. */
 export async function queryPage(
   store: JournalStore,
   journal: string,
@@ -59,105 +63,109 @@ export async function queryPage(
   filter: EventFilter | undefined,
   budget: PageBudget,
 ): Promise<QueryPage> {
-  const scan = new PageScan(query, filter, budget);
-  return query.order === 'desc' ? scan.backward(store, journal) : scan.forward(store, journal);
+  const scan = new PageScan(store, journal, query, filter, budget);
+  return query.order === 'desc' ? scan.backward() : scan.forward();
 }
 
 /** The state of one page's scan. */
 class PageScan {
+  readonly #store: JournalStore;
+  readonly #journal: string;
   readonly #query: EventQuery;
   readonly #filter: EventFilter | undefined;
   readonly #budget: PageBudget;
   readonly #deadline: number;
-  readonly events: string[] = [];
+  readonly #events: string[] = [];
   #units = 0;
-  #sliceEnd = 0;
+  /** The timestamp of the last event scanned (forward: where the next read starts; backward: the next read's bound). */
+  #cursor = 0;
 
-  constructor(query: EventQuery, filter: EventFilter | undefined, budget: PageBudget) {
+  constructor(store: JournalStore, journal: string, query: EventQuery, filter: EventFilter | undefined, budget: PageBudget) {
+    this.#store = store;
+    this.#journal = journal;
     this.#query = query;
     this.#filter = filter;
     this.#budget = budget;
     this.#deadline = performance.now() + budget.timeMs;
   }
 
-  async forward(store: JournalStore, journal: string): Promise<QueryPage> {
-    const { since, after, readSize } = { ...this.#query, ...this.#budget };
-    let cursor = since ?? -1;
+  async forward(): Promise<QueryPage> {
+    const store = this.#store;
+    const journal = this.#journal;
+    const { since, after } = this.#query;
+    const { readSize } = this.#budget;
+    this.#cursor = since ?? -1;
     if (after !== undefined) {
       const [first] = await store.readFromSeq(journal, after + 1, 1);
       if (first === undefined) return this.#page(null);
-      cursor = Math.max(cursor, (toMicros(first.timestamp) - 1) / 1e6);
+      this.#cursor = Math.max(this.#cursor, (toMicros(first.timestamp) - 1) / 1e6);
     }
     const until = this.#query.until ?? (await store.head(journal)).timestamp;
-    await this.#slice();
-    for (;;) {
-      const batch = await store.read(journal, cursor, readSize);
+    const next = (): EventQuery => ({ ...this.#query, after: undefined, since: this.#cursor, until });
+    /** One slice: a read and its events. A page when the scan is over, else undefined. */
+    const step = async (): Promise<QueryPage | undefined> => {
+      const batch = await store.read(journal, this.#cursor, readSize);
       for (let i = 0; i < batch.length; i++) {
         const event = batch[i]!;
         if (event.timestamp > until) return this.#page(null);
-        cursor = event.timestamp;
-        if (after !== undefined && event.seq <= after) continue;
-        if (!this.#take(event)) continue;
-        if (!this.#full()) continue;
+        this.#cursor = event.timestamp;
+        if ((after !== undefined && event.seq <= after) || !this.#take(event)) continue;
         // A full page that ends the range has no next page.
         const following = batch[i + 1];
         const ended = following === undefined ? batch.length < readSize : following.timestamp > until;
-        return this.#page(ended ? null : { ...this.#query, after: undefined, since: cursor, until });
+        return this.#page(ended ? null : next());
       }
-      if (batch.length < readSize) return this.#page(null);
-      if (await this.#outOfTime()) return this.#page({ ...this.#query, after: undefined, since: cursor, until });
-    }
+      return batch.length < readSize ? this.#page(null) : undefined;
+    };
+    return this.#scan(step, next);
   }
 
-  async backward(store: JournalStore, journal: string): Promise<QueryPage> {
-    const { since = -1, after = 0, until, readSize } = { ...this.#query, ...this.#budget };
-    let before = until === undefined ? Infinity : firstMicrosAfter(until) / 1e6;
-    /** The next page's `until`: just below the oldest event scanned. */
-    const nextUntil = (): EventQuery => ({ ...this.#query, until: (toMicros(before) - 1) / 1e6 });
-    await this.#slice();
-    for (;;) {
-      const batch = await store.readBefore(journal, before, readSize);
+  async backward(): Promise<QueryPage> {
+    const store = this.#store;
+    const journal = this.#journal;
+    const { since = -1, after = 0, until } = this.#query;
+    const { readSize } = this.#budget;
+    this.#cursor = until === undefined ? Infinity : firstMicrosAfter(until) / 1e6;
+    /** The next page ends just below the oldest event scanned. */
+    const next = (): EventQuery => ({ ...this.#query, until: (toMicros(this.#cursor) - 1) / 1e6 });
+    const step = async (): Promise<QueryPage | undefined> => {
+      const batch = await store.readBefore(journal, this.#cursor, readSize);
+      const below = (event: StoredEvent): boolean => event.timestamp <= since || event.seq <= after;
       for (let i = 0; i < batch.length; i++) {
         const event = batch[i]!;
-        if (event.timestamp <= since || event.seq <= after) return this.#page(null);
-        before = event.timestamp;
-        if (!this.#take(event) || !this.#full()) continue;
+        if (below(event)) return this.#page(null);
+        this.#cursor = event.timestamp;
+        if (!this.#take(event)) continue;
         const following = batch[i + 1];
-        const ended =
-          following === undefined ? batch.length < readSize : following.timestamp <= since || following.seq <= after;
-        return this.#page(ended || event.seq === 1 ? null : nextUntil());
+        const ended = following === undefined ? batch.length < readSize : below(following);
+        return this.#page(ended || event.seq === 1 ? null : next());
       }
-      if (batch.length < readSize) return this.#page(null);
-      if (await this.#outOfTime()) return this.#page(nextUntil());
+      return batch.length < readSize ? this.#page(null) : undefined;
+    };
+    return this.#scan(step, next);
+  }
+
+  /** Runs `step` slice after slice until it gives the page, or the time budget ends the page early. */
+  async #scan(step: () => Promise<QueryPage | undefined>, next: () => EventQuery): Promise<QueryPage> {
+    const { scheduler, owner, signal } = this.#budget;
+    for (;;) {
+      const page = await scheduler.run(owner, step, signal);
+      if (page !== undefined) return page;
+      // Checked after a slice, never before the first: every page makes progress.
+      if (performance.now() >= this.#deadline) return this.#page(next());
     }
   }
 
-  /** Adds the event to the page if it passes the filter. */
+  /** Adds the event to the page if it passes the filter; true when that made the page full. */
   #take(event: StoredEvent): boolean {
     if (this.#filter !== undefined && !this.#filter(event)) return false;
-    this.events.push(event.json);
+    this.#events.push(event.json);
     this.#units += event.json.length;
-    return true;
-  }
-
-  #full(): boolean {
-    return this.events.length >= this.#query.limit || this.#units >= this.#budget.maxUnits;
-  }
-
-  /** After a store read: true once the time budget is spent; otherwise waits for another slice if this one is over. */
-  async #outOfTime(): Promise<boolean> {
-    const now = performance.now();
-    if (now >= this.#deadline) return true;
-    if (now >= this.#sliceEnd) await this.#slice();
-    return false;
-  }
-
-  async #slice(): Promise<void> {
-    this.#sliceEnd = await this.#budget.slicer.turn();
+    return this.#events.length >= this.#query.limit || this.#units >= this.#budget.maxUnits;
   }
 
   #page(next: EventQuery | null): QueryPage {
-    return { events: this.events, next };
+    return { events: this.#events, next };
   }
 }
 

@@ -1,52 +1,100 @@
 /**
- * Shares the event loop among long scans (queries over large journals): a scan runs in slices
- * of at most `sliceMs`, and at most one slice runs per turn of the event loop, the scans
- * waiting taking turns in order. Between two slices the loop handles its I/O, so appends and
- * acks of other clients wait at most one slice, however many scans run.
+ * Shares the event loop among scans (queries over large journals): a scan does its work in
+ * bounded slices (one store read and what is done with it), each run through
+ * {@link ScanSlicer.run}. The slices of one turn of the event loop run for at most `sliceMs`;
+ * the rest wait for the next turn, after the I/O waiting now, so that appends and acks of other
+ * clients are held up by about one slice at most, however many scans run. One slice runs at a
+ * time, in arrival order.
  */
-export class ScanSlicer {
+import { ErrorCode, JournalError } from '../../src/errors.js';
+import { Fifo } from '../../src/fifo.js';
+
+/** What runs a scan's slices: {@link ScanSlicer}, or any scheduler with the same `run`. */
+export interface SliceRunner {
+  /**
+   * Runs `work` (one bounded slice: a page, not a loop) when its turn comes, and settles as
+   * it did. An aborted `signal` takes a waiting slice out of the queue.
+   */
+  run<T>(owner: unknown, work: () => T | PromiseLike<T>, signal?: AbortSignal): Promise<T>;
+}
+
+interface Slice {
+  readonly start: () => void;
+  readonly fail: (error: unknown) => void;
+  cancelled: boolean;
+}
+
+export class ScanSlicer implements SliceRunner {
   readonly #sliceMs: number;
-  readonly #waiting: ((sliceEnd: number) => void)[] = [];
-  #scheduled: ReturnType<typeof setImmediate> | undefined;
+  readonly #waiting = new Fifo<Slice>();
+  #running = false;
+  /** When this turn's first slice started, or undefined between turns. */
+  #turnStart: number | undefined;
   #closed = false;
 
-  /** `sliceMs`: the longest a slice runs before its scan waits for another turn. */
+  /** `sliceMs`: how long the slices of one turn of the event loop may run. */
   constructor(sliceMs = 4) {
     this.#sliceMs = sliceMs;
   }
 
-  /**
-   * Resolves, in a later turn of the event loop, with the time (`performance.now()`) at which
-   * the caller's slice ends: past it, the caller calls `turn()` again before going on.
-   */
-  turn(): Promise<number> {
-    return new Promise((resolve) => {
-      this.#waiting.push(resolve);
-      this.#schedule();
+  run<T>(_owner: unknown, work: () => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
+    if (this.#closed) return Promise.reject(shuttingDown());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        slice.cancelled = true;
+        reject(signal!.reason);
+      };
+      const slice: Slice = {
+        cancelled: false,
+        fail: reject,
+        start: () => {
+          signal?.removeEventListener('abort', onAbort);
+          Promise.resolve()
+            .then(work)
+            .then(resolve, reject)
+            .finally(() => {
+              this.#running = false;
+              this.#pump();
+            });
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(slice);
+      this.#pump();
     });
   }
 
-  /** Lets every waiting scan run at once (they see their deadline passed and end); later turns resolve at once. Idempotent. */
+  /** Refuses waiting and later slices with SHUTTING_DOWN. Idempotent. */
   close(): void {
     this.#closed = true;
-    clearImmediate(this.#scheduled);
-    this.#scheduled = undefined;
-    for (const resolve of this.#waiting.splice(0)) resolve(0);
-  }
-
-  #schedule(): void {
-    if (this.#closed) {
-      for (const resolve of this.#waiting.splice(0)) resolve(0);
-      return;
+    for (let slice = this.#waiting.shift(); slice !== undefined; slice = this.#waiting.shift()) {
+      if (!slice.cancelled) slice.fail(shuttingDown());
     }
-    this.#scheduled ??= setImmediate(this.#run);
   }
 
-  readonly #run = (): void => {
-    this.#scheduled = undefined;
-    const resolve = this.#waiting.shift();
-    // The slice runs in the microtasks right after this callback; the next one a turn later.
-    if (this.#waiting.length > 0) this.#schedule();
-    resolve?.(performance.now() + this.#sliceMs);
+  #pump(): void {
+    while (!this.#running && !this.#closed && this.#waiting.length > 0) {
+      const now = performance.now();
+      if (this.#turnStart === undefined) {
+        this.#turnStart = now;
+        setImmediate(this.#nextTurn);
+      } else if (now - this.#turnStart >= this.#sliceMs) {
+        return;
+      }
+      const slice = this.#waiting.shift()!;
+      if (slice.cancelled) continue;
+      this.#running = true;
+      slice.start();
+    }
+  }
+
+  readonly #nextTurn = (): void => {
+    this.#turnStart = undefined;
+    this.#pump();
   };
+}
+
+function shuttingDown(): JournalError {
+  return new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
 }

@@ -77,12 +77,18 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
       const selector = where === undefined ? undefined : parseSelector(where);
       const query: EventQuery = { since, until, after, limit: Math.min(limit ?? DEFAULT_LIMIT, limits.maxQueryLimit), order: order ?? 'asc', names, level, where };
       const filter = eventFilter({ names: names === undefined ? undefined : new Set(names), level, where: selector });
+      // The scan stops if the client goes away before its page is ready.
+      const abandoned = new AbortController();
+      const abandon = (): void => abandoned.abort(new HttpError(499, ErrorCode.CLOSED, 'the client went away'));
+      request.raw.once('close', abandon);
       const page = await queryPage(context.store, request.params.journal, query, filter, {
         maxUnits: limits.maxPageUnits,
         timeMs: limits.queryTimeMs,
         readSize: limits.readSize,
-        slicer: context.slicer,
-      });
+        scheduler: context.scheduler,
+        owner: request.socket.remoteAddress,
+        signal: abandoned.signal,
+      }).finally(() => request.raw.off('close', abandon));
       const next = page.next === null ? 'null' : JSON.stringify(queryString(page.next));
       void reply.type('application/json; charset=utf-8');
       return `{"events":[${page.events.join(',')}],"next":${next}}`;
