@@ -8,8 +8,11 @@
  * `$regex` is the one operator whose cost a client could blow up: a backtracking engine takes
  * exponential time on patterns like `(a|a)*b`. Patterns are compiled for V8's linear-time
  * engine (the `l` flag), which runs in time proportional to pattern × subject and refuses what
- * it cannot run that way (backreferences, lookaround); the flag that makes `l` available is
- * set once when this module loads. Subjects are event strings, at most `maxEventSize` long.
+ * it cannot run that way (backreferences, lookaround, bounded repeats over ~a hundred, the `u`
+ * flag); the V8 flag that makes `l` available is set once when this module loads. That engine
+ * has no `i` flag either: `$options: "i"` matches the subject lowercased against the pattern
+ * with its literal characters lowercased (escapes such as `\D` or `\W` kept as they are).
+ * Subjects are event strings, at most `maxEventSize` long.
  */
 import { setFlagsFromString } from 'node:v8';
 import sift from 'sift';
@@ -54,8 +57,8 @@ const FIELD = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin'
 const ROOTS = new Set(['name', 'timestamp', 'seq', 'context']);
 /** Path segments that would reach an object's prototype instead of its data. */
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
-/** `$options` letters: case, multi-line, dot-all, unicode. `g` and `y` would make `test` stateful. */
-const REGEX_OPTIONS = /^[imsu]*$/;
+/** `$options` letters: case, multi-line, dot-all. `g` and `y` would make `test` stateful; the linear engine has no `u`. */
+const REGEX_OPTIONS = /^[ims]*$/;
 
 const LINEAR = enableLinearRegExp();
 
@@ -175,7 +178,7 @@ class Checker {
           this.#enter(depth + 1);
           break;
         case '$options':
-          if (typeof operand !== 'string' || !REGEX_OPTIONS.test(operand)) invalid(`${path}: $options takes letters of "imsu"`);
+          if (typeof operand !== 'string' || !REGEX_OPTIONS.test(operand)) invalid(`${path}: $options takes letters of "ims"`);
           if (!('$regex' in value)) invalid(`${path}: $options needs $regex`);
           this.#enter(depth + 1);
           break;
@@ -214,14 +217,42 @@ class Checker {
   }
 }
 
-/** Compiles a `$regex` for the linear-time engine; refuses what that engine cannot run. */
-function linearRegExp(pattern: string, options: unknown): RegExp {
+/**
+ * Compiles a `$regex` for the linear-time engine, as the test sift applies to each value;
+ * refuses what that engine cannot run.
+ */
+function linearRegExp(pattern: string, options: unknown): (value: unknown) => boolean {
   if (!LINEAR) invalid('$regex is not available: this runtime has no linear-time regular expressions');
+  const flags = typeof options === 'string' ? options : '';
+  const caseless = flags.includes('i');
+  let regex: RegExp;
   try {
-    return new RegExp(pattern, `${typeof options === 'string' ? options : ''}l`);
+    regex = new RegExp(caseless ? lowercaseLiterals(pattern) : pattern, `${flags.replace('i', '')}l`);
   } catch (error) {
-    invalid(`$regex ${JSON.stringify(pattern)} cannot be used: ${(error as Error).message} (backreferences and lookaround are not supported)`);
+    invalid(
+      `$regex ${JSON.stringify(pattern)} cannot be used: ${(error as Error).message} (backreferences, lookaround and repeats over about a hundred are not supported)`,
+    );
   }
+  return caseless
+    ? (value) => typeof value === 'string' && regex.test(value.toLowerCase())
+    : (value) => typeof value === 'string' && regex.test(value);
+}
+
+/** `pattern` with every character lowercased but those of escapes (`\D`, `\x41`, `\u{1F600}`, `\p{Lu}`). */
+function lowercaseLiterals(pattern: string): string {
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i]!;
+    if (char !== '\\') {
+      out += char.toLowerCase();
+      continue;
+    }
+    const escape = /^\\(?:[pPku]\{[^}]*\}|k<[^>]*>|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|c[A-Za-z]|[\s\S])/.exec(pattern.slice(i, i + 64));
+    const text = escape?.[0] ?? char;
+    out += text;
+    i += text.length - 1;
+  }
+  return out;
 }
 
 /** Makes V8's linear-time regular expressions (the `l` flag) available; false where they are not. */
