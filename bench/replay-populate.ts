@@ -1,13 +1,14 @@
 /**
- * Fills a store with `count` bench events before a replay is timed: straight
- * into the store (no server), in batches of 1,000, a few in flight.
+ * Fills a store with `count` bench events before a replay (or a query) is timed: straight
+ * into the store (no server), in batches of 1,000, a few in flight. With `shards`, each
+ * event's context also has `shard: i % shards`, for selectors of a known selectivity.
  */
 import { BENCH_SCHEMA_REF, benchContext, JOURNAL } from './lib/events.js';
 import { config, report, run } from './lib/ipc.js';
 import { openStore, type StoreConfig } from './lib/store.js';
 
-/** `schema`: every event names BENCH_SCHEMA, as a validated append would have stored it. */
-type PopulateConfig = StoreConfig & { count: number; schema?: boolean };
+/** `schema`: every event names BENCH_SCHEMA, as a validated append would have stored it. `shards`: contexts carry `shard: i % shards`. */
+type PopulateConfig = StoreConfig & { count: number; schema?: boolean; shards?: number };
 
 const BATCH = 1000;
 const IN_FLIGHT = 8;
@@ -20,7 +21,10 @@ run(async () => {
   for (let first = 0; first < options.count; first += BATCH) {
     const events = [];
     const named = options.schema === true ? { schema: BENCH_SCHEMA_REF } : {};
-    for (let i = first; i < Math.min(options.count, first + BATCH); i++) events.push({ name: 'submit', context: benchContext(i), ...named });
+    for (let i = first; i < Math.min(options.count, first + BATCH); i++) {
+      const context = options.shards === undefined ? benchContext(i) : { ...benchContext(i), shard: i % options.shards };
+      events.push({ name: 'submit', context, ...named });
+    }
     const append = store.append(JOURNAL, events);
     inFlight.add(append);
     const settle = (): boolean => inFlight.delete(append);

@@ -4,7 +4,8 @@
  * one JSON line per result to stdout and appends it to bench/results/.
  *
  * --quick    smaller counts, the whole run under a minute
- * --only     a comma-separated subset of: replay, live, append, schema
+ * --only     a comma-separated subset of: replay, live, append, schema, query
+ * --query-events N  the query scenario's journal size (default 1,000,000; quick 100,000)
  * --wsjournal-only  only wsjournal on the embedded store and its baselines (no
  *            Socket.IO, NATS, Redis): for comparing a library change quickly
  * --profile  --cpu-prof on the wsjournal server and client processes (of the replay
@@ -18,10 +19,11 @@ import { log, type ScenarioContext } from './lib/scenario.js';
 import { Recorder } from './lib/results.js';
 import { natsReason, redisReason } from './lib/services.js';
 import { profileDir, summarizeProfiles } from './profile.js';
+import { query } from './query.js';
 import { replay } from './replay.js';
 import { schema } from './schema.js';
 
-const SCENARIOS = { replay, live, append, schema } as const;
+const SCENARIOS = { replay, live, append, schema, query } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 const { values } = parseArgs({
@@ -30,8 +32,11 @@ const { values } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'wsjournal-only': { type: 'boolean', default: false },
+    'query-events': { type: 'string' },
   },
 });
+const queryEvents = values['query-events'] === undefined ? undefined : Number(values['query-events']);
+if (queryEvents !== undefined && !(Number.isInteger(queryEvents) && queryEvents > 0)) throw new RangeError('--query-events must be a positive integer');
 
 const names = (values.only?.split(',') ?? (values.profile ? ['replay'] : Object.keys(SCENARIOS))).map((name) => name.trim());
 for (const name of names) {
@@ -52,6 +57,9 @@ const context: ScenarioContext = {
 if (context.others && context.redisReason !== undefined) log(`Redis parts will be skipped: ${context.redisReason}`);
 if (context.others && context.natsReason !== undefined) log(`NATS parts will be skipped: ${context.natsReason}`);
 
-for (const name of names as ScenarioName[]) await SCENARIOS[name](context);
+for (const name of names as ScenarioName[]) {
+  if (name === 'query') await query(context, queryEvents);
+  else await SCENARIOS[name](context);
+}
 if (profiles !== undefined) summarizeProfiles(profiles);
 log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s; results appended to ${recorder.file}`);
