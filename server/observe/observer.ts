@@ -72,11 +72,15 @@ export class ServerObserver {
     return new ConnectionObserver(this, id, remote);
   }
 
-  /** A store call failed. `operation` is one of a fixed few (append, read, list, check). */
+  /**
+   * A store call failed. `operation` is one of a fixed few (append, read, check). The record
+   * carries the error's code and its messages down the cause chain, not a stack: a store that
+   * is away is an operational fact, not a bug of the server.
+   */
   storeError(operation: string, error: unknown): void {
     this.metrics.storeErrors.labels(operation).inc();
     const suppressed = this.#storeFailures.take();
-    if (suppressed !== undefined) this.log?.error({ operation, err: error, suppressed }, `store ${operation} failed`);
+    if (suppressed !== undefined) this.log?.error({ operation, error: describeError(error), suppressed }, `store ${operation} failed`);
   }
 
   /** One fdatasync round of the store's write-ahead log. */
@@ -167,4 +171,13 @@ export class ConnectionObserver {
   closed(code: number, reason: string): void {
     this.#server.log?.debug({ connection: this.id, remote: this.remote, code, reason }, 'connection closed');
   }
+}
+
+/** An error as a log field: its code, its message and its causes' messages. */
+function describeError(error: unknown): { code?: string; message: string; causes?: string[] } {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const causes: string[] = [];
+  for (let cause = error.cause; cause instanceof Error && causes.length < 5; cause = cause.cause) causes.push(cause.message);
+  const code = (error as { code?: unknown }).code;
+  return { ...(typeof code === 'string' ? { code } : {}), message: error.message, ...(causes.length > 0 ? { causes } : {}) };
 }
