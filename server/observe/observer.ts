@@ -148,10 +148,10 @@ export class ConnectionObserver {
     this.#server.wsAppended(events, seconds);
   }
 
-  /** A frame answered with an error frame of `code`. */
+  /** A frame answered with an error frame of `code`. A store failure is logged as such (`appendFailed`), not again here. */
   frameRefused(code: string, message: string): void {
     this.#server.metrics.framesRefused.labels(code).inc();
-    if (this.#server.log === undefined) return;
+    if (this.#server.log === undefined || code === ErrorCode.STORE_UNAVAILABLE) return;
     this.#frames ??= new RateLimit(1, WINDOW_MS);
     const suppressed = this.#frames.take();
     if (suppressed !== undefined) this.#server.frameRefused({ connection: this.id, remote: this.remote, code, message, suppressed });
