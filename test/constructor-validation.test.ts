@@ -201,6 +201,14 @@ describe('JournalServer constructor', () => {
     throwsNaming(() => new JournalServer({ maxFrameSize: '1k' as unknown as number, store }), TypeError, /options\.maxFrameSize/);
   });
 
+  it('throws naming the HTTP options and the logger when they are bad', () => {
+    throwsNaming(() => new JournalServer({ maxQueryLimit: 0, store }), RangeError, /options\.maxQueryLimit/);
+    throwsNaming(() => new JournalServer({ maxHttpRequests: 1.5, store }), RangeError, /options\.maxHttpRequests/);
+    throwsNaming(() => new JournalServer({ queryTimeBudget: 0, store }), RangeError, /options\.queryTimeBudget/);
+    throwsNaming(() => new JournalServer({ queryTimeBudget: Infinity, store }), RangeError, /options\.queryTimeBudget/);
+    throwsNaming(() => new JournalServer({ logger: 'loud' as never, store }), TypeError, /options\.logger/);
+  });
+
   it('throws a TypeError naming an unknown option key', () => {
     throwsNaming(() => new JournalServer({ prot: 1, store } as object), TypeError, /prot/);
   });

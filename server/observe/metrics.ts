@@ -7,7 +7,8 @@
  * The process's own metrics (CPU, memory, event-loop lag, handles) are collected once per
  * process into a registry shared by every server of it, and merged into each scrape.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { LatencyHistogram } from './latency-histogram.js';
 
 /** What the gauges read at each scrape, so that nothing is counted on the hot path. */
 export interface MetricSources {
@@ -33,14 +34,23 @@ function processMetrics(): Registry {
   return processRegistry;
 }
 
+/** What the append path counts, in plain fields: the counters read them at each scrape. */
+export interface AppendCounts {
+  wsAppends: number;
+  wsEvents: number;
+  httpAppends: number;
+  httpEvents: number;
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
-  /** Appends acknowledged, by transport (`ws`, `http`). */
-  readonly appends: Counter<'transport'>;
-  /** Events in the appends acknowledged, by transport. */
-  readonly eventsAppended: Counter<'transport'>;
+  /**
+   * Appends and their events acknowledged, by transport: plain additions on the append path,
+   * exposed as `wsjournal_appends_total` and `wsjournal_events_appended_total`.
+   */
+  readonly appendCounts: AppendCounts = { wsAppends: 0, wsEvents: 0, httpAppends: 0, httpEvents: 0 };
   /** From an append's frame or request read to its acknowledgement sent. */
-  readonly appendSeconds: Histogram;
+  readonly appendSeconds: LatencyHistogram;
   /** Subscriptions ended, by reason: an error code, `cancelled` (by the client) or `disconnected`. */
   readonly subscriptionsEnded: Counter<'reason'>;
   /** Frames answered with an error frame, by code. */
@@ -50,7 +60,7 @@ export class ServerMetrics {
   /** Store calls that failed, by operation. */
   readonly storeErrors: Counter<'operation'>;
   /** The write-ahead log's fdatasync rounds (LmdbStore). */
-  readonly fsyncSeconds: Histogram;
+  readonly fsyncSeconds: LatencyHistogram;
   /** HTTP requests answered, by route pattern, method and status. */
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
 
@@ -59,14 +69,30 @@ export class ServerMetrics {
     new Gauge({ name: 'wsjournal_connections', help: 'Open WebSocket connections.', registers, collect() { this.set(sources.connections()); } });
     new Gauge({ name: 'wsjournal_subscriptions', help: 'Open subscriptions.', registers, collect() { this.set(sources.subscriptions()); } });
     new Gauge({ name: 'wsjournal_http_requests_in_flight', help: 'HTTP requests being handled.', registers, collect() { this.set(sources.httpRequests()); } });
-    this.appends = new Counter({ name: 'wsjournal_appends_total', help: 'Appends acknowledged.', labelNames: ['transport'], registers });
-    this.eventsAppended = new Counter({
-      name: 'wsjournal_events_appended_total',
-      help: 'Events in the appends acknowledged.',
+    const counts = this.appendCounts;
+    new Counter({
+      name: 'wsjournal_appends_total',
+      help: 'Appends acknowledged, by transport.',
       labelNames: ['transport'],
       registers,
+      collect() {
+        this.reset();
+        this.inc({ transport: 'ws' }, counts.wsAppends);
+        this.inc({ transport: 'http' }, counts.httpAppends);
+      },
     });
-    this.appendSeconds = new Histogram({
+    new Counter({
+      name: 'wsjournal_events_appended_total',
+      help: 'Events in the appends acknowledged, by transport.',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ transport: 'ws' }, counts.wsEvents);
+        this.inc({ transport: 'http' }, counts.httpEvents);
+      },
+    });
+    this.appendSeconds = new LatencyHistogram({
       name: 'wsjournal_append_duration_seconds',
       help: 'Seconds from an append read to its acknowledgement sent.',
       buckets: LATENCY_BUCKETS,
@@ -86,7 +112,7 @@ export class ServerMetrics {
       registers,
     });
     this.storeErrors = new Counter({ name: 'wsjournal_store_errors_total', help: 'Store calls that failed, by operation.', labelNames: ['operation'], registers });
-    this.fsyncSeconds = new Histogram({
+    this.fsyncSeconds = new LatencyHistogram({
       name: 'wsjournal_wal_fsync_duration_seconds',
       help: "Seconds of each fdatasync round of the store's write-ahead log.",
       buckets: LATENCY_BUCKETS,

@@ -5,7 +5,6 @@
  * frames, ended subscriptions) is rate-limited, per connection and server-wide, and what was
  * dropped is counted in the next record.
  */
-import type { Counter } from 'prom-client';
 import { ErrorCode } from '../../src/errors.js';
 import { RateLimit, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
@@ -35,15 +34,10 @@ export class ServerObserver {
   readonly #frames = new RateLimit(SERVER_RECORDS, WINDOW_MS);
   readonly #ends = new RateLimit(SERVER_RECORDS, WINDOW_MS);
   readonly #storeFailures = new RateLimit(5, WINDOW_MS);
-  /** The WebSocket transport's counters, looked up once: appends count them on the hot path. */
-  readonly #wsAppends: ReturnType<Counter<'transport'>['labels']>;
-  readonly #wsEvents: ReturnType<Counter<'transport'>['labels']>;
 
   constructor(metrics: ServerMetrics, log: Logger | undefined) {
     this.metrics = metrics;
     this.log = log;
-    this.#wsAppends = metrics.appends.labels('ws');
-    this.#wsEvents = metrics.eventsAppended.labels('ws');
   }
 
   listening(info: StartupInfo): void {
@@ -88,17 +82,19 @@ export class ServerObserver {
     this.metrics.fsyncSeconds.observe(seconds);
   }
 
-  /** An append over WebSocket acknowledged: counted, never logged. */
+  /** An append over WebSocket acknowledged: counted (a few additions), never logged. */
   wsAppended(events: number, seconds: number): void {
-    this.#wsAppends.inc();
-    this.#wsEvents.inc(events);
+    const counts = this.metrics.appendCounts;
+    counts.wsAppends++;
+    counts.wsEvents += events;
     this.metrics.appendSeconds.observe(seconds);
   }
 
   /** An append over HTTP acknowledged. */
   httpAppended(events: number, seconds: number): void {
-    this.metrics.appends.labels('http').inc();
-    this.metrics.eventsAppended.labels('http').inc(events);
+    const counts = this.metrics.appendCounts;
+    counts.httpAppends++;
+    counts.httpEvents += events;
     this.metrics.appendSeconds.observe(seconds);
   }
 
