@@ -13,6 +13,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { isSchemaRef, JOURNAL_NAME, type SchemaRef } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
+import { contextJson } from './encode.js';
 import type { HttpContext } from './http/context.js';
 import { createHttpApp, type HttpApp, type Refusal } from './http/http-app.js';
 import { JournalPolicies, type JournalPolicy } from './journal-policies.js';
@@ -486,6 +487,11 @@ export class JournalServer {
       observer: this.#observer,
       version: VERSION,
       closing: () => this.#closing !== undefined,
+      append: async (journal, events, key) => {
+        const verdict = await this.#schemas.check.check(journal, events.map((event) => ({ schema: event.schema, contextJson: contextJson(event) })));
+        if (verdict !== undefined) throw verdict;
+        return this.#store.append(journal, events, { key });
+      },
     };
   }
 

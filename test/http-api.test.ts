@@ -155,6 +155,25 @@ describe('HTTP API', () => {
     assert.deepEqual(await store.listJournals(undefined, 10), []);
   });
 
+  it('checks appends against the journal policy and the schemas they name, as the WebSocket does', LIMIT, async (t) => {
+    const store = new MemoryStore();
+    const server = await startServer({ store, journals: { 'strict.*': { requireSchema: true } } });
+    t.after(() => server.close());
+    const schema = { $id: 'urn:test:job', version: 1, type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] };
+    await server.registerSchema(schema);
+    const ref = { id: 'urn:test:job', version: 1 };
+    const post = (journal: string, body: unknown) => request(server, 'POST', `/v1/journals/${journal}/events`, { body });
+    const ok = await post('strict.jobs', { name: 'submit', context: { id: 7 }, schema: ref });
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual((await get(server, '/v1/journals/strict.jobs/events/1')).json.schema, ref);
+    const violation = await post('strict.jobs', [{ name: 'submit', context: { id: 8 }, schema: ref }, { name: 'submit', context: { id: 'x' }, schema: ref }]);
+    assertError(violation, 422, 'SCHEMA_VIOLATION');
+    assert.equal(violation.json.error.details[0].index, 1);
+    assertError(await post('strict.jobs', { name: 'submit', context: { id: 9 } }), 422, 'SCHEMA_REQUIRED');
+    assertError(await post('other', { name: 'submit', context: {}, schema: { id: 'urn:test:none', version: 1 } }), 422, 'UNKNOWN_SCHEMA');
+    assert.equal((await store.head('strict.jobs')).seq, 1, 'nothing of a refused batch is stored');
+  });
+
   it('lists journals with their heads, a page at a time, and one journal by name', LIMIT, async (t) => {
     const store = new MemoryStore();
     const server = await startServer({ store });

@@ -68,8 +68,9 @@ describe('selectors', () => {
     assert.deepEqual(matches({ name: { $regex: '^S', $options: 'i' } }), [1, 2, 4]);
     assert.deepEqual(matches({ 'context.id': { $regex: '2$' } }), [4]);
     assert.deepEqual(matches({ 'context.urgency': { $regex: '16' } }), [], 'a number is not a string');
-    assert.deepEqual(matches({ 'context.user.name': { $regex: '^A\\w+$', $options: 'i' } }), [1], 'i keeps escapes as they are');
-    assert.deepEqual(matches({ 'context.tags': { $regex: 'G[P-Q]U', $options: 'i' } }), [1], 'i lowercases classes too');
+    assert.deepEqual(matches({ 'context.user.name': { $regex: '^A\\w+$', $options: 'i' } }), [1], 'i with an escape');
+    assert.deepEqual(matches({ 'context.tags': { $regex: 'G[P-Q]U', $options: 'i' } }), [1], 'i with a class');
+    assert.deepEqual(matches({ 'context.status': { $regex: '^F.*D$', $options: 'is' } }), [3], 'several options');
     assert.deepEqual(matches({ 'context.tags': { $regex: 'GPU' } }), [], 'without i, case counts');
   });
 
@@ -119,16 +120,15 @@ describe('selectors', () => {
     refused({ name: { $regex: 'a'.repeat(257) } }, /at most 256/);
   });
 
-  it('runs $regex on the linear-time engine: a catastrophic pattern on a long subject finishes, backreferences and lookaround are refused', () => {
+  it('runs $regex on a linear-time engine (re2js): a catastrophic pattern on a long subject finishes, backreferences and lookaround are refused', () => {
     const selector = compileSelector({ 'context.s': { $regex: '^(a|a)*$' } });
     const subject = `${'a'.repeat(10_000)}b`;
     // A backtracking engine takes on the order of 2^10000 steps here; the test would not end.
     assert.equal(selector.test({ name: 'x', timestamp: 1, seq: 1, context: { s: subject } }), false);
     assert.equal(selector.test({ name: 'x', timestamp: 1, seq: 1, context: { s: 'aaaa' } }), true);
-    refused({ name: { $regex: '(a)\\1' } }, /backreferences, lookaround/);
-    refused({ name: { $regex: '(?=a)a' } }, /backreferences, lookaround/);
+    refused({ name: { $regex: '(a)\\1' } }, /backreferences and lookaround are not supported/);
+    refused({ name: { $regex: '(?=a)a' } }, /backreferences and lookaround are not supported/);
     refused({ name: { $regex: '(' } }, /cannot be used/);
-    refused({ name: { $regex: 'a{2,1000}' } }, /repeats over about a hundred/);
   });
 
   it('says whether it reads the context, so that events are parsed only when it does', () => {

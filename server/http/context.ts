@@ -5,7 +5,7 @@
  */
 import type { ServerObserver } from '../observe/observer.js';
 import type { SliceRunner } from '../query/scan-slicer.js';
-import type { JournalStore } from '../store.js';
+import type { JournalStore, NewEvent, StoredEvent } from '../store.js';
 
 /** The server's limits as the routes apply them. */
 export interface HttpLimits {
@@ -35,4 +35,10 @@ export interface HttpContext {
   readonly version: string;
   /** True once the server is closing: requests are answered 503 `SHUTTING_DOWN`. */
   closing(): boolean;
+  /**
+   * Appends a batch as the WebSocket does: the journal's policy and each named schema are
+   * checked first (a refusal rejects with its JournalError and stores nothing), then the
+   * store takes the batch, with `key` as its batch key.
+   */
+  append(journal: string, events: readonly NewEvent[], key: string | undefined): Promise<StoredEvent[]>;
 }

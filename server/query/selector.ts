@@ -6,15 +6,12 @@
  * before sift sees it.
  *
  * `$regex` is the one operator whose cost a client could blow up: a backtracking engine takes
- * exponential time on patterns like `(a|a)*b`. Patterns are compiled for V8's linear-time
- * engine (the `l` flag), which runs in time proportional to pattern × subject and refuses what
- * it cannot run that way (backreferences, lookaround, bounded repeats over ~a hundred, the `u`
- * flag); the V8 flag that makes `l` available is set once when this module loads. That engine
- * has no `i` flag either: `$options: "i"` matches the subject lowercased against the pattern
- * with its literal characters lowercased (escapes such as `\D` or `\W` kept as they are).
- * Subjects are event strings, at most `maxEventSize` long.
+ * exponential time on patterns like `(a|a)*b`. Patterns run on re2js, a JavaScript port of RE2
+ * (the engine the server's schema validation uses too), whose time is linear in pattern ×
+ * subject; RE2 refuses what it cannot run that way (backreferences, lookaround). Subjects are
+ * event strings, at most `maxEventSize` long.
  */
-import { setFlagsFromString } from 'node:v8';
+import { RE2JS } from 're2js';
 import sift from 'sift';
 import { ErrorCode, JournalError } from '../../src/errors.js';
 import { isPlainObject } from '../../src/validate.js';
@@ -57,10 +54,9 @@ const FIELD = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin'
 const ROOTS = new Set(['name', 'timestamp', 'seq', 'context']);
 /** Path segments that would reach an object's prototype instead of its data. */
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
-/** `$options` letters: case, multi-line, dot-all. `g` and `y` would make `test` stateful; the linear engine has no `u`. */
+/** `$options` letters: case-insensitive, multi-line, dot-all (MongoDB's `x` and JavaScript's stateful `g` and `y` are not taken). */
 const REGEX_OPTIONS = /^[ims]*$/;
-
-const LINEAR = enableLinearRegExp();
+const REGEX_FLAGS: Readonly<Record<string, number>> = { i: RE2JS.CASE_INSENSITIVE, m: RE2JS.MULTILINE, s: RE2JS.DOTALL };
 
 const { createQueryTester, createEqualsOperation, $eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $exists, $and, $or, $nor, $not, $options } =
   sift as unknown as typeof import('sift');
@@ -217,53 +213,17 @@ class Checker {
   }
 }
 
-/**
- * Compiles a `$regex` for the linear-time engine, as the test sift applies to each value;
- * refuses what that engine cannot run.
- */
+/** Compiles a `$regex` for re2js, as the test sift applies to each value; refuses what RE2 cannot run. */
 function linearRegExp(pattern: string, options: unknown): (value: unknown) => boolean {
-  if (!LINEAR) invalid('$regex is not available: this runtime has no linear-time regular expressions');
-  const flags = typeof options === 'string' ? options : '';
-  const caseless = flags.includes('i');
-  let regex: RegExp;
+  let flags = 0;
+  for (const letter of typeof options === 'string' ? options : '') flags |= REGEX_FLAGS[letter] ?? 0;
+  let regex: RE2JS;
   try {
-    regex = new RegExp(caseless ? lowercaseLiterals(pattern) : pattern, `${flags.replace('i', '')}l`);
+    regex = RE2JS.compile(RE2JS.translateRegExp(pattern), flags);
   } catch (error) {
-    invalid(
-      `$regex ${JSON.stringify(pattern)} cannot be used: ${(error as Error).message} (backreferences, lookaround and repeats over about a hundred are not supported)`,
-    );
+    invalid(`$regex ${JSON.stringify(pattern)} cannot be used: ${(error as Error).message} (backreferences and lookaround are not supported)`);
   }
-  return caseless
-    ? (value) => typeof value === 'string' && regex.test(value.toLowerCase())
-    : (value) => typeof value === 'string' && regex.test(value);
-}
-
-/** `pattern` with every character lowercased but those of escapes (`\D`, `\x41`, `\u{1F600}`, `\p{Lu}`). */
-function lowercaseLiterals(pattern: string): string {
-  let out = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i]!;
-    if (char !== '\\') {
-      out += char.toLowerCase();
-      continue;
-    }
-    const escape = /^\\(?:[pPku]\{[^}]*\}|k<[^>]*>|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|c[A-Za-z]|[\s\S])/.exec(pattern.slice(i, i + 64));
-    const text = escape?.[0] ?? char;
-    out += text;
-    i += text.length - 1;
-  }
-  return out;
-}
-
-/** Makes V8's linear-time regular expressions (the `l` flag) available; false where they are not. */
-function enableLinearRegExp(): boolean {
-  try {
-    setFlagsFromString('--enable-experimental-regexp-engine');
-    new RegExp('a', 'l');
-    return true;
-  } catch {
-    return false;
-  }
+  return (value) => typeof value === 'string' && regex.test(value);
 }
 
 function unknownOperator(key: string): string {

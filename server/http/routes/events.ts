@@ -4,9 +4,10 @@
  *   `{ events, next }`; filters `since`, `until`, `after`, `names`, `level`, `where`; `order`;
  *   `limit` (default 100, lowered to the server's `maxQueryLimit`).
  * - `GET /v1/journals/{journal}/events/{seq}`: one event, or 404.
- * - `POST /v1/journals/{journal}/events`: one event or an array of them, stored as one atomic
- *   batch; `Idempotency-Key` is the store's batch key, so a retry stores nothing and answers
- *   the first request's acks.
+ * - `POST /v1/journals/{journal}/events`: one event or an array of them (`{ name, context?,
+ *   schema? }`), checked against the journal's policy and the schemas they name, then stored
+ *   as one atomic batch; `Idempotency-Key` is the store's batch key, so a retry stores nothing
+ *   and answers the first request's acks.
  *
  * Bounded by the server's limits: the body by `maxFrameSize` (Fastify's bodyLimit), a batch by
  * `maxEventsPerAppend` and `maxEventSize`, a page by `limit`, the connection's output budget
@@ -122,9 +123,9 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
         if (size > limits.maxEventSize) {
           throw new HttpError(413, ErrorCode.EVENT_TOO_LARGE, `event ${index} is ${size} bytes; at most ${limits.maxEventSize} per event`);
         }
-        return { name: event.name, context, contextJson };
+        return event.schema === undefined ? { name: event.name, context, contextJson } : { name: event.name, context, contextJson, schema: event.schema };
       });
-      const stored = await context.store.append(request.params.journal, events, { key: request.headers['idempotency-key'] });
+      const stored = await context.append(request.params.journal, events, request.headers['idempotency-key']);
       context.observer.httpAppended(stored.length, (performance.now() - started) / 1000);
       void reply.type('application/json; charset=utf-8');
       return `{"acks":[${stored.map((event) => `{"seq":${event.seq},"timestamp":${formatTimestamp(event.timestamp)}}`).join(',')}]}`;
