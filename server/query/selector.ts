@@ -61,7 +61,7 @@ const REGEX_FLAGS: Readonly<Record<string, number>> = { i: RE2JS.CASE_INSENSITIV
 const { createQueryTester, createEqualsOperation, $eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $exists, $and, $or, $nor, $not, $options } =
   sift as unknown as typeof import('sift');
 
-/** sift's own operators, but `$regex`, which compiles for the linear-time engine. */
+/** sift's own operators, but `$regex`, which compiles for re2js. */
 const OPERATIONS = {
   $eq,
   $ne,
