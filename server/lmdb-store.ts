@@ -7,6 +7,7 @@ import { checkPositive } from '../src/validate.js';
 import { eventJson, nextMicros, nowMicros, firstMicrosAfter, firstMicrosFrom, toMicros } from './encode.js';
 import { KeyIndex } from './key-index.js';
 import { batchKeyPrefix, ChunkWriter, packValue, RecordReader } from './lmdb-records.js';
+import { checkContinues, preservedPositions, type PreservedPositions } from './preserve.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { parseSchemaKey, schemaKey } from './schema-key.js';
@@ -221,8 +222,14 @@ export class LmdbStore implements JournalStore {
       if (batch) return Promise.resolve(batch);
     }
     if (events.length === 0) return Promise.resolve([]);
-    // Encode everything before writing anything, so a bad event cannot leave half a batch.
     let { seq, micros } = state;
+    const seqBefore = seq;
+    let preserved: PreservedPositions | undefined;
+    if (options.preserve) {
+      preserved = preservedPositions(events);
+      checkContinues(journal, preserved, seq, micros);
+    }
+    // Encode everything before writing anything, so a bad event cannot leave half a batch.
     // Sized up front: `push` would give each array room for 17, garbage at 10,000 appends/s.
     const times = new Array<number>(events.length);
     const values = new Array<string>(events.length);
@@ -231,8 +238,13 @@ export class LmdbStore implements JournalStore {
     try {
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!;
-        seq++;
-        micros = nextMicros(micros, this.#clock());
+        if (preserved === undefined) {
+          seq++;
+          micros = nextMicros(micros, this.#clock());
+        } else {
+          seq = preserved.seqs[i]!;
+          micros = preserved.micros[i]!;
+        }
         times[i] = micros;
         const json = eventJson(seq, micros, event);
         jsonUnits[i] = json.length;
@@ -243,7 +255,9 @@ export class LmdbStore implements JournalStore {
         cause: error,
       });
     }
-    const record: WalRecord = { journal, micros: times, values, seq };
+    // A preserving batch may skip seqs: the log then says where it starts, for recovery's check.
+    const record: WalRecord =
+      seq - values.length === seqBefore ? { journal, micros: times, values, seq } : { journal, micros: times, values, seq, prev: seqBefore };
     let committed: () => void;
     try {
       committed = this.#wal.stage(record);
@@ -260,10 +274,10 @@ export class LmdbStore implements JournalStore {
       const value = values[i]!;
       const jsonStart = value.length - jsonUnits[i]!;
       const name = value.slice(jsonStart - events[i]!.name.length, jsonStart);
-      stored[i] = { seq: firstSeq + i, timestamp: times[i]! / 1e6, name, json: value.slice(jsonStart) };
+      const eventSeq = preserved === undefined ? firstSeq + i : preserved.seqs[i]!;
+      stored[i] = { seq: eventSeq, timestamp: times[i]! / 1e6, name, json: value.slice(jsonStart) };
     }
     // From here on the batch may be replayed from the log, so it is emitted once written.
-    const seqBefore = state.seq;
     const microsBefore = state.micros;
     state.seq = seq;
     state.micros = micros;
@@ -541,7 +555,7 @@ export class LmdbStore implements JournalStore {
       const { journal } = record;
       const head = heads.get(journal) ?? this.#heads.get(journal) ?? [0, 0];
       if (gapped.has(journal) || record.micros[0]! <= head[1]) continue;
-      if (record.seq - record.micros.length !== head[0]) {
+      if ((record.prev ?? record.seq - record.micros.length) !== head[0]) {
         gapped.add(journal);
         continue;
       }

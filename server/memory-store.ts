@@ -1,6 +1,7 @@
 /** A store that keeps journals in memory: for tests and throwaway servers. */
 import { JournalError, ErrorCode } from '../src/errors.js';
 import { encodeEvent, nextMicros, toMicros } from './encode.js';
+import { checkContinues, preservedPositions } from './preserve.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { schemaKey } from './schema-key.js';
@@ -28,10 +29,17 @@ export class MemoryStore implements JournalStore {
     const last = state.events.at(-1);
     let seq = last?.seq ?? 0;
     let micros = last ? toMicros(last.timestamp) : 0;
-    const stored = events.map((event) => {
-      micros = nextMicros(micros);
-      return encodeEvent(++seq, micros, event);
-    });
+    let stored: StoredEvent[];
+    if (options.preserve && events.length > 0) {
+      const positions = preservedPositions(events);
+      checkContinues(journal, positions, seq, micros);
+      stored = events.map((event, i) => encodeEvent(positions.seqs[i]!, positions.micros[i]!, event));
+    } else {
+      stored = events.map((event) => {
+        micros = nextMicros(micros);
+        return encodeEvent(++seq, micros, event);
+      });
+    }
     for (const event of stored) state.events.push(event);
     if (options.key !== undefined) {
       state.keys.set(options.key, stored);

@@ -9,6 +9,7 @@ import { JOURNAL_NAME } from '../src/protocol.js';
 import { checkOptions } from '../src/validate.js';
 import { contextJson, firstMicrosAfter, firstMicrosFrom, schemaMember } from './encode.js';
 import { loadIoredis } from './load-ioredis.js';
+import { outOfOrderMessage, preservedPositions } from './preserve.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { parseSchemaKey, schemaKey } from './schema-key.js';
@@ -65,11 +66,13 @@ const WAKE_TTL_MS = 24 * 3600 * 1000;
  * is stored whole or not at all (the shebang makes Redis refuse it up front when out of memory).
  *
  * KEYS: the journal's stream, its batch-key hash, its batch-key order list.
- * ARGV: now in µs (or '' for Redis's TIME), the batch key field (or ''), the key limit, then
+ * ARGV: now in µs (or '' for Redis's TIME, or for a batch appended with `preserve`, 'P' and
+ * each event's seq and µs, space-separated), the batch key field (or ''), the key limit, then
  * per event the text that goes before its timestamp, the text between timestamp and seq, and
  * the text after the seq (`}`, or the schema member and `}`).
  * Entry ID `<µs div 1000>-<µs mod 1000>`, one field `e` = `<seq>:<batch's last seq>:<json…>`.
- * Returns {1, first seq, first µs} for a stored batch, {0, entries} for a known key.
+ * Returns {1, first seq, first µs} for a stored batch, {0, entries} for a known key, and
+ * {2, head seq, head µs} for a preserving batch that does not start above the head.
  */
 const APPEND_LUA = `#!lua
 local stream, batches, order = KEYS[1], KEYS[2], KEYS[3]
@@ -90,18 +93,32 @@ if newest then
   last = tonumber(ms) * 1000 + tonumber(sub)
   seq = tonumber(string.match(newest[2][2], '^(%d+):'))
 end
-local now
-if ARGV[1] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local given, first
+if string.sub(ARGV[1], 1, 1) == 'P' then
+  -- The caller checked that the positions increase; only the head is left to check.
+  given = {}
+  for v in string.gmatch(ARGV[1], '%d+') do given[#given + 1] = tonumber(v) end
+  if given[1] <= seq or given[2] <= last then return {2, seq, last} end
+  first = given[2]
 else
-  now = tonumber(ARGV[1])
+  local now
+  if ARGV[1] == '' then
+    local time = redis.call('TIME')
+    now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  else
+    now = tonumber(ARGV[1])
+  end
+  first = last + 1
+  if now > last then first = now end
 end
-local first = last + 1
-if now > last then first = now end
-local batchEnd = ':' .. string.format('%d', seq + n)
+local batchEnd = ':' .. string.format('%d', given and given[2 * n - 1] or seq + n)
 for i = 1, n do
-  local s, micros = string.format('%d', seq + i), first + i - 1
+  local s, micros
+  if given then
+    s, micros = string.format('%d', given[2 * i - 1]), given[2 * i]
+  else
+    s, micros = string.format('%d', seq + i), first + i - 1
+  end
   local secs = math.floor(micros / 1000000)
   local frac = micros - secs * 1000000
   -- What JavaScript prints for micros / 1e6: no exponent, no trailing zeros.
@@ -173,7 +190,7 @@ return redis.call('XRANGE', stream, idOf(low), '+', 'COUNT', count)
 const SCAN_COUNT = 1000;
 
 type StreamEntry = [id: string, fields: string[]];
-type AppendReply = [1, number, number] | [0, StreamEntry[]];
+type AppendReply = [1, number, number] | [0, StreamEntry[]] | [2, number, number];
 interface StoreCommands {
   wsjournalAppend(...args: (string | number)[]): Promise<AppendReply>;
   wsjournalPutSchema(...args: string[]): Promise<[0 | 1, string]>;
@@ -267,6 +284,7 @@ export class RedisStore implements JournalStore {
     checkJournal(journal);
     const { key } = options;
     if (events.length === 0 && key === undefined) return [];
+    const preserved = options.preserve && events.length > 0 ? preservedPositions(events) : undefined;
     // Encode everything before sending anything, so a bad event cannot leave half a batch.
     const before: string[] = [];
     const between: string[] = [];
@@ -288,7 +306,12 @@ export class RedisStore implements JournalStore {
         cause: error,
       });
     }
-    const now = this.#clock === undefined ? '' : String(Math.round(this.#clock()));
+    const now =
+      preserved !== undefined
+        ? `P ${preserved.seqs.map((seq, i) => `${seq} ${preserved.micros[i]}`).join(' ')}`
+        : this.#clock === undefined
+          ? ''
+          : String(Math.round(this.#clock()));
     const tag = `{${journal}}`;
     const reply = await this.#call(`appending to ${journal}`, () =>
       this.#redis.wsjournalAppend(
@@ -302,13 +325,17 @@ export class RedisStore implements JournalStore {
       ),
     );
     if (reply[0] === 0) return reply[1].map(([id, fields]) => unpackEntry(id, fields).event);
+    if (reply[0] === 2) {
+      throw new JournalError(ErrorCode.OUT_OF_ORDER, outOfOrderMessage(journal, preserved!.seqs[0]!, preserved!.micros[0]!, reply[1], reply[2]));
+    }
     const [, firstSeq, firstMicros] = reply;
     const stored = events.map(({ name }, i) => {
-      const seq = firstSeq + i;
-      const timestamp = (firstMicros + i) / 1e6;
+      const seq = preserved === undefined ? firstSeq + i : preserved.seqs[i]!;
+      const timestamp = (preserved === undefined ? firstMicros + i : preserved.micros[i]!) / 1e6;
       return { seq, timestamp, name, json: `${before[i]}${timestamp}${between[i]}${seq}${after[i]}` };
     });
-    await this.#delivered(journal, firstMicros + events.length - 1);
+    const lastMicros = preserved === undefined ? firstMicros + events.length - 1 : preserved.micros.at(-1)!;
+    await this.#delivered(journal, lastMicros);
     return stored;
   }
 

@@ -304,9 +304,18 @@ export class Session implements SubscriptionSink {
 
   #append(frame: AppendFrame, bytes: number): void {
     if (!this.#fewEnough(frame.events.length, frame.id)) return;
+    const preserve = frame.preserve === true;
     const events = new Array<NewEvent>(frame.events.length);
     for (let index = 0; index < frame.events.length; index++) {
       const event = frame.events[index]!;
+      // Only an append with preserve says where its events go, and it must say so for each.
+      if (preserve ? event.seq === undefined || event.timestamp === undefined : event.seq !== undefined || event.timestamp !== undefined) {
+        const message = preserve
+          ? `event ${index}: an append with preserve needs each event's seq and timestamp`
+          : `event ${index}: seq and timestamp are assigned by the server (only an append with preserve carries them)`;
+        this.#error(ErrorCode.INVALID_EVENT, message, frame.id);
+        return;
+      }
       const context = event.context ?? {};
       let contextJson: string;
       try {
@@ -316,9 +325,11 @@ export class Session implements SubscriptionSink {
         return;
       }
       if (!this.#smallEnough(index, event.name, contextJson, frame.id)) return;
-      events[index] = { name: event.name, context, contextJson, schema: event.schema };
+      events[index] = preserve
+        ? { name: event.name, context, contextJson, schema: event.schema, seq: event.seq!, timestamp: event.timestamp! }
+        : { name: event.name, context, contextJson, schema: event.schema };
     }
-    this.#checkAndSubmit(frame.id, frame.journal, frame.key, events as (NewEvent & CheckedEvent)[], bytes);
+    this.#checkAndSubmit(frame.id, frame.journal, frame.key, events as (NewEvent & CheckedEvent)[], bytes, preserve);
   }
 
   /** An append read by `decodeAppend`: its events already carry their name and context as JSON. */
@@ -338,7 +349,7 @@ export class Session implements SubscriptionSink {
    * then stores it or refuses it whole. A batch whose checks answer at once, with none running
    * before it, goes straight on; the rest wait their turn, counted as pending appends.
    */
-  #checkAndSubmit(id: number, journal: string, key: string | undefined, events: readonly (NewEvent & CheckedEvent)[], bytes: number): void {
+  #checkAndSubmit(id: number, journal: string, key: string | undefined, events: readonly (NewEvent & CheckedEvent)[], bytes: number, preserve = false): void {
     let verdict: Verdict | Promise<Verdict>;
     try {
       verdict = this.#schemas.check.check(journal, events);
@@ -346,7 +357,7 @@ export class Session implements SubscriptionSink {
       verdict = new JournalError(ErrorCode.STORE_UNAVAILABLE, `the append could not be checked: ${(error as Error).message}`);
     }
     if (this.#checking === 0 && !(verdict instanceof Promise)) {
-      if (verdict === undefined) this.#submit(id, journal, key, events, bytes);
+      if (verdict === undefined) this.#submit(id, journal, key, events, bytes, preserve);
       else this.#refuse(id, verdict);
       return;
     }
@@ -360,7 +371,7 @@ export class Session implements SubscriptionSink {
       this.#checking--;
       try {
         if (result === undefined) {
-          this.#storeBatch(id, journal, key, events, bytes);
+          this.#storeBatch(id, journal, key, events, bytes, preserve);
           return;
         }
         this.#refuse(id, result);
@@ -426,20 +437,20 @@ export class Session implements SubscriptionSink {
   }
 
   /** Hands a checked batch to the store, counts it as pending, and answers with its ack or an error. */
-  #submit(id: number, journal: string, key: string | undefined, events: readonly NewEvent[], bytes: number): void {
+  #submit(id: number, journal: string, key: string | undefined, events: readonly NewEvent[], bytes: number, preserve = false): void {
     this.#pendingAppends++;
     this.#pendingBytes += bytes;
-    this.#storeBatch(id, journal, key, events, bytes);
+    this.#storeBatch(id, journal, key, events, bytes, preserve);
   }
 
   /** Hands a batch counted as pending to the store, and answers with its ack or an error. */
-  #storeBatch(id: number, journal: string, key: string | undefined, events: readonly NewEvent[], bytes: number): void {
+  #storeBatch(id: number, journal: string, key: string | undefined, events: readonly NewEvent[], bytes: number, preserve = false): void {
     // The callbacks keep only the id, the count and the byte count, not the frame or its events.
     const started = performance.now();
     const count = events.length;
     let appended: Promise<StoredEvent[]>;
     try {
-      appended = this.#store.append(journal, events, { key });
+      appended = this.#store.append(journal, events, preserve ? { key, preserve } : { key });
     } catch (error) {
       appended = Promise.reject(error);
     }
@@ -450,13 +461,21 @@ export class Session implements SubscriptionSink {
         this.#appendSettled(bytes);
       },
       (error: unknown) => {
-        this.#observer.appendFailed(error);
-        this.#error(ErrorCode.STORE_UNAVAILABLE, `the store did not confirm the append: ${(error as Error).message}`, id);
+        // A batch the store refused for what it holds is the client's to hear about as such.
+        if (error instanceof JournalError && REFUSALS.has(error.code)) {
+          this.#error(error.code, error.message, id);
+        } else {
+          this.#observer.appendFailed(error);
+          this.#error(ErrorCode.STORE_UNAVAILABLE, `the store did not confirm the append: ${(error as Error).message}`, id);
+        }
         this.#appendSettled(bytes);
       },
     );
   }
 }
+
+/** Store errors that refuse a batch for what it holds, passed on with their own code; any other is STORE_UNAVAILABLE. */
+const REFUSALS: ReadonlySet<string> = new Set([ErrorCode.OUT_OF_ORDER, ErrorCode.INVALID_EVENT]);
 
 /** The ack of an append: its events' seqs and timestamps, each list made in one `join`. */
 function ackFrame(id: number, stored: readonly StoredEvent[]): string {

@@ -16,6 +16,10 @@ export interface NewEvent {
   readonly nameJson?: string;
   /** The registered schema the event names; stored with it, as `"schema":{"id":…,"version":…}` at the end of its JSON. */
   readonly schema?: SchemaRef | undefined;
+  /** The event's seq, kept as it is in an append with `preserve`; ignored otherwise. */
+  readonly seq?: number;
+  /** The event's timestamp (seconds, rounded to whole microseconds), kept as it is in an append with `preserve`; ignored otherwise. */
+  readonly timestamp?: number;
 }
 
 /**
@@ -72,6 +76,13 @@ export interface AppendOptions {
    * store stores nothing and returns the events of that batch.
    */
   readonly key?: string | undefined;
+  /**
+   * Store each event with its own `seq` and `timestamp` instead of assigning them: how a
+   * journal moves between stores with its positions (server/preserve.ts). Both must
+   * increase strictly through the batch, the first above the journal's head; otherwise
+   * the append rejects with `OUT_OF_ORDER` and stores nothing.
+   */
+  readonly preserve?: boolean | undefined;
 }
 
 export interface JournalStore {

@@ -8,7 +8,8 @@
  * per transaction.
  *
  * Records are lines in numbered segment files (`<n>.wal`): a JSON header
- * `[journal,seq,[micros…]]`, a tab, then each stored value as
+ * `[journal,seq,[micros…]]` (`[journal,seq,[micros…],prev]` for a batch whose
+ * seqs do not follow its journal's head one by one), a tab, then each stored value as
  * `<length>:<value>` (its length in UTF-16 units), then a newline. The values
  * go in as they are: as JSON strings, every quote of the event JSON they
  * carry would be escaped, on the hot path and on disk. (Segments written as
@@ -54,6 +55,12 @@ export interface WalRecord {
   readonly values: readonly string[];
   /** The journal's head after the batch: the seq of its last event. */
   readonly seq: number;
+  /**
+   * The journal's head seq before the batch, when it is not `seq - micros.length`: a batch
+   * appended with `preserve` whose seqs skip some (a journal moved from a store whose
+   * retention removed its oldest events). Recovery takes a batch only if it follows the head.
+   */
+  readonly prev?: number | undefined;
 }
 
 export interface WriteAheadLogOptions {
@@ -177,9 +184,9 @@ export class WriteAheadLog {
     // A record with a NUL in a value is written as a JSON line, which escapes it (see above).
     let jsonLine: string | undefined;
     // At most: UTF-8 takes 3 bytes per UTF-16 unit, a number 17 bytes with its separator.
-    let maxBytes = 3 * journalJson.length + 24 + 17 * record.micros.length;
+    let maxBytes = 3 * journalJson.length + 41 + 17 * record.micros.length;
     for (const value of values) {
-      if (jsonLine === undefined && value.includes('\0')) jsonLine = `${JSON.stringify([record.journal, record.seq, record.micros, values])}\n`;
+      if (jsonLine === undefined && value.includes('\0')) jsonLine = `${JSON.stringify(jsonFields(record))}\n`;
       maxBytes += 11 + 3 * value.length;
     }
     if (jsonLine !== undefined) maxBytes = 3 * jsonLine.length;
@@ -386,6 +393,10 @@ function writeRecord(buffer: Buffer, offset: number, record: WalRecord, journalJ
     at = writeDecimal(buffer, at, micros[i]!);
   }
   buffer[at++] = 0x5d; // ]
+  if (record.prev !== undefined) {
+    buffer[at++] = 0x2c;
+    at = writeDecimal(buffer, at, record.prev);
+  }
   buffer[at++] = 0x5d;
   buffer[at++] = 0x09; // tab
   for (const value of values) {
@@ -420,12 +431,12 @@ function parseRecord(text: string, start: number): { record: WalRecord; end: num
   if (stop === text.length) return undefined;
   if (text.charCodeAt(stop) === 0x0a) {
     const fields = parseJson(text.slice(start, stop));
-    if (!Array.isArray(fields) || fields.length !== 4) return undefined;
-    const record = asRecord(fields[0], fields[1], fields[2], fields[3]);
+    if (!Array.isArray(fields) || (fields.length !== 4 && fields.length !== 5)) return undefined;
+    const record = asRecord(fields[0], fields[1], fields[2], fields[3], fields[4]);
     return record === undefined ? undefined : { record, end: stop + 1 };
   }
   const header = parseJson(text.slice(start, stop));
-  if (!Array.isArray(header) || header.length !== 3 || !Array.isArray(header[2])) return undefined;
+  if (!Array.isArray(header) || (header.length !== 3 && header.length !== 4) || !Array.isArray(header[2])) return undefined;
   const values: string[] = [];
   let at = stop + 1;
   for (let i = 0; i < header[2].length; i++) {
@@ -437,7 +448,7 @@ function parseRecord(text: string, start: number): { record: WalRecord; end: num
     values.push(text.slice(colon + 1, at));
   }
   if (text.charCodeAt(at) !== 0x0a) return undefined;
-  const record = asRecord(header[0], header[1], header[2], values);
+  const record = asRecord(header[0], header[1], header[2], values, header[3]);
   return record === undefined ? undefined : { record, end: at + 1 };
 }
 
@@ -449,9 +460,18 @@ function parseJson(text: string): unknown {
   }
 }
 
-function asRecord(journal: unknown, seq: unknown, micros: unknown, values: unknown): WalRecord | undefined {
+function asRecord(journal: unknown, seq: unknown, micros: unknown, values: unknown, prev: unknown): WalRecord | undefined {
   if (typeof journal !== 'string' || typeof seq !== 'number' || !Array.isArray(micros) || !Array.isArray(values)) return undefined;
   if (micros.length === 0 || micros.length !== values.length) return undefined;
   if (!micros.every((m) => typeof m === 'number') || !values.every((v) => typeof v === 'string')) return undefined;
-  return { journal, seq, micros: micros as number[], values: values as string[] };
+  if (prev !== undefined && typeof prev !== 'number') return undefined;
+  const record = { journal, seq, micros: micros as number[], values: values as string[] };
+  return prev === undefined ? record : { ...record, prev };
+}
+
+/** A record as a JSON line's fields, `prev` last when there is one. */
+function jsonFields(record: WalRecord): unknown[] {
+  const fields: unknown[] = [record.journal, record.seq, record.micros, record.values];
+  if (record.prev !== undefined) fields.push(record.prev);
+  return fields;
 }

@@ -71,6 +71,22 @@ export const ErrorCode = {
   SCHEMA_REQUIRED: 'SCHEMA_REQUIRED',
   /** The journal's policy allows only some schemas, and an event named another. */
   SCHEMA_NOT_ALLOWED: 'SCHEMA_NOT_ALLOWED',
+  /**
+   * An append with `preserve` (as `wsjournal import --preserve` sends) whose seqs or
+   * timestamps do not continue the journal: each must be above the journal's head and
+   * above the event before it. Nothing of the batch is stored.
+   */
+  OUT_OF_ORDER: 'OUT_OF_ORDER',
+  /** `run.append()`, `run.attach()` after the run was stopped. */
+  RUN_STOPPED: 'RUN_STOPPED',
+  /** An unknown handler name, or a handler configuration the handler cannot use. */
+  INVALID_HANDLER: 'INVALID_HANDLER',
+  /** A handler failed to take an event for now (a network error, a timeout, HTTP 5xx, 408 or 429); the forwarder retries. */
+  HANDLER_FAILED: 'HANDLER_FAILED',
+  /** A handler refused an event for good (a webhook's HTTP 4xx other than 408 and 429); retrying cannot help. */
+  EVENT_REFUSED: 'EVENT_REFUSED',
+  /** A forwarder's checkpoint file that cannot be read, or that belongs to another journal. */
+  INVALID_CHECKPOINT: 'INVALID_CHECKPOINT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -37,12 +37,17 @@ export const EventEntry = z.object({
 });
 export type EventEntry = z.infer<typeof EventEntry>;
 
-/** An event as a producer sends it; the server assigns `timestamp` and `seq`. */
+/**
+ * An event as a producer sends it; the server assigns `timestamp` and `seq`, except in an
+ * append with `preserve`, where every event carries its own (and no other append may).
+ */
 export const NewEventEntry = z.strictObject({
   name: z.string().min(1, 'event name must be a non-empty string'),
   context: Context.optional(),
   /** The registered schema the server checks `context` against before storing the event. */
   schema: SchemaRef.optional(),
+  seq: z.int().min(1).optional(),
+  timestamp: Timestamp.optional(),
 });
 export type NewEventEntry = z.infer<typeof NewEventEntry>;
 
@@ -78,6 +83,13 @@ export const AppendFrame = z.strictObject({
    * server has already stored is acknowledged again, not stored twice.
    */
   key: z.string().min(1).max(128).optional(),
+  /**
+   * Store each event with the `seq` and `timestamp` it carries (how `wsjournal import
+   * --preserve` moves a journal between stores). The batch must continue the journal:
+   * seqs and timestamps strictly increasing, the first above the journal's head; else
+   * it is refused with `OUT_OF_ORDER` and nothing is stored.
+   */
+  preserve: z.boolean().optional(),
 });
 export type AppendFrame = z.infer<typeof AppendFrame>;
 
@@ -215,7 +227,8 @@ export function isEventEntry(value: unknown): value is EventEntry {
   );
 }
 
-const APPEND_KEYS: ReadonlySet<string> = new Set(['type', 'id', 'journal', 'events', 'key']);
+const APPEND_KEYS: ReadonlySet<string> = new Set(['type', 'id', 'journal', 'events', 'key', 'preserve']);
+const NEW_EVENT_KEYS: ReadonlySet<string> = new Set(['name', 'context', 'schema', 'seq', 'timestamp']);
 
 /**
  * `value` as an {@link AppendFrame} when it satisfies that schema, checked by
@@ -225,10 +238,11 @@ const APPEND_KEYS: ReadonlySet<string> = new Set(['type', 'id', 'journal', 'even
  */
 export function asAppendFrame(value: Record<string, unknown>): AppendFrame | undefined {
   for (const key of Object.keys(value)) if (!APPEND_KEYS.has(key)) return undefined;
-  const { type, id, journal, events, key } = value;
+  const { type, id, journal, events, key, preserve } = value;
   if (type !== 'append' || typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) return undefined;
   if (typeof journal !== 'string' || !JOURNAL_NAME.test(journal)) return undefined;
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 128)) return undefined;
+  if (preserve !== undefined && typeof preserve !== 'boolean') return undefined;
   if (!Array.isArray(events) || events.length === 0) return undefined;
   for (const event of events) if (!isNewEventEntry(event)) return undefined;
   return value as AppendFrame;
@@ -236,10 +250,12 @@ export function asAppendFrame(value: Record<string, unknown>): AppendFrame | und
 
 function isNewEventEntry(value: unknown): value is NewEventEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  for (const key of Object.keys(value)) if (key !== 'name' && key !== 'context' && key !== 'schema') return false;
-  const { name, context, schema } = value as Record<string, unknown>;
+  for (const key of Object.keys(value)) if (!NEW_EVENT_KEYS.has(key)) return false;
+  const { name, context, schema, seq, timestamp } = value as Record<string, unknown>;
   if (typeof name !== 'string' || name.length === 0) return false;
   if (schema !== undefined && !isSchemaRef(schema)) return false;
+  if (seq !== undefined && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1)) return false;
+  if (timestamp !== undefined && !(typeof timestamp === 'number' && timestamp >= 0 && Number.isFinite(timestamp))) return false;
   return context === undefined || (typeof context === 'object' && context !== null && !Array.isArray(context));
 }
 

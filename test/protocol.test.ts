@@ -39,7 +39,14 @@ const entryLike = fc.record(
 
 /** A valid append frame, then none, one or two changes that may make it invalid. */
 const validEvent = fc.record(
-  { name: fc.string({ minLength: 1, maxLength: 3 }), context: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), schema: schemaLike },
+  {
+    name: fc.string({ minLength: 1, maxLength: 3 }),
+    context: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
+    schema: schemaLike,
+    // Mostly valid, so that valid frames stay common; the rare invalid ones test the refusals.
+    seq: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 1e6 }), weight: 9 }, { arbitrary: fc.constantFrom(0, -1, 1.5, Number.MAX_SAFE_INTEGER + 1), weight: 1 }),
+    timestamp: fc.oneof({ arbitrary: fc.double({ min: 0, max: 2e9, noNaN: true }), weight: 9 }, { arbitrary: fc.constantFrom(-1, Infinity, '1'), weight: 1 }),
+  },
   { requiredKeys: ['name'] },
 );
 const validAppend = fc.record(
@@ -49,6 +56,7 @@ const validAppend = fc.record(
     journal: fc.constantFrom('jobs', 'a.b-c_1', 'x'.repeat(128)),
     events: fc.array(validEvent, { minLength: 1, maxLength: 3 }),
     key: fc.oneof(fc.string({ minLength: 1, maxLength: 3 }), fc.constant('k'.repeat(128))),
+    preserve: fc.oneof({ arbitrary: fc.boolean(), weight: 9 }, { arbitrary: fc.constantFrom(1, 'true', null), weight: 1 }),
   },
   { requiredKeys: ['type', 'id', 'journal', 'events'] },
 );
@@ -63,7 +71,7 @@ type Change = (frame: Record<string, unknown>) => Record<string, unknown>;
 const change: fc.Arbitrary<Change> = fc.oneof(
   fc.constant((frame: Record<string, unknown>) => frame),
   fc
-    .tuple(fc.constantFrom('type', 'id', 'journal', 'events', 'key', 'extra'), edgeValue)
+    .tuple(fc.constantFrom('type', 'id', 'journal', 'events', 'key', 'preserve', 'extra'), edgeValue)
     .map(([key, value]): Change => (frame) => ({ ...frame, [key]: value })),
   fc.constantFrom('type', 'id', 'journal', 'events', 'key').map((key): Change => (frame) => {
     const { [key]: _dropped, ...rest } = frame;

@@ -367,10 +367,86 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       await assertUnavailable(store.head('j'), 'head');
     }));
 
+    registerPreserve(withStore);
     if (factory.persistent) registerPersistence(withStore);
     if (factory.clock) registerClock(factory, withStore);
     registerSchemaConformance(withStore, factory.persistent ? reopenOf : undefined);
   });
+}
+
+/** Events at the given seqs and timestamps (seconds), as an append with `preserve` carries them. */
+function positioned(list: readonly [seq: number, timestamp: number][], name = 'moved'): NewEvent[] {
+  return list.map(([seq, timestamp], i) => ({ name, context: { i }, seq, timestamp }));
+}
+
+async function assertOutOfOrder(promise: Promise<unknown>, what: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.equal((error as { code?: unknown }).code, 'OUT_OF_ORDER', what);
+    return true;
+  });
+}
+
+function registerPreserve(withStore: WithStore): void {
+  it('stores a batch appended with preserve at the seqs and timestamps its events carry', LIMIT, withStore(async (store) => {
+    const batch = positioned([[5, 1000.000001], [6, 1000.5], [9, 1001]]);
+    const stored = await store.append('j', batch, { preserve: true });
+    assert.deepEqual(stored.map((event) => [event.seq, event.timestamp]), [[5, 1000.000001], [6, 1000.5], [9, 1001]]);
+    for (const [i, event] of stored.entries()) {
+      assert.deepEqual(JSON.parse(event.json), { name: 'moved', timestamp: event.timestamp, context: { i }, seq: event.seq });
+    }
+    assert.deepEqual(await readAll(store, 'j'), stored);
+    assert.deepEqual(await store.read('j', 1000.5, 10), stored.slice(2));
+    assert.deepEqual(await store.head('j'), { seq: 9, timestamp: 1001 });
+    const more = await store.append('j', positioned([[10, 1001.000001], [11, 2000]]), { preserve: true });
+    assert.deepEqual(seqs(more), [10, 11]);
+    // An ordinary append goes on from the head: the next seq, and a timestamp past it.
+    const [next] = await store.append('j', events(1, 'after'));
+    assert.equal(next!.seq, 12);
+    assert.ok(next!.timestamp > 2000);
+    assert.deepEqual(seqs(await readAll(store, 'j')), [5, 6, 9, 10, 11, 12]);
+    // The seeks by seq and backwards go over the gaps.
+    assert.deepEqual(seqs(await store.readFromSeq('j', 7, 3)), [9, 10, 11]);
+    assert.deepEqual(seqs(await store.readFromSeq('j', 1, 2)), [5, 6]);
+    assert.deepEqual(seqs(await store.readBefore('j', Infinity, 4)), [12, 11, 10, 9]);
+  }));
+
+  it('refuses with OUT_OF_ORDER, storing nothing, a preserving batch that does not continue the journal', LIMIT, withStore(async (store) => {
+    await store.append('j', positioned([[3, 500], [4, 501]]), { preserve: true });
+    const head = await store.head('j');
+    await assertOutOfOrder(store.append('j', positioned([[4, 600]]), { preserve: true }), 'a seq at the head');
+    await assertOutOfOrder(store.append('j', positioned([[2, 600]]), { preserve: true }), 'a seq below the head');
+    await assertOutOfOrder(store.append('j', positioned([[5, 501]]), { preserve: true }), 'a timestamp at the head');
+    await assertOutOfOrder(store.append('j', positioned([[5, 400]]), { preserve: true }), 'a timestamp below the head');
+    await assertOutOfOrder(store.append('j', positioned([[5, 600], [7, 599]]), { preserve: true }), 'timestamps going back');
+    await assertOutOfOrder(store.append('j', positioned([[5, 600], [5, 601]]), { preserve: true }), 'a seq repeated');
+    await assertOutOfOrder(store.append('j', positioned([[6, 600], [5, 601]]), { preserve: true }), 'seqs going back');
+    await assert.rejects(store.append('j', [{ name: 'no-position', context: {} }], { preserve: true }), { code: 'INVALID_EVENT' });
+    await assert.rejects(store.append('j', positioned([[5, 0]]), { preserve: true }), { code: 'INVALID_EVENT' });
+    assert.deepEqual(await store.head('j'), head);
+    assert.deepEqual(seqs(await readAll(store, 'j')), [3, 4]);
+    // Ordinary appends take no position from their events.
+    const [plain] = await store.append('j', positioned([[100, 700]]));
+    assert.equal(plain!.seq, 5);
+    assert.notEqual(plain!.timestamp, 700);
+    await assertOutOfOrder(store.append('j', positioned([[6, 700]]), { preserve: true }), 'after an ordinary append, below its timestamp');
+  }));
+
+  it('keeps a keyed preserving batch once and tells watchers of it', LIMIT, withStore(async (store) => {
+    const seen: StoredEvent[][] = [];
+    let done!: () => void;
+    const twice = new Promise<void>((resolve) => (done = resolve));
+    const stop = store.watch('j', (batch) => {
+      seen.push([...batch]);
+      if (seen.length === 2) done();
+    });
+    const first = await store.append('j', positioned([[1, 10], [2, 11]]), { preserve: true, key: 'import-1' });
+    assert.deepEqual(await store.append('j', positioned([[1, 10], [2, 11]]), { preserve: true, key: 'import-1' }), first);
+    const second = await store.append('j', positioned([[3, 12]]), { preserve: true, key: 'import-2' });
+    await within(twice, 'two batches');
+    stop();
+    assert.deepEqual(seen, [first, second]);
+    assert.deepEqual(seqs(await readAll(store, 'j')), [1, 2, 3]);
+  }));
 }
 
 export type WithStore = (
@@ -418,6 +494,15 @@ function registerPersistence(withStore: WithStore): void {
     const more = await reopened.append('j', events(5));
     assert.deepEqual(await reopened.readBefore('j', Infinity, 7), [...[...more].reverse(), all[999], all[998]], 'the newest, not yet in the store behind, first');
     assert.deepEqual(await reopened.readFromSeq('j', 999, 3), [all[998], all[999], more[0]], 'across what is stored and what is not yet');
+  }));
+
+  it('keeps preserved seqs and timestamps across reopen, gaps included', LIMIT, withStore(async (store, fixture) => {
+    const moved = await store.append('j', positioned([[40, 3000], [41, 3000.25], [57, 3001]]), { preserve: true });
+    const reopened = await reopenOf(fixture)();
+    assert.deepEqual(await readAll(reopened, 'j'), moved);
+    assert.deepEqual(await reopened.head('j'), { seq: 57, timestamp: 3001 });
+    const [next] = await reopened.append('j', events(1));
+    assert.equal(next!.seq, 58);
   }));
 
   it('keeps appends made just before close', LIMIT, withStore(async (store, fixture) => {

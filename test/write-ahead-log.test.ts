@@ -152,6 +152,22 @@ describe('WriteAheadLog', () => {
     assert.deepEqual(await recoveredFrom(dir), [withNul, record(1)]);
   });
 
+  it('writes the head before a batch whose seqs skip ahead as a fourth header field, in both formats, and reads it back', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    const skipping: WalRecord = { journal: 'j', seq: 12, micros: [100, 101], values: ['a', 'b'], prev: 3 };
+    const skippingWithNul: WalRecord = { journal: 'j', seq: 20, micros: [102], values: ['c\0'], prev: 12 };
+    const log = new WriteAheadLog(dir);
+    put(log, skipping);
+    put(log, skippingWithNul);
+    put(log, record(30));
+    const bytes = readFileSync(join(dir, '1.wal'));
+    const lines = bytes.toString('utf8', 0, bytes.indexOf(0)).split('\n');
+    assert.equal(lines[0], '["j",12,[100,101],3]\t1:a1:b');
+    assert.equal(lines[1], JSON.stringify(['j', 20, [102], ['c\0'], 12]));
+    await log.close();
+    assert.deepEqual(await recoveredFrom(dir), [skipping, skippingWithNul, record(30)]);
+  });
+
   it('recovers a segment an earlier version wrote as JSON lines, then goes on in its own format', LIMIT, async (t) => {
     const { dir } = await scratch(t);
     const old = [record(1), record(2)];
@@ -403,6 +419,25 @@ describe('LmdbStore and its write-ahead log', () => {
     assert.deepEqual((await reopened.read('j', 0, 10)).map((event) => event.name), ['stored']);
     assert.deepEqual((await reopened.read('k', 0, 10)).map((event) => [event.seq, event.name, event.timestamp]), [[1, 'other-journal', (micros + 4) / 1e6]]);
     assert.deepEqual(segments(join(dir, 'wal')), ['2.wal']);
+  });
+
+  it('replays a preserving batch whose seqs skip ahead, and what follows it, but not a batch that skips without saying so', LIMIT, async (t) => {
+    const { dir, open } = await scratch(t);
+    const first = open();
+    const [stored] = await first.append('j', [{ name: 'stored', context: {} }]);
+    await first.close();
+    const micros = Math.round(stored!.timestamp * 1e6);
+    const value = (seq: number, at: number, name: string) =>
+      `${seq}:${name.length}:${name}{"name":"${name}","timestamp":${at / 1e6},"context":{},"seq":${seq}}`;
+    const log = new WriteAheadLog(join(dir, 'wal'));
+    put(log, { journal: 'j', seq: 12, micros: [micros + 1, micros + 2], values: [value(10, micros + 1, 'moved'), value(12, micros + 2, 'moved')], prev: 1 });
+    put(log, { journal: 'j', seq: 13, micros: [micros + 3], values: [value(13, micros + 3, 'next')] });
+    put(log, { journal: 'k', seq: 9, micros: [micros + 4], values: [value(9, micros + 4, 'unsaid-gap')] });
+    await log.close();
+    const reopened = open();
+    assert.deepEqual((await reopened.read('j', 0, 10)).map((event) => [event.seq, event.name]), [[1, 'stored'], [10, 'moved'], [12, 'moved'], [13, 'next']]);
+    assert.deepEqual(await reopened.head('j'), { seq: 13, timestamp: (micros + 3) / 1e6 });
+    assert.deepEqual(await reopened.read('k', 0, 10), []);
   });
 
   it('refuses a second store on its directory while the first is open, and the first goes on', LIMIT, async (t) => {
