@@ -7,6 +7,7 @@ import { EventEmitter } from 'eventemitter3';
 import { JournalConnection, type Channel } from './connection.js';
 import { ConnectionError, ErrorCode, JournalError, NotStartedError, TimeoutError } from './errors.js';
 import { Fifo } from './fifo.js';
+import { checkPagesOptions, consumerPages, type PagesOptions } from './pages.js';
 import { JournalEvent } from './journal-event.js';
 import type { EventEntry, Head, ServerFrame } from './protocol.js';
 import { checkBoolean, checkJournalName, checkOptions, checkOptionalString, checkPositive, checkTimestamp, checkUrls } from './validate.js';
@@ -180,7 +181,8 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     if (this.#state === 'running') this.#cancel();
     const restart = this.#state !== 'new';
     this.#state = 'running';
-    this.#cursor = restart ? Math.max(this.#lastTimestamp, this.#floor ?? 0) : this.since;
+    // Through the getter: a subclass that hands events on after taking them (Forwarder) says how far it got.
+    this.#cursor = restart ? Math.max(this.lastTimestamp, this.#floor ?? 0) : this.since;
     // A restarted stream without `full` resumes with history from the cursor, like a reconnect.
     this.#headKnown = restart && this.#floor !== undefined;
     this.#sentinelSeen = false;
@@ -249,6 +251,29 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
         return { done: true, value: undefined };
       },
     };
+  }
+
+  /**
+   * `for await (const page of consumer.pages())`: arrays of events as they arrive (history
+   * pages, live batches), at most `maxPageSize` each, in order; with `includeSentinel` the
+   * sentinel comes as a page of its own. Starts the consumer if needed; ends where `poll`
+   * gives `null`; `break` stops it. Use one way of reading a consumer: pages, poll, the
+   * iterator or a callback.
+   */
+  pages(options: PagesOptions = {}): AsyncGenerator<E[], void, undefined> {
+    const maxPageSize = checkPagesOptions(options);
+    if (this.#state === 'new') this.start();
+    return consumerPages(this, (page, max) => this.#takeQueued(page, max), this.#sentinel(), maxPageSize);
+  }
+
+  /** Hands over events already queued onto `page`, until it holds `max`; never the sentinel, which `poll` gives alone. */
+  #takeQueued(page: E[], max: number): void {
+    const sentinel = this.#sentinel();
+    while (page.length < max) {
+      const next = this.#queue.peek();
+      if (next === undefined || next === sentinel) break;
+      page.push(this.#take()!);
+    }
   }
 
   // Channel: called by the connection.

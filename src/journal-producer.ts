@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { EventDefinition } from './define-event.js';
 import { ConnectionError, ErrorCode, JournalError } from './errors.js';
 import { isSchemaRef, type SchemaRef, type ServerFrame } from './protocol.js';
+import { Run } from './routing/run.js';
 import { SchemaRequests, type SchemaList, type SchemaRegistration } from './schema-requests.js';
 import { checkJournalName, checkOptions, checkOptionalString, checkPositive, checkUrls, isPlainObject } from './validate.js';
 
@@ -21,6 +22,23 @@ export interface JournalProducerOptions {
    * closes anyway. @default 30
    */
   closeTimeout?: number;
+}
+
+/** Options of one {@link JournalProducer.appendMany} call. */
+export interface AppendManyOptions {
+  /**
+   * The batch's key, 1 to 128 characters. The server stores a batch once per key (it
+   * remembers a journal's last 10,000 keys), so a batch resent with its key, even by another
+   * process, is acknowledged again and not stored twice. @default a key unique to this producer
+   */
+  key?: string;
+  /**
+   * Store each event at the `seq` and `timestamp` it carries instead of new ones: how a
+   * journal moves between stores (`wsjournal import --preserve`). Seqs and timestamps must
+   * increase strictly and the first must be above the journal's head, or the batch is
+   * refused with `OUT_OF_ORDER`. @default false
+   */
+  preserve?: boolean;
 }
 
 /** Where an append landed. */
@@ -41,6 +59,10 @@ export interface NewEvent {
   context?: object;
   /** The registered schema the server checks the context against. */
   schema?: SchemaRef;
+  /** The event's seq, only in an append with `preserve`. */
+  seq?: number;
+  /** The event's timestamp (seconds), only in an append with `preserve`. */
+  timestamp?: number;
 }
 
 interface PendingAppend {
@@ -136,14 +158,17 @@ export class JournalProducer implements Channel {
   }
 
   /** Appends a batch atomically: every event is stored, or none. Each event may name a schema. */
-  appendMany(events: readonly NewEvent[]): Promise<AppendResult[]> {
+  appendMany(events: readonly NewEvent[], options: AppendManyOptions = {}): Promise<AppendResult[]> {
     if (this.#closing) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
     if (this.#shared.connection.isClosed) {
       return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
     }
     let body: string;
     try {
-      body = `,"journal":${JSON.stringify(this.journal)},"events":[${this.#encode(events)}],"key":"${this.#keyPrefix}${++this.#batches}"}`;
+      const { key, preserve = false } = options;
+      checkAppendOptions(key, preserve);
+      const keyJson = key === undefined ? `"${this.#keyPrefix}${++this.#batches}"` : JSON.stringify(key);
+      body = `,"journal":${JSON.stringify(this.journal)},"events":[${this.#encode(events, preserve)}],"key":${keyJson}${preserve ? ',"preserve":true' : ''}}`;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -286,7 +311,7 @@ export class JournalProducer implements Channel {
   }
 
   /** The events as the JSON array's items: what the wire cannot carry is dropped, what JSON cannot encode refused. */
-  #encode(events: readonly NewEvent[]): string {
+  #encode(events: readonly NewEvent[], preserve: boolean): string {
     if (!Array.isArray(events) || events.length === 0) {
       throw new JournalError(ErrorCode.INVALID_EVENT, 'events must be a non-empty array');
     }
@@ -310,13 +335,31 @@ export class JournalProducer implements Channel {
         throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: context must encode as a JSON object`);
       }
       const { schema } = event;
-      if (schema === undefined) return `{"name":${JSON.stringify(event.name)},"context":${context}}`;
-      if (!isSchemaRef(schema)) {
+      if (schema !== undefined && !isSchemaRef(schema)) {
         throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: schema must be { id, version }: a URI or URN, and a positive integer`);
       }
       // An id (SCHEMA_ID) holds nothing JSON escapes: the server's fast path reads this form.
-      return `{"name":${JSON.stringify(event.name)},"context":${context},"schema":{"id":"${schema.id}","version":${schema.version}}}`;
+      const schemaMember = schema === undefined ? '' : `,"schema":{"id":"${schema.id}","version":${schema.version}}`;
+      if (!preserve) return `{"name":${JSON.stringify(event.name)},"context":${context}${schemaMember}}`;
+      const { seq, timestamp } = event;
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1 || typeof timestamp !== 'number' || !(timestamp >= 0 && timestamp < Infinity)) {
+        throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: an append with preserve needs a positive integer seq and a timestamp >= 0`);
+      }
+      return `{"name":${JSON.stringify(event.name)},"context":${context}${schemaMember},"seq":${seq},"timestamp":${timestamp}}`;
     }).join(',');
+  }
+
+  /** Starts a run (see {@link Run}): appends its `start` event and resolves with the run once it is stored. */
+  startRun(metadata?: object): Promise<Run> {
+    return Run.start(this, metadata);
+  }
+
+  /**
+   * Starts a run, calls `fn(run)`, and stops the run with `success` when `fn` resolves, or
+   * `fail` (the error's message as `reason`) when it rejects; then settles as `fn` did.
+   */
+  withRun<T>(metadata: object | undefined, fn: (run: Run) => T | Promise<T>): Promise<T> {
+    return Run.with(this, metadata, fn);
   }
 
   #derive(context: Record<string, unknown>): JournalProducer {
@@ -344,4 +387,11 @@ export class JournalProducer implements Channel {
 /** True for what `defineEvent` returns. */
 function isDefinition(value: unknown): value is EventDefinition {
   return typeof value === 'object' && value !== null && typeof (value as EventDefinition).event === 'function' && 'jsonSchema' in value;
+}
+
+function checkAppendOptions(key: unknown, preserve: unknown): void {
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 128)) {
+    throw new RangeError('options.key must be a string of 1 to 128 characters');
+  }
+  if (typeof preserve !== 'boolean') throw new TypeError('options.preserve must be a boolean');
 }
