@@ -3,6 +3,20 @@ export { JournalConnection } from './connection.js';
 export { defineEvent } from './define-event.js';
 export { EventLogConsumer } from './event-log-consumer.js';
 export { ConnectionError, ErrorCode, JournalError, NotStartedError, TimeoutError } from './errors.js';
+export { FileHandler } from './forward/file-handler.js';
+export { Forwarder } from './forward/forwarder.js';
+export { JournalHandler } from './forward/journal-handler.js';
+export {
+  createHandler,
+  handlerConfigAsEnv,
+  handlerNames,
+  HANDLERS_VARIABLE,
+  loadHandlersFromEnv,
+  parseHandlers,
+  registerHandler,
+} from './forward/registry.js';
+export { StdoutHandler } from './forward/stdout-handler.js';
+export { WebhookHandler } from './forward/webhook-handler.js';
 export { JournalClient } from './journal-client.js';
 export { JournalConsumer } from './journal-consumer.js';
 export { JournalEvent } from './journal-event.js';
@@ -15,6 +29,12 @@ export { RunRouter } from './routing/run-router.js';
 export type { Channel, JournalConnectionOptions, WebSocketInstance, WebSocketLike } from './connection.js';
 export type { DefinedEvent, EventDefinition, TypedEvent } from './define-event.js';
 export type { ErrorDetail } from './errors.js';
+export type { CheckpointPosition } from './forward/checkpoint.js';
+export type { ForwarderOptions } from './forward/forwarder.js';
+export type { Delivery, EventHandler } from './forward/handler.js';
+export type { JournalHandlerOptions } from './forward/journal-handler.js';
+export type { HandlerFactory } from './forward/registry.js';
+export type { WebhookHandlerOptions } from './forward/webhook-handler.js';
 export type { AppendEvent, EventsQuery, JournalClientOptions, JournalInfo, LogLevelName } from './journal-client.js';
 export type { JournalConsumerEvents, JournalConsumerOptions, JournalResponse } from './journal-consumer.js';
 export type { EventEntryInit } from './journal-event.js';
