@@ -15,6 +15,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   schema: { summary: 'register JSON Schemas (add FILE...), or list them (list)', load: () => import('./schema.js') },
   query: { summary: "print a journal's events that match filters (HTTP API)", load: () => import('./query.js') },
   journals: { summary: 'list the journals and their heads (HTTP API)', load: () => import('./journals.js') },
+  forward: { summary: "give a journal's events to handlers (files, webhooks, …)", load: () => import('./forward.js') },
+  export: { summary: "write a journal's events as JSON lines", load: () => import('./export.js') },
+  import: { summary: 'append exported events, or keep their seqs (--preserve)', load: () => import('./import.js') },
 };
 
 const USAGE = `Usage: wsjournal COMMAND [options]

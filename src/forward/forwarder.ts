@@ -51,6 +51,8 @@ export interface ForwarderOptions extends JournalConsumerOptions {
 export interface ForwarderEvents extends JournalConsumerEvents<JournalEvent> {
   /** Every handler has taken the events up to `position` (the checkpoint is written later, per `checkpointInterval`). */
   forwarded: [position: CheckpointPosition];
+  /** Every handler has taken the history (the events stored when the stream started); live events follow. */
+  caughtUp: [];
 }
 
 /** The position is written after this many events even if `checkpointInterval` has not passed. */
@@ -65,7 +67,7 @@ const CHECKPOINT_EVENTS = 5000;
  * through the idempotency key (`journal:seq`) can store it once.
  *
  * History is delivered as it arrives (`bufferHistory` defaults to false here), in bounded
- * memory. Read a forwarder through its handlers only: not with `poll`, a callback or an
+ * memory; `'caughtUp'` says when every handler has it (`includeSentinel` has no effect). Read a forwarder through its handlers only: not with `poll`, a callback or an
  * iterator. `stop()` ends the stream and any send in progress, writes the checkpoint, then
  * emits `'end'`; `close()` also closes the handlers. `lastTimestamp` is the position's: a
  * forwarder started again goes on from it.
@@ -141,7 +143,8 @@ export class Forwarder extends JournalConsumer<JournalEvent> {
     const since = Math.max(typeof consumer.since === 'number' ? consumer.since : 0, saved?.timestamp ?? 0);
     return {
       forwarder: { handlers: [...handlers], checkpoint: file, checkpointInterval, retryDelay, maxRetryDelay, deadLetter, maxPageSize },
-      consumer: { bufferHistory: false, ...consumer, since },
+      // The sentinel marks, in delivery order, where history ends: 'caughtUp'.
+      consumer: { bufferHistory: false, ...consumer, since, includeSentinel: true },
       saved,
     };
   }
@@ -236,7 +239,10 @@ export class Forwarder extends JournalConsumer<JournalEvent> {
     const signal = this.#abort.signal;
     try {
       for await (const page of this.pages({ maxPageSize: this.#maxPageSize })) {
-        if (page[0] === sentinel) continue;
+        if (page[0] === sentinel) {
+          this.emit('caughtUp');
+          continue;
+        }
         // How far into the page each handler got: the position moves to where all of them did,
         // also when a stop or a refusal cuts the page short.
         const progress = new Array<number>(this.#handlers.length).fill(0);
