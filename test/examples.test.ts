@@ -210,6 +210,49 @@ describe('examples', () => {
     assert.deepEqual(processed, Array.from({ length: 13 }, (_, n) => n));
   });
 
+  it('experiment appends runs that run-summary routes by run, one summary per run, a failed one included', async () => {
+    // Started first: the runs reach it as live events (or as history, if it subscribes late).
+    const summary = run('run-summary', 'ex-scans', '--max', '3');
+    const experiment = run('experiment', 'ex-scans', '--runs', '3', '--points', '4', '--fail', '2');
+    assert.equal(await experiment.exited(), 0);
+    assert.deepEqual(experiment.lines.map((line) => line.replace(/: [0-9a-f-]{36}$/, ': <id>')), [
+      'run 1 (Fe) started: <id>',
+      'run 1 (Fe) stopped: success',
+      'run 2 (Cu) started: <id>',
+      'run 2 (Cu) stopped: fail (detector stopped answering)',
+      'run 3 (Au) started: <id>',
+      'run 3 (Au) stopped: success',
+      'experiment: 3 runs, 1 failed',
+    ]);
+    assert.equal(await summary.exited(), 0);
+    assert.deepEqual(summary.lines, [
+      'summary Fe success: primary: 4 readings, peak 1010 at 1',
+      'summary Cu fail (detector stopped answering): primary: 2 readings, peak 799 at 0.5',
+      'summary Au success: primary: 4 readings, peak 1030 at 1',
+      'run-summary: 3 runs summarized, 0 orphan events, 0 runs still open',
+    ]);
+    // From history, a second time: the same summaries.
+    const again = run('run-summary', 'ex-scans', '--max', '3');
+    assert.equal(await again.exited(), 0);
+    assert.deepEqual(again.lines, summary.lines);
+  });
+
+  it('webhook-forward posts a journal to its receiver in order, retrying 503s, and goes on from its checkpoint', async () => {
+    await appendNumbered('ex-forward', 'job', 1, 6);
+    const checkpoint = join(dir, 'forward.checkpoint.json');
+    const first = run('webhook-forward', 'ex-forward', '--no-follow', '--checkpoint', checkpoint);
+    assert.equal(await first.exited(), 0, first.stderr);
+    const received = (example: Example) => example.lines.filter((line) => line.startsWith('received '));
+    assert.deepEqual(received(first), [1, 2, 3, 4, 5, 6].map((n) => `received ex-forward:${n} job {"n":${n}}`));
+    assert.match(first.stderr, /HTTP 503.*retrying/);
+    assert.equal(first.lines.at(-1), `webhook-forward: stopped after ex-forward:6, checkpoint in ${checkpoint}`);
+    await appendNumbered('ex-forward', 'job', 7, 3);
+    const second = run('webhook-forward', 'ex-forward', '--no-follow', '--checkpoint', checkpoint);
+    assert.equal(await second.exited(), 0, second.stderr);
+    assert.match(second.lines[0]!, /from after seq 6$/);
+    assert.deepEqual(received(second), [7, 8, 9].map((n) => `received ex-forward:${n} job {"n":${n}}`));
+  });
+
   it('job-consumer lifts jobid out of the context', async () => {
     await server.append('ex-jobs', 'submit', { jobid: 'a1', userid: 5 });
     await server.append('ex-jobs', 'start', { jobid: 'a1' });
