@@ -4,7 +4,7 @@
  * one JSON line per result to stdout and appends it to bench/results/.
  *
  * --quick    smaller counts, the whole run under a minute
- * --only     a comma-separated subset of: replay, live, append, schema, query
+ * --only     a comma-separated subset of: replay, live, append, schema, query, forward
  * --query-events N  the query scenario's journal size (default 1,000,000; quick 100,000)
  * --wsjournal-only  only wsjournal on the embedded store and its baselines (no
  *            Socket.IO, NATS, Redis): for comparing a library change quickly
@@ -14,6 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { append } from './append.js';
+import { forward } from './forward.js';
 import { live } from './live.js';
 import { log, type ScenarioContext } from './lib/scenario.js';
 import { Recorder } from './lib/results.js';
@@ -23,7 +24,7 @@ import { query } from './query.js';
 import { replay } from './replay.js';
 import { schema } from './schema.js';
 
-const SCENARIOS = { replay, live, append, schema, query } as const;
+const SCENARIOS = { replay, live, append, schema, query, forward } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 const { values } = parseArgs({

@@ -96,8 +96,9 @@ export class Forwarder extends JournalConsumer<JournalEvent> {
   #lastSave = performance.now();
   #sinceSave = 0;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Checkpoint writes, one after another. */
-  #saving: Promise<void> = Promise.resolve();
+  /** The checkpoint write running, if any, and whether another was asked for meanwhile. */
+  #saving: Promise<void> | undefined;
+  #saveAgain = false;
   /** Aborted by `stop()`: every send and retry wait in progress gives up. */
   #abort = new AbortController();
   /** The delivery loop, while it runs; and whether `start()` wants one. */
@@ -256,7 +257,8 @@ export class Forwarder extends JournalConsumer<JournalEvent> {
         }
         const failed = results.find((result) => result.status === 'rejected');
         if (failed !== undefined) throw failed.reason;
-        if (this.#sinceSave >= CHECKPOINT_EVENTS || performance.now() - this.#lastSave >= this.#checkpointMs) await this.#save();
+        // The write goes on beside the deliveries: they need not wait for the disk.
+        if (this.#sinceSave >= CHECKPOINT_EVENTS || performance.now() - this.#lastSave >= this.#checkpointMs) this.#save();
         else this.#scheduleSave();
       }
     } catch (error) {
@@ -265,7 +267,8 @@ export class Forwarder extends JournalConsumer<JournalEvent> {
     } finally {
       clearTimeout(this.#saveTimer);
       this.#saveTimer = undefined;
-      await this.#save();
+      while (this.#saving) await this.#saving;
+      await this.#write();
       const deadLetter = this.#deadLetter;
       this.#deadLetter = undefined;
       await deadLetter?.close().catch(() => {});
@@ -372,14 +375,22 @@ export class Forwarder extends JournalConsumer<JournalEvent> {
     const wait = Math.max(0, this.#lastSave + this.#checkpointMs - performance.now());
     this.#saveTimer = setTimeout(() => {
       this.#saveTimer = undefined;
-      void this.#save();
+      this.#save();
     }, wait);
   }
 
-  /** Writes the position (once every handler has flushed), after any write in progress. */
-  #save(): Promise<void> {
-    this.#saving = this.#saving.then(() => this.#write());
-    return this.#saving;
+  /** Starts a checkpoint write, or, while one runs, asks for one more after it: never two at once, never a queue. */
+  #save(): void {
+    if (this.#saving !== undefined) {
+      this.#saveAgain = true;
+      return;
+    }
+    this.#saving = this.#write().finally(() => {
+      this.#saving = undefined;
+      if (!this.#saveAgain) return;
+      this.#saveAgain = false;
+      this.#save();
+    });
   }
 
   async #write(): Promise<void> {

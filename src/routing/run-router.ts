@@ -36,9 +36,10 @@ export interface RunRouterOptions<E extends JournalEvent = JournalEvent> {
    */
   orphan?: (event: E) => unknown;
   /**
-   * Runs open at once, at most. Opening one more evicts the run that has gone longest
-   * without an event (least recently used): its callbacks are dropped, `onEvict` is told,
-   * and its later events go to `orphan`. A run whose stop never comes so costs memory only
+   * Runs open at once, at most. Opening one more evicts a run that has gone long without
+   * an event (least recently used, by the second-chance rule: the oldest run with no event
+   * since eviction last passed over it): its callbacks are dropped, `onEvict` is told, and
+   * its later events go to `orphan`. A run whose stop never comes so costs memory only
    * until newer runs push it out. @default 1000
    */
   maxOpenRuns?: number;
@@ -50,6 +51,8 @@ export interface RunRouterOptions<E extends JournalEvent = JournalEvent> {
 
 interface OpenRun<E extends JournalEvent> {
   readonly start: E;
+  /** Set by each event of the run, cleared as eviction passes over it: its second chance. */
+  recent: boolean;
   readonly callbacks: readonly RunCallback<E>[];
   readonly subfactories: readonly DescriptorFactory<E>[];
   /** Descriptor id → the callbacks its sub-factories made, oldest descriptor first. */
@@ -94,10 +97,11 @@ export class RunRouter<E extends JournalEvent = JournalEvent> {
   readonly #onEvict: ((start: E) => void) | undefined;
   readonly #maxOpenRuns: number;
   readonly #maxDescriptors: number;
-  /** Open runs by id, least recently used first: a run is moved to the end by each of its events. */
+  /**
+   * Open runs by id, oldest first. An event marks its run `recent` rather than moving it to
+   * the end, which would cost a delete and a set per event; eviction moves marked runs then.
+   */
   readonly #runs = new Map<unknown, OpenRun<E>>();
-  /** The id of the run at the end of `#runs`, whose events need no move. */
-  #newest: unknown = undefined;
 
   constructor(factories: readonly RunFactory<E>[], options: RunRouterOptions<E> = {}) {
     if (!Array.isArray(factories) || factories.some((factory) => typeof factory !== 'function')) {
@@ -130,14 +134,9 @@ export class RunRouter<E extends JournalEvent = JournalEvent> {
     if (run === undefined) return this.#orphan?.(event);
     if (event.name === this.#stopName) {
       this.#runs.delete(id);
-      if (this.#newest === id) this.#newest = undefined;
       return this.#deliver(run, event, [...run.descriptors.values()]);
     }
-    if (this.#newest !== id) {
-      this.#runs.delete(id);
-      this.#runs.set(id, run);
-      this.#newest = id;
-    }
+    run.recent = true;
     if (event.name === this.#descriptorName) return this.#describe(run, event);
     if (run.descriptors.size === 0) return callEach(run.callbacks, event);
     const descriptor = run.descriptors.get(event.context[this.#descriptorName]);
@@ -158,17 +157,25 @@ export class RunRouter<E extends JournalEvent = JournalEvent> {
       this.#runs.delete(id);
       this.#onEvict?.(replaced.start);
     }
-    if (this.#runs.size >= this.#maxOpenRuns) this.#evictOldest();
-    this.#runs.set(id, { start, callbacks, subfactories, descriptors: new Map() });
-    this.#newest = id;
+    if (this.#runs.size >= this.#maxOpenRuns) this.#evict();
+    this.#runs.set(id, { start, recent: false, callbacks, subfactories, descriptors: new Map() });
     return callEach(callbacks, start);
   }
 
-  #evictOldest(): void {
-    const [id, run] = this.#runs.entries().next().value!;
-    this.#runs.delete(id);
-    if (this.#newest === id) this.#newest = undefined;
-    this.#onEvict?.(run.start);
+  /** Evicts the oldest run with no event since eviction last passed over it (second chance). */
+  #evict(): void {
+    for (const [id, run] of this.#runs) {
+      if (run.recent) {
+        // Its second chance: to the end, unmarked. A full pass unmarks every run, so this ends.
+        run.recent = false;
+        this.#runs.delete(id);
+        this.#runs.set(id, run);
+        continue;
+      }
+      this.#runs.delete(id);
+      this.#onEvict?.(run.start);
+      return;
+    }
   }
 
   /** A descriptor event: the run's callbacks get it, then the callbacks its sub-factories make get the start and it. */
