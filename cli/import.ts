@@ -18,6 +18,8 @@ const BATCH_SIZE = 500;
 const MAX_IN_FLIGHT = 4;
 /** Failed reconnect attempts in a row before a dropped connection is given up on. */
 const MAX_RECONNECT_ATTEMPTS = 10;
+/** The longest line read, in UTF-16 units: far above any event a server takes (64 KiB by default). */
+const MAX_LINE = 16 * 1024 * 1024;
 
 const USAGE = `Usage: wsjournal import JOURNAL [--preserve] [options] < FILE.jsonl
 
@@ -190,6 +192,11 @@ async function importLines(
     const parts = (rest + chunk).split('\n');
     rest = parts.pop()!;
     for (const part of parts) await onLine(part);
+    if (rest.length > MAX_LINE) {
+      await send();
+      await queue.onIdle();
+      throw new CliError(`line ${lineNo + 1} is longer than ${MAX_LINE} characters; ${summary()} from the lines before it`);
+    }
   }
   if (rest !== '') await onLine(rest);
   await send();

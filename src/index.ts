@@ -30,7 +30,7 @@ export type { Channel, JournalConnectionOptions, WebSocketInstance, WebSocketLik
 export type { DefinedEvent, EventDefinition, TypedEvent } from './define-event.js';
 export type { ErrorDetail } from './errors.js';
 export type { CheckpointPosition } from './forward/checkpoint.js';
-export type { ForwarderOptions } from './forward/forwarder.js';
+export type { ForwarderEvents, ForwarderOptions } from './forward/forwarder.js';
 export type { Delivery, EventHandler } from './forward/handler.js';
 export type { JournalHandlerOptions } from './forward/journal-handler.js';
 export type { HandlerFactory } from './forward/registry.js';

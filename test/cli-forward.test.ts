@@ -78,6 +78,22 @@ describe('wsjournal forward', () => {
     assert.deepEqual((await readAll(h.server.store, 'jobs.refused')).map((event) => (JSON.parse(event.json) as { context: { seq: number } }).context.seq), [3]);
   });
 
+  it('stops with status 1 when the reader of its standard output goes away', async (t) => {
+    const h = await Harness.start(t);
+    const producer = h.producer('jobs');
+    for (let n = 0; n < 20; n++) await producer.appendMany(range(1, 500).map((i) => ({ name: 'job', context: { n: n * 500 + i } })));
+    const child = spawn(process.execPath, [CLI, 'forward', 'jobs', '--url', h.url, '--to', 'stdout'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WSJOURNAL_TOKEN: '' } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 20_000, 'forward to stop').catch((error: unknown) => {
+      child.kill('SIGKILL');
+      throw error;
+    });
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /standard output is closed/);
+  });
+
   it('refuses bad usage with status 2, and an unreachable server with status 1', async () => {
     const none = await cli(['forward', 'jobs']);
     assert.equal(none.code, 2);

@@ -5,6 +5,9 @@
 import { readTextFileSync, writeFileAtomic } from '#platform';
 import { ErrorCode, JournalError } from '../errors.js';
 
+/** A checkpoint is a line of JSON; a larger file is not one. */
+const MAX_CHECKPOINT_BYTES = 64 * 1024;
+
 /** An event's position in its journal. */
 export interface CheckpointPosition {
   readonly seq: number;
@@ -28,7 +31,7 @@ export class Checkpoint {
   read(): CheckpointPosition | undefined {
     let text: string | undefined;
     try {
-      text = readTextFileSync(this.path);
+      text = readTextFileSync(this.path, MAX_CHECKPOINT_BYTES);
     } catch (error) {
       throw new JournalError(ErrorCode.INVALID_CHECKPOINT, `cannot read the checkpoint ${this.path}: ${(error as Error).message}`, { cause: error });
     }

@@ -1,7 +1,7 @@
 /** The `stdout` handler: each event as a line on standard output. */
 import { writeStdout } from '#platform';
 import type { JournalEvent } from '../journal-event.js';
-import type { EventHandler } from './handler.js';
+import { refused, type EventHandler } from './handler.js';
 
 /**
  * Writes each event to standard output (the console in a browser) as a line of JSON, or,
@@ -19,13 +19,13 @@ export class StdoutHandler implements EventHandler {
   }
 
   send(event: JournalEvent): Promise<void> {
-    return writeStdout(`${this.#line(event)}\n`);
+    return write(`${this.#line(event)}\n`);
   }
 
   sendBatch(events: readonly JournalEvent[]): Promise<void> {
     let text = '';
     for (const event of events) text += `${this.#line(event)}\n`;
-    return writeStdout(text);
+    return write(text);
   }
 
   encodeConfig(): string {
@@ -34,5 +34,14 @@ export class StdoutHandler implements EventHandler {
 
   #line(event: JournalEvent): string {
     return this.format === 'json' ? JSON.stringify(event) : event.toString();
+  }
+}
+
+/** Writes to standard output; once it is closed (a reader that went away), nothing can take an event: refused for good. */
+async function write(text: string): Promise<void> {
+  try {
+    await writeStdout(text);
+  } catch (error) {
+    throw refused(`standard output is closed: ${(error as Error).message}`, error);
   }
 }

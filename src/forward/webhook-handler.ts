@@ -55,7 +55,7 @@ export class WebhookHandler implements EventHandler {
     const headers: Record<string, string> = { ...this.#headers, 'content-type': 'application/json' };
     if (delivery !== undefined && event.seq !== undefined) headers['idempotency-key'] = eventKey(delivery.journal, event.seq);
     const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const signal = delivery?.signal === undefined ? timeout : AbortSignal.any([delivery.signal, timeout]);
+    const signal = delivery?.signal === undefined ? timeout : anySignal(delivery.signal, timeout);
     const what = `POST ${this.url}${headers['idempotency-key'] === undefined ? '' : ` (${headers['idempotency-key']})`}`;
     let response: Response;
     try {
@@ -84,4 +84,15 @@ function describe(error: unknown): string {
   const detail = cause?.code ?? cause?.message;
   const message = error instanceof Error ? error.message : String(error);
   return detail === undefined ? message : `${message} (${detail})`;
+}
+
+/** Aborted when either is (`AbortSignal.any`, where the runtime has it: Node.js 20.3 and later). */
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const controller = new AbortController();
+  for (const signal of [a, b]) {
+    if (signal.aborted) controller.abort(signal.reason);
+    else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  }
+  return controller.signal;
 }

@@ -40,7 +40,7 @@ export function writeFileAtomic(_path: string, _text: string): Promise<void> {
   return Promise.reject(unsupported('a forwarder checkpoint'));
 }
 
-export function readTextFileSync(_path: string): string | undefined {
+export function readTextFileSync(_path: string, _maxBytes: number): string | undefined {
   throw unsupported('a forwarder checkpoint');
 }
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 
@@ -124,14 +124,17 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   }
 }
 
-/** The text of the file at `path`, or undefined when there is none. */
-export function readTextFileSync(path: string): string | undefined {
+/** The text of the file at `path`, or undefined when there is none; a file over `maxBytes` is refused. */
+export function readTextFileSync(path: string, maxBytes: number): string | undefined {
+  let size: number;
   try {
-    return readFileSync(path, 'utf8');
+    size = statSync(path).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  if (size > maxBytes) throw new RangeError(`${path} is ${size} bytes, more than the ${maxBytes} expected`);
+  return readFileSync(path, 'utf8');
 }
 
 /** Writes `text` to standard output; resolves once the stream can take more (its 'drain'). */
