@@ -7,7 +7,7 @@ import PQueue from 'p-queue';
 import { EventLogConsumer } from '../src/event-log-consumer.js';
 import type { JournalConnection } from '../src/connection.js';
 import { JournalProducer, type NewEvent } from '../src/journal-producer.js';
-import type { Head } from '../src/protocol.js';
+import { isSchemaRef, type Head } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
 import { checkArgument, checkPositionals, CliError, parseCommandLine, type Command } from './args.js';
 import { CliConnection, DEFAULT_URL, tokenOption } from './io.js';
@@ -27,8 +27,9 @@ Reads one event per line, {"name","timestamp","context","seq"} as "wsjournal
 export" writes them, and appends them to JOURNAL in order, in batches of
 ${BATCH_SIZE}. Blank lines are skipped. Prints a count to standard error.
 
-Without --preserve, each event is appended anew: its name and context are
-kept, and the server gives it the next seq and a new timestamp.
+Without --preserve, each event is appended anew: its name, context and
+schema (if it names one, which must be registered on the server) are kept,
+and the server gives it the next seq and a new timestamp.
 
 With --preserve, each event keeps its seq and timestamp, so that the journal
 is the same one on another store (wsjournal export on one server, then
@@ -214,10 +215,11 @@ function parseEntry(line: string, preserve: boolean): NewEvent {
     throw new Error(`not valid JSON (${(error as Error).message})`);
   }
   if (!isPlainObject(value)) throw new Error('expected a JSON object like {"name":"submit","timestamp":1700000000.5,"context":{"id":1},"seq":1}');
-  const { name, context, seq, timestamp } = value;
+  const { name, context, schema, seq, timestamp } = value;
   if (typeof name !== 'string' || name === '') throw new Error('"name" must be a non-empty string');
   if (context !== undefined && !isPlainObject(context)) throw new Error('"context" must be a JSON object');
-  const event: NewEvent = context === undefined ? { name } : { name, context };
+  if (schema !== undefined && !isSchemaRef(schema)) throw new Error('"schema" must be {"id","version"}: a URI or URN, and a positive integer');
+  const event: NewEvent = { name, ...(context === undefined ? {} : { context }), ...(schema === undefined ? {} : { schema }) };
   if (!preserve) return event;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw new Error('"seq" must be a positive integer (--preserve keeps it)');
   if (typeof timestamp !== 'number' || !(timestamp > 0 && timestamp < Infinity)) throw new Error('"timestamp" must be a number of seconds (--preserve keeps it)');

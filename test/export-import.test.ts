@@ -53,7 +53,14 @@ interface Entry {
 
 const parse = (text: string): Entry[] => text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Entry);
 
-/** Events with contexts of every JSON kind (and a key named `__proto__`), in batches of different sizes. */
+/** The schema every third event of `populate` names: the servers they are imported into must know it. */
+const JOB_SCHEMA = { $id: 'urn:test:moved-job', version: 1, type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] };
+const JOB_REF = { id: JOB_SCHEMA.$id, version: JOB_SCHEMA.version };
+
+/**
+ * Events with contexts of every JSON kind (and a key named `__proto__`), every third naming
+ * a schema, in batches of different sizes.
+ */
 async function populate(server: JournalServer, journal: string, count: number): Promise<void> {
   let n = 0;
   while (n < count) {
@@ -61,7 +68,7 @@ async function populate(server: JournalServer, journal: string, count: number): 
     const batch = Array.from({ length: size }, () => {
       n++;
       const contextJson = `{"n":${n},"text":${JSON.stringify(`line\n"${n}" ✓`)},"nested":{"list":[${n},null,true,1.5]}${n % 7 === 0 ? ',"__proto__":"own"' : ''}}`;
-      return { name: n % 5 === 0 ? 'ünïcødé ✓' : 'job', contextJson };
+      return { name: n % 5 === 0 ? 'ünïcødé ✓' : 'job', contextJson, ...(n % 3 === 0 ? { schema: JOB_REF } : {}) };
     });
     await server.store.append(journal, batch);
   }
@@ -87,8 +94,9 @@ describe('wsjournal export and import', () => {
     assert.match(bad.stderr, /--until must not be before --since/);
   });
 
-  it('imports anew: names and contexts kept, new seqs and timestamps, also into a journal that has events', async (t) => {
+  it('imports anew: names, contexts and schemas kept, new seqs and timestamps, also into a journal that has events', async (t) => {
     const h = await Harness.start(t);
+    await h.server.registerSchema(JOB_SCHEMA);
     await populate(h.server, 'source', 12);
     await h.server.append('target', 'already', {});
     const exported = await cli(['export', 'source', '--url', h.url]);
@@ -97,7 +105,9 @@ describe('wsjournal export and import', () => {
     assert.match(imported.stderr, /imported 12 events into target \(seq 2-13\)/);
     const target = (await readAll(h.server.store, 'target')).map((event) => JSON.parse(event.json) as Entry);
     const source = parse(exported.stdout);
-    assert.deepEqual(target.slice(1).map((entry) => [entry.name, entry.context]), source.map((entry) => [entry.name, entry.context]));
+    const shape = (entry: Entry & { schema?: unknown }) => [entry.name, entry.context, entry.schema];
+    assert.deepEqual(target.slice(1).map(shape), source.map(shape));
+    assert.ok(source.some((entry) => (entry as Entry & { schema?: unknown }).schema !== undefined));
     assert.deepEqual(target.map((entry) => entry.seq), Array.from({ length: 13 }, (_, i) => i + 1));
     assert.ok(target[1]!.timestamp > source.at(-1)!.timestamp, 'new timestamps');
   });
@@ -165,6 +175,7 @@ await withRedis('moving a journal between stores', 'test/export-import.test.ts',
   async function serve(t: TestContext, store: LmdbStore | RedisStore): Promise<JournalServer> {
     const server = new JournalServer({ port: 0, store });
     await server.listen();
+    await server.registerSchema(JOB_SCHEMA);
     t.after(async () => {
       await server.close();
       await store.close();
@@ -194,6 +205,7 @@ await withRedis('moving a journal between stores', 'test/export-import.test.ts',
       const original = parse(fromLmdb.stdout);
       assert.equal(original.length, 1234);
       assert.ok(Object.hasOwn(original[6]!.context, '__proto__'), 'a context key named __proto__ is among them');
+      assert.deepEqual((original[2] as Entry & { schema?: unknown }).schema, JOB_REF, 'events that name a schema are among them');
       assert.deepEqual(parse(fromRedis.stdout), original);
       assert.deepEqual(parse(roundTrip.stdout), original);
       assert.equal(roundTrip.stdout, fromLmdb.stdout, 'byte for byte');

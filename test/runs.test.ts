@@ -65,6 +65,21 @@ describe('runs from a producer', () => {
     assert.equal(theirs[2]!.context['reason'], undefined);
   });
 
+  it("checks a run's event against the schema it names, with run and seq_num in its context", async (t) => {
+    const { h, producer } = await setup(t);
+    await h.server.registerSchema({ $id: 'urn:test:reading', version: 1, type: 'object', properties: { det: { type: 'integer' }, run: { type: 'string' }, seq_num: { type: 'integer' } }, required: ['det', 'run', 'seq_num'], additionalProperties: false });
+    const run = await producer.startRun();
+    const schema = { id: 'urn:test:reading', version: 1 };
+    await run.append('event', { det: 42 }, { schema });
+    await assert.rejects(run.append('event', { det: 'high' }, { schema }), { code: 'SCHEMA_VIOLATION' });
+    await assert.rejects(run.append('event', { det: 1 }, { schema: { id: 'urn:test:unknown', version: 1 } }), { code: 'UNKNOWN_SCHEMA' });
+    await run.stop();
+    const all = await entries(h, 'runs');
+    const events = all.filter((entry) => entry.name === 'event') as (Entry & { schema?: unknown })[];
+    assert.deepEqual(events.map((entry) => [entry.context, entry.schema]), [[{ det: 42, run: run.id, seq_num: 1 }, schema]]);
+    assert.equal(all.at(-1)!.context['num_events'], 1, 'refused events are not counted');
+  });
+
   it('takes the run id from metadata.run when given', async (t) => {
     const { h, producer } = await setup(t);
     const run = await producer.startRun({ run: 'scan-0042' });

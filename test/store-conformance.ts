@@ -397,8 +397,10 @@ function registerPreserve(withStore: WithStore): void {
     assert.deepEqual(await readAll(store, 'j'), stored);
     assert.deepEqual(await store.read('j', 1000.5, 10), stored.slice(2));
     assert.deepEqual(await store.head('j'), { seq: 9, timestamp: 1001 });
-    const more = await store.append('j', positioned([[10, 1001.000001], [11, 2000]]), { preserve: true });
+    const named = { name: 'moved', context: { i: 0 }, seq: 10, timestamp: 1001.000001, schema: { id: 'urn:test:moved', version: 2 } };
+    const more = await store.append('j', [named, ...positioned([[11, 2000]])], { preserve: true });
     assert.deepEqual(seqs(more), [10, 11]);
+    assert.deepEqual(JSON.parse(more[0]!.json), { name: 'moved', timestamp: 1001.000001, context: { i: 0 }, seq: 10, schema: { id: 'urn:test:moved', version: 2 } }, 'a preserved event keeps its schema');
     // An ordinary append goes on from the head: the next seq, and a timestamp past it.
     const [next] = await store.append('j', events(1, 'after'));
     assert.equal(next!.seq, 12);

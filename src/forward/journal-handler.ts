@@ -31,7 +31,8 @@ const FOR_GOOD: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Appends each event (its name and context) to a journal on another server, each in a batch
+ * Appends each event (its name, context, and schema if it names one, which the other server
+ * must know) to a journal on another server, each in a batch
  * of its own keyed `journal:seq` (the source journal and the event's seq), so that an event
  * sent again after a forwarder's restart is stored once (the server remembers a journal's
  * last 10,000 batch keys). Events of a batch are sent together and stored in order.
@@ -84,7 +85,7 @@ export class JournalHandler implements EventHandler {
     const options = delivery !== undefined && event.seq !== undefined ? { key: eventKey(delivery.journal, event.seq) } : {};
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const appended = this.#producer.appendMany([{ name: event.name, context: event.context }], options);
+      const appended = this.#producer.appendMany([{ name: event.name, context: event.context, ...(event.schema === undefined ? {} : { schema: event.schema }) }], options);
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new JournalError(ErrorCode.TIMEOUT, `no acknowledgement within ${this.#timeoutMs / 1000} s`)), this.#timeoutMs);
       });

@@ -6,7 +6,7 @@
  */
 import { fileDigest, type FileDigest } from '#platform';
 import { ErrorCode, JournalError } from '../errors.js';
-import type { AppendResult, JournalProducer } from '../journal-producer.js';
+import type { AppendOptions, AppendResult, JournalProducer } from '../journal-producer.js';
 import { isPlainObject } from '../validate.js';
 
 /** How a run ended: `success`, `fail` (an error), or `abort` (left open, or stopped on purpose). */
@@ -99,16 +99,17 @@ export class Run implements AsyncDisposable {
   }
 
   /**
-   * Appends an event of the run: its context gets `run` and the next `seq_num`. `start` and
-   * `stop` are the run's own (`startRun()`, `stop()`) and are refused here.
+   * Appends an event of the run: its context gets `run` and the next `seq_num` (`options`
+   * as `producer.append`'s: a `schema` to check it against). `start` and `stop` are the
+   * run's own (`startRun()`, `stop()`) and are refused here.
    */
-  append(name: string, context: object = {}): Promise<AppendResult> {
+  append(name: string, context: object = {}, options: AppendOptions = {}): Promise<AppendResult> {
     if (this.#stopping) return Promise.reject(this.#stoppedError('append'));
     if (name === 'start' || name === 'stop') {
       return Promise.reject(new JournalError(ErrorCode.INVALID_EVENT, `a run's ${name} event is appended by ${name === 'start' ? 'startRun()' : 'run.stop()'}`));
     }
     if (!isPlainObject(context)) return Promise.reject(new JournalError(ErrorCode.INVALID_EVENT, 'context must be a plain object'));
-    const appended = this.#producer.append(name, { ...context, run: this.id, seq_num: ++this.#seqNum });
+    const appended = this.#producer.append(name, { ...context, run: this.id, seq_num: ++this.#seqNum }, options);
     return this.#track(appended.then((result) => {
       this.#stored++;
       return result;
