@@ -138,9 +138,11 @@ export class RunRouter<E extends JournalEvent = JournalEvent> {
     }
     run.recent = true;
     if (event.name === this.#descriptorName) return this.#describe(run, event);
-    if (run.descriptors.size === 0) return callEach(run.callbacks, event);
+    const first = callEach(run.callbacks, event);
+    if (run.descriptors.size === 0) return first;
     const descriptor = run.descriptors.get(event.context[this.#descriptorName]);
-    return this.#deliver(run, event, descriptor === undefined ? [] : [descriptor]);
+    if (descriptor === undefined) return first;
+    return first === undefined ? callEach(descriptor, event) : first.then(() => callEach(descriptor, event));
   };
 
   #open(id: string | number, start: E): unknown {
