@@ -37,14 +37,14 @@
  * reads as zeros. Length framing alone would accept such a record, its
  * lengths and final newline intact, with zeros inside a value.
  *
- * One log per directory: its LOCK file (server/dir-lock.ts) keeps a second
+ * One log per directory: its LOCK file (src/dir-lock.ts) keeps a second
  * process, or a second log in this one, out while the owner lives.
  */
 import { closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeDecimal } from './decimal.js';
-import { lock, unlock } from './dir-lock.js';
+import { lock, unlock } from '../src/dir-lock.js';
 
 /** One append as LMDB will store it. */
 export interface WalRecord {

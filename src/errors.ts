@@ -87,6 +87,10 @@ export const ErrorCode = {
   EVENT_REFUSED: 'EVENT_REFUSED',
   /** A forwarder's checkpoint file that cannot be read, or that belongs to another journal. */
   INVALID_CHECKPOINT: 'INVALID_CHECKPOINT',
+  /** A JournalLogger's spool directory is held by another logger (in this process or another). */
+  SPOOL_LOCKED: 'SPOOL_LOCKED',
+  /** A JournalLogger's spool directory cannot be opened, read or written. */
+  SPOOL_ERROR: 'SPOOL_ERROR',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -163,15 +163,37 @@ export class JournalProducer implements Channel {
     if (this.#shared.connection.isClosed) {
       return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
     }
-    let body: string;
+    const { key, preserve = false } = options;
+    let encoded: string;
     try {
-      const { key, preserve = false } = options;
       checkAppendOptions(key, preserve);
-      const keyJson = key === undefined ? `"${this.#keyPrefix}${++this.#batches}"` : JSON.stringify(key);
-      body = `,"journal":${JSON.stringify(this.journal)},"events":[${this.#encode(events, preserve)}],"key":${keyJson}${preserve ? ',"preserve":true' : ''}}`;
+      encoded = this.#encode(events, preserve);
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.#enqueue(encoded, key ?? this.#newKey(), preserve);
+  }
+
+  /**
+   * @internal Appends events already encoded as JSON, `{"name":…,"context":…}` each, as one
+   * atomic batch with the key `key` (which a resend after a crash repeats, so that the server
+   * stores the batch once). For the JournalLogger, which encodes its events itself.
+   */
+  appendEncoded(events: readonly string[], key?: string): Promise<AppendResult[]> {
+    if (this.#closing) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
+    if (this.#shared.connection.isClosed) {
+      return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
+    }
+    return this.#enqueue(events.join(','), key ?? this.#newKey(), false);
+  }
+
+  #newKey(): string {
+    return `${this.#keyPrefix}${++this.#batches}`;
+  }
+
+  /** Sends encoded events as one batch with `key` (and `preserve`), resent with them after a reconnect. */
+  #enqueue(encoded: string, key: string, preserve: boolean): Promise<AppendResult[]> {
+    const body = `,"journal":${JSON.stringify(this.journal)},"events":[${encoded}],"key":${JSON.stringify(key)}${preserve ? ',"preserve":true' : ''}}`;
     let pending!: PendingAppend;
     const result = new Promise<AppendResult[]>((resolve, reject) => {
       pending = { serial: ++this.#serial, body, resolve, reject, id: undefined };

@@ -7,14 +7,30 @@
  * after a reboot or a restart, a pid is often reused, and a pid alone would
  * keep the store closed until someone deleted the file.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import type * as Fs from 'node:fs';
+
+/**
+ * node:fs, got when first needed rather than imported: the client library takes this lock for
+ * a logger's spool, and a browser bundle of the client must not need node:fs.
+ */
+function fs(): typeof Fs {
+  const found = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:fs');
+  if (found === undefined) throw new TypeError('a directory lock needs Node.js (node:fs)');
+  return found as typeof Fs;
+}
+
+const join = (dir: string, name: string): string => `${dir.replace(/[\\/]+$/, '')}/${name}`;
 
 /** The directories this process holds, so a second taker here is refused as well. */
 const HELD = new Set<string>();
 
-/** The boot's id, or undefined where `/proc` has none. */
-const BOOT_ID = readProc('/proc/sys/kernel/random/boot_id')?.trim();
+/** The boot's id, or undefined where `/proc` has none; read once, when a lock is first taken. */
+let bootId: string | null | undefined;
+
+function BOOT(): string | undefined {
+  bootId ??= readProc('/proc/sys/kernel/random/boot_id')?.trim() ?? null;
+  return bootId ?? undefined;
+}
 
 /** Takes `dir`'s LOCK file for this process; a lock left by a process that is gone is taken over. */
 export function lock(dir: string): void {
@@ -22,11 +38,11 @@ export function lock(dir: string): void {
   for (;;) {
     if (HELD.has(dir)) throw lockedError(dir, 'this process');
     try {
-      const fd = openSync(path, 'wx');
+      const fd = fs().openSync(path, 'wx');
       try {
-        writeSync(fd, ownerLine(process.pid));
+        fs().writeSync(fd, ownerLine(process.pid));
       } finally {
-        closeSync(fd);
+        fs().closeSync(fd);
       }
       HELD.add(dir);
       return;
@@ -35,7 +51,7 @@ export function lock(dir: string): void {
     }
     let line: string;
     try {
-      line = readFileSync(path, 'utf8');
+      line = fs().readFileSync(path, 'utf8');
     } catch (error) {
       // Its owner deleted it meanwhile: try again.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
@@ -45,7 +61,7 @@ export function lock(dir: string): void {
     // A pid equal to ours is a previous process's (a restarted container's pid 1, say): HELD knows our own.
     if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isOwnerAlive(owner, line)) throw lockedError(dir, `process ${owner}`);
     try {
-      unlinkSync(path);
+      fs().unlinkSync(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
@@ -56,7 +72,7 @@ export function lock(dir: string): void {
 export function unlock(dir: string): void {
   HELD.delete(dir);
   try {
-    unlinkSync(join(dir, 'LOCK'));
+    fs().unlinkSync(join(dir, 'LOCK'));
   } catch {
     // Already gone: nothing to release.
   }
@@ -65,7 +81,7 @@ export function unlock(dir: string): void {
 /** What the LOCK file says of process `pid`: `<pid>`, or `<pid> <boot id> <start time>` where `/proc` tells them. */
 function ownerLine(pid: number): string {
   const started = startTime(pid);
-  return BOOT_ID === undefined || started === undefined ? String(pid) : `${pid} ${BOOT_ID} ${started}`;
+  return BOOT() === undefined || started === undefined ? String(pid) : `${pid} ${BOOT()} ${started}`;
 }
 
 /**
@@ -75,8 +91,8 @@ function ownerLine(pid: number): string {
 function isOwnerAlive(pid: number, line: string): boolean {
   if (!isAlive(pid)) return false;
   const [, boot, started] = line.trim().split(' ');
-  if (boot === undefined || started === undefined || BOOT_ID === undefined) return true;
-  if (boot !== BOOT_ID) return false;
+  if (boot === undefined || started === undefined || BOOT() === undefined) return true;
+  if (boot !== BOOT()) return false;
   const now = startTime(pid);
   return now === undefined || now === started;
 }
@@ -90,7 +106,7 @@ function startTime(pid: number): string | undefined {
 
 function readProc(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return fs().readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
