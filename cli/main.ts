@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   forward: { summary: "give a journal's events to handlers (files, webhooks, …)", load: () => import('./forward.js') },
   export: { summary: "write a journal's events as JSON lines", load: () => import('./export.js') },
   import: { summary: 'append exported events, or keep their seqs (--preserve)', load: () => import('./import.js') },
+  log: { summary: 'log one event (level, message, fields) as a JournalLogger does', load: () => import('./log.js') },
 };
 
 const USAGE = `Usage: wsjournal COMMAND [options]

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { JournalServer } from '../server/journal-server.js';
+import { MemoryStore } from '../server/memory-store.js';
 import { readAll } from './harness.js';
 import { startServer } from './helpers.js';
 
@@ -251,6 +252,36 @@ describe('examples', () => {
     assert.equal(await second.exited(), 0, second.stderr);
     assert.match(second.lines[0]!, /from after seq 6$/);
     assert.deepEqual(received(second), [7, 8, 9].map((n) => `received ex-forward:${n} job {"n":${n}}`));
+  it('lab-logger logs a workflow with bound context, and loses nothing across a server restart', async () => {
+    const store = new MemoryStore();
+    let lab = await startServer({ store });
+    const port = Number(new URL(lab.url).port);
+    const logger = new Example('lab-logger', ['ex-lab', '--steps', '12', '--interval', '0.05', '--spool', join(dir, 'lab-spool')], lab.url);
+    try {
+      await logger.line('step 3 done');
+      await lab.close();
+      await logger.line('step 8 done');
+      lab = await startServer({ store, port });
+      assert.equal(await logger.exited(20_000), 0);
+    } finally {
+      await lab.close();
+    }
+    assert.equal(logger.lines.at(-1), 'lab-logger: done, 0 events dropped');
+    const stored = (await store.read('ex-lab', 0, 1000)).map((event) => JSON.parse(event.json) as { name: string; context: Record<string, unknown> });
+    assert.ok(stored.every((event) => event.name === 'log' && event.context['source'] === 'liquid-handler' && event.context['node'] === 'ot2-deck-1'));
+    const summary = stored.map(({ context }) => `${String(context['step'] ?? '-')} ${String(context['level'])} ${String(context['message'])}`);
+    const expected = ['- info workflow started'];
+    for (let step = 1; step <= 12; step++) {
+      expected.push(`${step} info step started`);
+      if (step === 3) expected.push('3 warning tip rack low');
+      if (step === 4) expected.push('4 error plate move failed, retrying');
+      expected.push(`${step} debug step finished`);
+    }
+    expected.push('- info workflow finished');
+    assert.deepEqual(summary, expected);
+    const failed = stored.find(({ context }) => context['level'] === 'error')!.context['exception'] as Record<string, any>;
+    assert.equal(failed['message'], 'cannot move plate to deck 2');
+    assert.equal(failed['cause']['code'], 'E_GRIP');
   });
 
   it('job-consumer lifts jobid out of the context', async () => {

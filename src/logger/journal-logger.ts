@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { JournalConnection } from '../connection.js';
-import { ErrorCode, JournalError } from '../errors.js';
+import type { JournalError } from '../errors.js';
 import { JournalProducer } from '../journal-producer.js';
 import { checkJournalName, checkOptionalString, checkOptions, checkPositive, checkUrls, isPlainObject } from '../validate.js';
 import { defaultLineSink, formatLine, type ConsoleFormat, type LineSink } from './console-output.js';
@@ -158,8 +158,6 @@ export class JournalLogger extends EventEmitter<JournalLoggerEvents> {
       lost: 0,
       closing: undefined,
     };
-    // A refused handshake (a wrong token) closes the connection for good: the application hears of it here.
-    if (ownsConnection) connection.on('error', (error) => report(error instanceof JournalError ? error : new JournalError(ErrorCode.CONNECTION_CLOSED, error.message)));
   }
 
   /** Events lost so far: dropped past `maxBuffered` or `spoolMaxBytes`, refused by the server, or left unsent at `close()`. */

@@ -43,7 +43,15 @@ export class MemorySender implements Sender {
     this.#window = Math.min(WINDOW, context.maxBuffered);
     context.connection.on('close', this.#onClose);
     if (context.connection.isClosed) this.#final = true;
-    this.#channel = watchConnection(context.connection, () => this.#schedule(), this.#onClose);
+    this.#channel = watchConnection(
+      context.connection,
+      () => this.#schedule(),
+      (error) => {
+        if (this.#final) return;
+        context.report(error);
+        this.#giveUp();
+      },
+    );
   }
 
   get dropped(): number {

@@ -86,12 +86,12 @@ export class FlushWaiters {
  * request: it only hears when the socket opens, so that a sender hands events over only
  * while the server is there, and when it closes for good.
  */
-export function watchConnection(connection: JournalConnection, onOpen: () => void, onFinal: () => void): Channel {
+export function watchConnection(connection: JournalConnection, onOpen: () => void, onFinal: (error: JournalError) => void): Channel {
   const channel: Channel = {
     onFrame: () => {},
     onOpen,
-    onDisconnect: (_error, final) => {
-      if (final) onFinal();
+    onDisconnect: (error, final) => {
+      if (final) onFinal(error);
     },
   };
   connection.join(channel);

@@ -28,6 +28,8 @@ export class SpoolSender implements Sender {
   #scheduled = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #waiters: { target: number; resolve: () => void }[] = [];
+  /** Waiters released only by acks (or when nothing more can be sent), not by the server going away. */
+  #ackWaiters: { target: number; resolve: () => void }[] = [];
   readonly #channel: Channel;
 
   constructor(context: SenderContext, spool: Spool) {
@@ -37,7 +39,14 @@ export class SpoolSender implements Sender {
     context.connection.on('close', this.#onClosed);
     if (context.connection.isClosed) this.#final = true;
     // Once open, what an earlier logger left in the spool goes first.
-    this.#channel = watchConnection(context.connection, () => this.#schedule(), this.#onClosed);
+    this.#channel = watchConnection(
+      context.connection,
+      () => this.#schedule(),
+      (error) => {
+        if (!this.#final && !this.#closed) context.report(error);
+        this.#onClosed();
+      },
+    );
   }
 
   get dropped(): number {
@@ -72,10 +81,12 @@ export class SpoolSender implements Sender {
 
   async close(timeout: number): Promise<void> {
     if (this.#closed) return;
-    const connection = this.#context.connection;
-    if (!connection.isReconnecting && !connection.isClosed && !this.#final) {
+    // Unlike flush(), close gives a server that is away `timeout` seconds to come back.
+    if (!this.#final && this.#spool.acked < this.#spool.nextLine) {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.flush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout * 1000)))]);
+      const target = this.#spool.nextLine;
+      const acked = new Promise<void>((resolve) => this.#ackWaiters.push({ target, resolve }));
+      await Promise.race([acked, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout * 1000)))]);
       clearTimeout(timer);
     }
     this.#closed = true;
@@ -93,6 +104,9 @@ export class SpoolSender implements Sender {
   readonly #onClosed = (): void => {
     this.#final = true;
     this.#releaseWaiters();
+    const waiters = this.#ackWaiters;
+    this.#ackWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
   };
 
   /** Resolves every flush once the spool is synced: the server is away, and the spool holds the events. */
@@ -179,8 +193,7 @@ export class SpoolSender implements Sender {
       const verdict = classify(error, this.#context.connection);
       if (verdict === 'final') {
         if (!this.#final) this.#context.report(asJournalError(error, 'the connection closed'));
-        this.#final = true;
-        this.#releaseWaiters();
+        this.#onClosed();
         return 'final';
       }
       if (verdict === 'retry') return 'retry';
@@ -202,14 +215,14 @@ export class SpoolSender implements Sender {
     } catch (error) {
       this.#context.report(asJournalError(error, 'the spool could not be written'));
     }
-    if (this.#waiters.length > 0) {
-      const acked = this.#spool.acked;
-      this.#waiters = this.#waiters.filter((waiter) => {
-        if (waiter.target > acked) return true;
-        waiter.resolve();
-        return false;
-      });
-    }
+    const acked = this.#spool.acked;
+    const release = (waiter: { target: number; resolve: () => void }): boolean => {
+      if (waiter.target > acked) return true;
+      waiter.resolve();
+      return false;
+    };
+    if (this.#waiters.length > 0) this.#waiters = this.#waiters.filter(release);
+    if (this.#ackWaiters.length > 0) this.#ackWaiters = this.#ackWaiters.filter(release);
     if (this.#unreported > 0) {
       const count = this.#unreported;
       this.#unreported = 0;
