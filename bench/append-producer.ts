@@ -17,12 +17,14 @@ export interface AppendConfig {
   warmup: number;
   /** Name BENCH_SCHEMA on every event, so that the server validates each context (the server must have it registered). */
   schema?: boolean;
+  /** The producer's `coalesce` option. @default true */
+  coalesce?: boolean;
 }
 
 run(async () => {
-  const { url, total, batch, inFlight, warmup, schema } = config<AppendConfig & { url: string }>();
+  const { url, total, batch, inFlight, warmup, schema, coalesce = true } = config<AppendConfig & { url: string }>();
   const named = schema === true ? { schema: BENCH_SCHEMA_REF } : {};
-  const producer = new JournalProducer(url, JOURNAL);
+  const producer = new JournalProducer(url, JOURNAL, { coalesce });
   /** Appends events `from` to `to` (exclusive), `batch` per append, `inFlight` at a time. */
   const appendRange = (from: number, to: number): Promise<void> =>
     window(Math.ceil((to - from) / batch), inFlight, (n) => {

@@ -1,4 +1,5 @@
 /** Appends events to a journal and resolves once the server has stored them durably. */
+import { AppendCoalescer, type CoalescerLimits } from './append-coalescer.js';
 import { ChurnMap } from './churn-map.js';
 import { JournalConnection, type Channel } from './connection.js';
 import type { z } from 'zod';
@@ -22,6 +23,19 @@ export interface JournalProducerOptions {
    * closes anyway. @default 30
    */
   closeTimeout?: number;
+  /**
+   * Send the appends made in one turn of the event loop (or within `linger`) in
+   * one frame, as one batch the server commits at once, each append still
+   * resolving with its own results; `false` sends each append in a frame of its
+   * own at once. An `appendMany` with a `key` or `preserve` always has a frame
+   * of its own. @default true
+   */
+  coalesce?: boolean;
+  /**
+   * Seconds an append waits for others to share its frame (Kafka's `linger.ms`);
+   * 0 waits for nothing but the end of the current turn. @default 0
+   */
+  linger?: number;
 }
 
 /** Options of one {@link JournalProducer.appendMany} call. */
@@ -83,7 +97,10 @@ interface SharedConnection {
   readonly producers: Set<JournalProducer>;
 }
 
-const KNOWN_OPTIONS = ['token', 'context', 'reconnect', 'closeTimeout'] as const;
+const KNOWN_OPTIONS = ['token', 'context', 'reconnect', 'closeTimeout', 'coalesce', 'linger'] as const;
+
+/** A coalesced frame's limits while the server has not told its own: its defaults, and room for the frame's other fields. */
+const DEFAULT_LIMITS: CoalescerLimits = { maxEvents: 1000, maxBytes: 1024 * 1024 - 1024 };
 
 /**
  * @example
@@ -96,6 +113,9 @@ export class JournalProducer implements Channel {
   #shared: SharedConnection;
   readonly #context: Readonly<Record<string, unknown>>;
   readonly #closeTimeout: number;
+  /** Gathers one turn's appends into one frame; undefined with `coalesce: false`. */
+  readonly #coalescer: AppendCoalescer | undefined;
+  readonly #linger: number;
   /** Appends not yet settled, by serial. */
   readonly #pending = new ChurnMap<number, PendingAppend>();
   /** Appends sent on the current socket, by request id. */
@@ -124,6 +144,15 @@ export class JournalProducer implements Channel {
     }
     this.#context = { ...(options.context as Record<string, unknown> | undefined) };
     this.#closeTimeout = checkPositive(options.closeTimeout ?? 30, 'options.closeTimeout');
+    if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') throw new TypeError('options.coalesce must be a boolean');
+    const linger = options.linger ?? 0;
+    if (typeof linger !== 'number' || Number.isNaN(linger)) throw new TypeError('options.linger must be a number');
+    if (!(linger >= 0) || !Number.isFinite(linger)) throw new RangeError(`options.linger must be a finite number >= 0, got ${linger}`);
+    this.#linger = linger;
+    this.#coalescer =
+      options.coalesce === false
+        ? undefined
+        : new AppendCoalescer((encoded) => this.#enqueue(encoded, this.#newKey(), false), () => DEFAULT_LIMITS, linger);
     if (url instanceof JournalConnection) {
       if (options.token !== undefined || options.reconnect !== undefined) {
         throw new TypeError('options.token and options.reconnect apply only with a URL; set them on the JournalConnection');
@@ -147,14 +176,26 @@ export class JournalProducer implements Channel {
    * `options.schema`, the server checks the context against that registered schema first.
    * Given an {@link EventDefinition} from `defineEvent`, the context is typed and checked by
    * zod before it is sent (`INVALID_EVENT`), and the event names the definition's schema.
+   * The appends of one turn share a frame (see `coalesce`), so single appends cost little
+   * more than batches.
    */
   append<Name extends string, Shape extends z.ZodObject>(definition: EventDefinition<Name, Shape>, context: z.input<Shape>): Promise<AppendResult>;
   append(name: string, context?: object, options?: AppendOptions): Promise<AppendResult>;
-  async append(name: string | EventDefinition, context: object = {}, options: AppendOptions = {}): Promise<AppendResult> {
-    // Anything but a definition goes to appendMany, which refuses a bad name with INVALID_EVENT.
-    const event = isDefinition(name) ? name.event(context as Record<string, unknown>) : { name: name as string, context, ...(options.schema === undefined ? {} : { schema: options.schema }) };
-    const [result] = await this.appendMany([event]);
-    return result!;
+  append(name: string | EventDefinition, context: object = {}, options: AppendOptions = {}): Promise<AppendResult> {
+    let event: NewEvent;
+    let encoded: string;
+    try {
+      // Anything but a definition goes to #encode, which refuses a bad name with INVALID_EVENT.
+      event = isDefinition(name) ? name.event(context as Record<string, unknown>) : { name: name as string, context, ...(options.schema === undefined ? {} : { schema: options.schema }) };
+      if (this.#coalescer === undefined || this.#closing || this.#shared.connection.isClosed) {
+        return this.appendMany([event]).then((results) => results[0]!);
+      }
+      encoded = this.#encode([event], false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The hot path of single appends: resolved with its own result, no array and no await.
+    return this.#coalescer.addOne(encoded);
   }
 
   /** Appends a batch atomically: every event is stored, or none. Each event may name a schema. */
@@ -171,20 +212,31 @@ export class JournalProducer implements Channel {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueue(encoded, key ?? this.#newKey(), preserve);
+    // A batch with a key of its own, or preserved seqs, is a frame of its own, after the gathered ones.
+    if (this.#coalescer === undefined || key !== undefined || preserve) {
+      this.#coalescer?.flush();
+      return this.#enqueue(encoded, key ?? this.#newKey(), preserve);
+    }
+    return this.#coalescer.add(encoded, events.length);
   }
 
   /**
    * @internal Appends events already encoded as JSON, `{"name":…,"context":…}` each, as one
-   * atomic batch with the key `key` (which a resend after a crash repeats, so that the server
-   * stores the batch once). For the JournalLogger, which encodes its events itself.
+   * atomic batch: with `key`, in a frame of its own with that key (which a resend after a crash
+   * repeats, so that the server stores the batch once); without, coalesced like `appendMany`.
+   * For the JournalLogger, which encodes its events itself.
    */
   appendEncoded(events: readonly string[], key?: string): Promise<AppendResult[]> {
     if (this.#closing) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
     if (this.#shared.connection.isClosed) {
       return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
     }
-    return this.#enqueue(events.join(','), key ?? this.#newKey(), false);
+    if (key !== undefined || this.#coalescer === undefined) {
+      // After the appends already gathered, so that the frames leave in call order.
+      this.#coalescer?.flush();
+      return this.#enqueue(events.join(','), key ?? this.#newKey(), false);
+    }
+    return this.#coalescer.add(events.join(','), events.length);
   }
 
   #newKey(): string {
@@ -265,6 +317,8 @@ export class JournalProducer implements Channel {
   }
 
   async #close(): Promise<void> {
+    // Appends still being gathered into a frame go now, and are waited for like the others.
+    this.#coalescer?.flush();
     // Appends waiting for a reconnect would wait for as long as the server is away.
     if (this.#shared.connection.isClosed || this.#shared.connection.isReconnecting) {
       this.#rejectAll(new JournalError(ErrorCode.CLOSED, 'the producer closed before the append was acknowledged'));
@@ -385,7 +439,12 @@ export class JournalProducer implements Channel {
   }
 
   #derive(context: Record<string, unknown>): JournalProducer {
-    const producer = new JournalProducer(this.#shared.connection, this.journal, { context, closeTimeout: this.#closeTimeout });
+    const producer = new JournalProducer(this.#shared.connection, this.journal, {
+      context,
+      closeTimeout: this.#closeTimeout,
+      coalesce: this.#coalescer !== undefined,
+      linger: this.#linger,
+    });
     // The derived producer shares this one's connection, and its ownership of it.
     producer.#shared = this.#shared;
     producer.#root = false;

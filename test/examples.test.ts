@@ -252,6 +252,8 @@ describe('examples', () => {
     assert.equal(await second.exited(), 0, second.stderr);
     assert.match(second.lines[0]!, /from after seq 6$/);
     assert.deepEqual(received(second), [7, 8, 9].map((n) => `received ex-forward:${n} job {"n":${n}}`));
+  });
+
   it('lab-logger logs a workflow with bound context, and loses nothing across a server restart', async () => {
     const store = new MemoryStore();
     let lab = await startServer({ store });
