@@ -17,8 +17,8 @@ interface Entry {
   attempts: number;
 }
 
-/** Events handed to the producer at once, at most: one coalesced frame's worth. */
-const WINDOW = 1000;
+/** Events handed to the producer and not yet acknowledged, at most: a few coalesced frames in flight. */
+const WINDOW = 4000;
 
 export class MemorySender implements Sender {
   readonly #context: SenderContext;

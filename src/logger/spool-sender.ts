@@ -13,7 +13,7 @@ import { asJournalError, classify, retryDelay, watchConnection, type Sender, typ
 import type { Spool, SpoolBatch } from './spool.js';
 
 /** Events per batch at most (the server's default limit is 1000 an append). */
-const BATCH_EVENTS = 500;
+const BATCH_EVENTS = 1000;
 /** Bytes of events per batch at most (the server's default frame limit is 1 MiB). */
 const BATCH_BYTES = 512 * 1024;
 
