@@ -118,6 +118,20 @@ describe('coalesced appends', () => {
     assert.deepEqual(await names(server), ['warm', 'ok1', 'many1', 'many2', 'ok2']);
   });
 
+  it('gives a schema violation to the append that made it, and stores the others of its frame', async () => {
+    const { server, store } = await setup();
+    const ref = await server.registerSchema({ $id: 'urn:test:coalesce', version: 1, type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] });
+    const schema = { id: ref.id, version: ref.version };
+    const p = producer(server.url);
+    await p.append('warm');
+    const outcomes = await Promise.allSettled([p.append('good', { n: 1 }, { schema }), p.append('bad', { n: 'one' }, { schema }), p.append('plain')]);
+    assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected', 'fulfilled']);
+    const violation = (outcomes[1] as PromiseRejectedResult).reason as JournalError & { details?: { path: string }[] };
+    assert.equal(violation.code, ErrorCode.SCHEMA_VIOLATION);
+    assert.equal(violation.details?.[0]?.path, '/n');
+    assert.deepEqual(await names(server), ['warm', 'good', 'plain']);
+  });
+
   it('does not resend the appends of a frame refused as a whole', async () => {
     const { server, store } = await setup();
     const p = producer(server.url);
