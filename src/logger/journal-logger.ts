@@ -132,7 +132,8 @@ export class JournalLogger extends EventEmitter<JournalLoggerEvents> {
     }
     // The spool is opened last: a bad option must not leave it locked.
     const spool = spoolDir === undefined ? undefined : Spool.open(spoolDir, spoolMaxBytes);
-    const producer = new JournalProducer(connection, this.journal);
+    // The sender waits closeTimeout for acks; appends still in flight after that are not waited for again.
+    const producer = new JournalProducer(connection, this.journal, { closeTimeout: Math.min(closeTimeout, 1) });
     this.#bound = new BoundContext({ ...(options.context as Record<string, unknown> | undefined) });
     const report = (error: JournalError): void => {
       this.emit('error', error);
