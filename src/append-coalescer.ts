@@ -48,8 +48,8 @@ const WHOLE_FRAME = new Set<string>([
   ErrorCode.CLOSED,
   ErrorCode.CONNECTION_CLOSED,
   ErrorCode.TIMEOUT,
-  'FORBIDDEN',
-  'OVERLOADED',
+  ErrorCode.FORBIDDEN,
+  ErrorCode.OVERLOADED,
   'APPEND_TIMEOUT',
   'PROTOCOL_ERROR',
 ]);

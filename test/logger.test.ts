@@ -62,6 +62,18 @@ describe('JournalLogger', () => {
     ]);
   });
 
+  it('writes events the HTTP query filters by level', async () => {
+    const journal = await server();
+    const logger = new JournalLogger(journal.url, 'queried', { level: 'debug' });
+    for (const level of ['debug', 'info', 'warning', 'error', 'critical', 'alert'] as const) logger[level](level);
+    await logger.flush();
+    await logger.close();
+    const response = await fetch(`${journal.url.replace('ws:', 'http:')}/v1/journals/queried/events?level=error`);
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { events: { context: { message: string } }[] };
+    assert.deepEqual(body.events.map((event) => event.context.message), ['error', 'critical', 'alert']);
+  });
+
   it('logs nothing below its level: info by default, a name or a number when told', async () => {
     const journal = await server();
     const byDefault = new JournalLogger(journal.url, 'least');

@@ -3,25 +3,19 @@
  * selector. Checks that need no parsing go first; an event's JSON is parsed only when the
  * level or the selector reads its context, once per event.
  */
+import { isLogLevel, LOG_LEVELS } from '../../src/logger/levels.js';
 import type { StoredEvent } from '../store.js';
 import type { EventDocument, Selector } from './selector.js';
 
-/** The levels of the `log` events JournalLogger writes (`context.levelno`). */
-export const LOG_LEVELS: Readonly<Record<string, number>> = Object.freeze({
-  debug: 10,
-  info: 20,
-  warning: 30,
-  error: 40,
-  critical: 50,
-  alert: 60,
-});
+/** The levels of the `log` events JournalLogger writes (`context.levelno`): the client's own table. */
+export { LOG_LEVELS };
 
 /** The name of the events JournalLogger writes. */
 export const LOG_EVENT = 'log';
 
 /** A level by name (`warning`) or number (`30`); undefined when it is neither. */
 export function parseLevel(text: string): number | undefined {
-  const named = Object.hasOwn(LOG_LEVELS, text) ? LOG_LEVELS[text] : undefined;
+  const named = isLogLevel(text) ? LOG_LEVELS[text] : undefined;
   if (named !== undefined) return named;
   if (!/^\d{1,3}$/.test(text)) return undefined;
   return Number(text);

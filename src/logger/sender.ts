@@ -28,14 +28,14 @@ export interface SenderContext {
 }
 
 /** Codes of a refusal that a later resend may not meet: the store or the server was unavailable for a while. */
-const TRANSIENT = new Set<string>([ErrorCode.STORE_UNAVAILABLE, ErrorCode.SHUTTING_DOWN, ErrorCode.TIMEOUT, 'OVERLOADED']);
+const TRANSIENT = new Set<string>([ErrorCode.STORE_UNAVAILABLE, ErrorCode.SHUTTING_DOWN, ErrorCode.TIMEOUT, ErrorCode.OVERLOADED]);
 
 /** What to do with an append that failed: send it again later, give up on everything (the connection is closed for good), or drop it. */
 export function classify(error: unknown, connection: JournalConnection): 'retry' | 'final' | 'refused' {
   if (connection.isClosed) return 'final';
   const code = error instanceof JournalError ? error.code : undefined;
   if (code !== undefined && TRANSIENT.has(code)) return 'retry';
-  if (code === ErrorCode.CLOSED || code === ErrorCode.UNAUTHORIZED || code === 'FORBIDDEN') return 'final';
+  if (code === ErrorCode.CLOSED || code === ErrorCode.UNAUTHORIZED || code === ErrorCode.FORBIDDEN) return 'final';
   return 'refused';
 }
 
