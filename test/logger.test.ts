@@ -289,11 +289,13 @@ describe('JournalLogger', () => {
       pretty.bind({ node: 'n1' }).warning('low tips', { left: 3, note: 'two words' });
       json.info('started', { n: 1 });
       pretty.debug('below the level');
+      pretty.exception('move failed', new Error('cannot move plate', { cause: new Error('gripper timeout') }), { plate: 7 });
     } finally {
       process.stderr.write = write;
     }
     await Promise.all([pretty?.close(), json?.close()]);
-    assert.equal(lines.length, 2);
+    assert.equal(lines.length, 3);
+    assert.match(lines[2]!, /^\S+ ERROR    \[ot2\] move failed plate=7\n    Error: cannot move plate\n        at [^]*\n    \[cause\]: Error: gripper timeout\n        at /);
     assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING  \[ot2\] low tips node=n1 left=3 note="two words"\n$/);
     const printed = JSON.parse(lines[1]!) as Record<string, unknown>;
     assert.match(String(printed['time']), /^\d{4}-.*Z$/);

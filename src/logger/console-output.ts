@@ -42,9 +42,25 @@ export function formatLine(format: 'pretty' | 'json', event: string, now: Date):
   const context = event.slice(event.indexOf('"context":') + 10, -1);
   if (format === 'json') return `{"time":"${time}",${context.slice(1)}`;
   const { level, message, source, levelno: _levelno, ...rest } = JSON.parse(context) as Record<string, unknown>;
+  // An exception's stack, and its causes', go on the lines below, as Node prints them.
+  const exception = rest['exception'];
+  const stack = stackLines(exception);
+  if (stack !== undefined) delete rest['exception'];
   const fields = Object.entries(rest)
     .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`)
     .join(' ');
   const where = typeof source === 'string' ? ` [${source}]` : '';
-  return `${time} ${String(level).toUpperCase().padEnd(8)}${where} ${String(message)}${fields === '' ? '' : ` ${fields}`}`;
+  const line = `${time} ${String(level).toUpperCase().padEnd(8)}${where} ${String(message)}${fields === '' ? '' : ` ${fields}`}`;
+  return stack === undefined ? line : `${line}\n${stack}`;
+}
+
+/** The stack of an `exception` field and of its causes, indented, or undefined when it has none. */
+function stackLines(exception: unknown): string | undefined {
+  const lines: string[] = [];
+  for (let error = exception as { stack?: unknown; cause?: unknown } | undefined, depth = 0; error && depth < 8; depth++) {
+    if (typeof error.stack !== 'string') break;
+    lines.push(`${depth === 0 ? '' : '[cause]: '}${error.stack}`);
+    error = error.cause as typeof error;
+  }
+  return lines.length === 0 ? undefined : lines.join('\n').replace(/^/gm, '    ');
 }
