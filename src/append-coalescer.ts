@@ -14,6 +14,7 @@
  * member as it is, and nothing is resent.
  */
 import { ErrorCode, JournalError } from './errors.js';
+import { utf8Length } from './utf8.js';
 
 /** Where an append landed. */
 interface Result {
@@ -24,7 +25,7 @@ interface Result {
 /** Sends events (JSON texts joined by commas) as one batch; resolves with one result per event. */
 export type SendBatch = (encoded: string, count: number) => Promise<Result[]>;
 
-/** How large one frame may be: events, and bytes of encoded events (UTF-16 units, a lower bound of bytes). */
+/** How large one frame may be: events, and UTF-8 bytes of encoded events. */
 export interface CoalescerLimits {
   readonly maxEvents: number;
   readonly maxBytes: number;
@@ -91,11 +92,13 @@ export class AppendCoalescer {
 
   #add(encoded: string, count: number, one: boolean): Promise<Result[] | Result> {
     const { maxEvents, maxBytes } = this.#limits();
+    // With the comma that joins it to the others.
+    const bytes = utf8Length(encoded) + 1;
     // The batch does not fit beside the gathered ones: they leave first, in order.
-    if (this.#members.length > 0 && (this.#events + count > maxEvents || this.#bytes + encoded.length + 1 > maxBytes)) this.flush();
+    if (this.#members.length > 0 && (this.#events + count > maxEvents || this.#bytes + bytes > maxBytes)) this.flush();
     const result = new Promise<Result[] | Result>((resolve, reject) => this.#members.push({ encoded, count, one, resolve, reject }));
     this.#events += count;
-    this.#bytes += encoded.length + 1;
+    this.#bytes += bytes;
     if (this.#events >= maxEvents || this.#bytes >= maxBytes) this.flush();
     else this.#schedule();
     return result;

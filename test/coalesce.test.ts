@@ -152,6 +152,11 @@ describe('coalesced appends', () => {
     const large = await Promise.all([p.append('l1', { pad }), p.append('l2', { pad }), p.append('l3', { pad })]);
     assert.deepEqual(store.batches.slice(4), [2, 1]);
     assert.deepEqual(large.map((result) => result.seq), [2502, 2503, 2504]);
+    // Sizes are UTF-8 bytes: 200,000 euro signs are 600,000 bytes, and two do not fit in 1 MiB.
+    const euros = '€'.repeat(200_000);
+    const wide = await Promise.all([p.append('w1', { euros }), p.append('w2', { euros })]);
+    assert.deepEqual(store.batches.slice(6), [1, 1]);
+    assert.deepEqual(wide.map((result) => result.seq), [2505, 2506]);
   });
 
   it('waits up to linger for appends of later turns, and coalesce: false sends each alone', async () => {

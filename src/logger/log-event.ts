@@ -6,6 +6,7 @@
  * loop for long.
  */
 import { configure } from 'safe-stable-stringify';
+import { utf8Length } from '../utf8.js';
 
 /** Object nesting kept in fields; deeper objects are written as `"[Object]"`. */
 const MAX_DEPTH = 16;
@@ -125,21 +126,6 @@ export function truncateEvent(
     if (utf8Length(event) <= maxBytes) return event;
   }
   return undefined;
-}
-
-/** The UTF-8 size of `text`, exact (lone surrogates count 3, as the JSON escapes them less). */
-export function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) bytes += 1;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 2;
-      i++;
-    } else bytes += 2;
-  }
-  return bytes;
 }
 
 /** The fields as an object whose errors are plain fields, or undefined when there are none. */
