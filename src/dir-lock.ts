@@ -5,7 +5,8 @@
  * with an error whose code is `ELOCKED`; a lock whose process is gone (after
  * `kill -9`) is taken over. So is a lock whose pid now names another process:
  * after a reboot or a restart, a pid is often reused, and a pid alone would
- * keep the store closed until someone deleted the file.
+ * keep the store closed until someone deleted the file. The embedded store's
+ * write-ahead log and a JournalLogger's spool each take their directory's.
  */
 import type * as Fs from 'node:fs';
 
@@ -24,12 +25,13 @@ const join = (dir: string, name: string): string => `${dir.replace(/[\\/]+$/, ''
 /** The directories this process holds, so a second taker here is refused as well. */
 const HELD = new Set<string>();
 
-/** The boot's id, or undefined where `/proc` has none; read once, when a lock is first taken. */
-let bootId: string | null | undefined;
+/** The boot's id once read (null where `/proc` has none). */
+let knownBootId: string | null | undefined;
 
-function BOOT(): string | undefined {
-  bootId ??= readProc('/proc/sys/kernel/random/boot_id')?.trim() ?? null;
-  return bootId ?? undefined;
+/** The boot's id, or undefined where `/proc` has none; read once, when a lock is first taken. */
+function bootId(): string | undefined {
+  knownBootId ??= readProc('/proc/sys/kernel/random/boot_id')?.trim() ?? null;
+  return knownBootId ?? undefined;
 }
 
 /** Takes `dir`'s LOCK file for this process; a lock left by a process that is gone is taken over. */
@@ -81,7 +83,7 @@ export function unlock(dir: string): void {
 /** What the LOCK file says of process `pid`: `<pid>`, or `<pid> <boot id> <start time>` where `/proc` tells them. */
 function ownerLine(pid: number): string {
   const started = startTime(pid);
-  return BOOT() === undefined || started === undefined ? String(pid) : `${pid} ${BOOT()} ${started}`;
+  return bootId() === undefined || started === undefined ? String(pid) : `${pid} ${bootId()} ${started}`;
 }
 
 /**
@@ -91,8 +93,8 @@ function ownerLine(pid: number): string {
 function isOwnerAlive(pid: number, line: string): boolean {
   if (!isAlive(pid)) return false;
   const [, boot, started] = line.trim().split(' ');
-  if (boot === undefined || started === undefined || BOOT() === undefined) return true;
-  if (boot !== BOOT()) return false;
+  if (boot === undefined || started === undefined || bootId() === undefined) return true;
+  if (boot !== bootId()) return false;
   const now = startTime(pid);
   return now === undefined || now === started;
 }
