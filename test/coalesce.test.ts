@@ -99,6 +99,22 @@ describe('coalesced appends', () => {
     assert.equal(last.seq, 6);
   });
 
+  it('sends a batch with a key of its own in a frame of its own, in call order', async () => {
+    const { server, store } = await setup();
+    const p = producer(server.url);
+    await p.append('warm');
+    const [before, keyed, afterwards] = await Promise.all([
+      p.append('a'),
+      p.appendMany([{ name: 'k1' }, { name: 'k2' }], { key: 'my-batch' }),
+      p.append('c'),
+    ]);
+    assert.deepEqual(store.batches, [1, 1, 2, 1]);
+    assert.deepEqual([before.seq, ...keyed.map((result) => result.seq), afterwards.seq], [2, 3, 4, 5]);
+    // The same key again is stored once.
+    assert.deepEqual((await p.appendMany([{ name: 'k1' }, { name: 'k2' }], { key: 'my-batch' })).map((result) => result.seq), [3, 4]);
+    assert.deepEqual(await names(server), ['warm', 'a', 'k1', 'k2', 'c']);
+  });
+
   it('sends each append of a refused frame alone, so that each gets its own verdict', async () => {
     const { server, store } = await setup({ maxEventSize: 200 });
     const p = producer(server.url);
