@@ -1,0 +1,74 @@
+/** One event in full: its JSON, its time to the microsecond, and the schema it was checked against, if any. */
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { formatIsoMicros, formatTime } from './format.js';
+import type { EventEntry } from './types.js';
+
+export interface EventDetailProps {
+  event: EventEntry;
+  onClose(): void;
+}
+
+export function EventDetail({ event, onClose }: EventDetailProps) {
+  const id = useId();
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [copied, setCopied] = useState(false);
+  const json = JSON.stringify(event, null, 2);
+
+  // Opening an event moves the focus to it, so that a screen reader reads it next.
+  useEffect(() => {
+    heading.current?.focus();
+    setCopied(false);
+  }, [event.seq]);
+
+  return (
+    <aside
+      class="event-detail"
+      aria-labelledby={`${id}-title`}
+      data-testid="event-detail"
+      onKeyDown={(key) => {
+        if (key.key === 'Escape') onClose();
+      }}
+    >
+      <div class="detail-head">
+        <h2 id={`${id}-title`} tabIndex={-1} ref={heading}>
+          Event {event.seq}: {event.name}
+        </h2>
+        <button type="button" class="quiet" onClick={onClose} aria-label="Close the event's details">
+          Close
+        </button>
+      </div>
+      <dl class="facts">
+        <dt>Time</dt>
+        <dd>
+          {formatTime(event.timestamp)} <span class="hint">(this browser's zone)</span>
+        </dd>
+        <dt>UTC</dt>
+        <dd>{formatIsoMicros(event.timestamp)}</dd>
+        <dt>Timestamp</dt>
+        <dd>{event.timestamp}</dd>
+        <dt>Schema</dt>
+        <dd data-testid="event-schema">{event.schema ? `${event.schema.id}, version ${event.schema.version}` : 'none'}</dd>
+      </dl>
+      <h3>JSON</h3>
+      <pre class="json" data-testid="event-json" tabIndex={0} aria-label={`The JSON of event ${event.seq}`}>
+        {json}
+      </pre>
+      <div class="detail-actions">
+        <button
+          type="button"
+          onClick={() => {
+            void navigator.clipboard?.writeText(json).then(
+              () => setCopied(true),
+              () => setCopied(false),
+            );
+          }}
+        >
+          Copy JSON
+        </button>
+        <span role="status" class="hint">
+          {copied ? 'Copied.' : ''}
+        </span>
+      </div>
+    </aside>
+  );
+}

@@ -1,0 +1,28 @@
+/** A small line of recent rates, in plain SVG, with its meaning in words for screen readers. */
+import { formatRate } from './format.js';
+
+export interface SparklineProps {
+  values: readonly number[];
+  /** Seconds between two values, to say how far back the line goes. */
+  interval: number;
+  width?: number;
+  height?: number;
+}
+
+export function Sparkline({ values, interval, width = 120, height = 24 }: SparklineProps) {
+  const peak = values.reduce((max, value) => Math.max(max, value), 0);
+  const current = values[values.length - 1];
+  const label =
+    current === undefined
+      ? 'Rate: measuring'
+      : `Rate over the last ${Math.round(values.length * interval)} s: now ${formatRate(current)}, peak ${formatRate(peak)}`;
+  const step = values.length > 1 ? width / (values.length - 1) : 0;
+  const y = (value: number) => (peak === 0 ? height - 1 : height - 1 - (value / peak) * (height - 2));
+  const points = values.map((value, i) => `${(i * step).toFixed(1)},${y(value).toFixed(1)}`).join(' ');
+  return (
+    <svg class="sparkline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={label}>
+      <title>{label}</title>
+      {values.length > 1 && <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5" />}
+    </svg>
+  );
+}
