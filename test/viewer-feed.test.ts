@@ -116,6 +116,23 @@ describe('JournalFeed', () => {
     assert.equal(source.following, 0, 'closing stops following');
   });
 
+  it('fetches no page before it is opened, and none after it is closed', async () => {
+    const source = new FakeSource();
+    source.append(10);
+    const feed = new JournalFeed('j', {}, source, { pageSize: 5, windowSize: 20 });
+    await feed.loadNewer();
+    await feed.loadOlder();
+    await feed.toStart();
+    assert.equal(source.requests.length, 0);
+    await feed.open();
+    await statusOf(feed, 'live');
+    feed.close();
+    const count = source.requests.length;
+    await feed.loadOlder();
+    await feed.jumpTo({ seq: 1 });
+    assert.equal(source.requests.length, count);
+  });
+
   it('replays a short journal from its start', async () => {
     const source = new FakeSource();
     source.append(10);

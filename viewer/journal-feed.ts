@@ -151,11 +151,12 @@ export class JournalFeed {
    * there: history, the end-of-history line, live events.
    */
   async open(): Promise<void> {
-    const generation = this.#generation;
+    if (this.#status !== 'opening' || this.#loading !== undefined) return;
+    const generation = ++this.#generation;
     this.#loading = 'jump';
     this.#changed();
     const newest = await this.#page({ order: 'desc', limit: this.pageSize + 1 });
-    if (newest === undefined || generation !== this.#generation || this.#status === 'closed') return;
+    if (newest === undefined || generation !== this.#generation) return;
     // The event just before the newest page bounds the replay; with none, the replay is the whole journal.
     const boundary = newest.events.length > this.pageSize ? newest.events[0] : undefined;
     this.window.reset([], boundary === undefined, true);
@@ -187,6 +188,8 @@ export class JournalFeed {
   close(): void {
     if (this.#status === 'closed') return;
     this.#status = 'closed';
+    // Pages still on their way are dropped when they come.
+    this.#generation++;
     this.#follow?.stop();
     this.#follow = undefined;
     this.#abort.abort();
@@ -221,7 +224,7 @@ export class JournalFeed {
   /** Fetches the page before the first event held, when there is one. */
   async loadOlder(): Promise<void> {
     const first = this.window.first;
-    if (this.#loading !== undefined || this.window.atStart || first === undefined || this.#status === 'closed') return;
+    if (this.#loading !== undefined || this.window.atStart || first === undefined || !this.#isOpen()) return;
     const generation = this.#generation;
     this.#loading = 'older';
     this.#changed();
@@ -238,7 +241,7 @@ export class JournalFeed {
 
   /** Fetches the page after the last event held, or takes it from the backlog when that covers it. */
   async loadNewer(): Promise<void> {
-    if (this.#loading !== undefined || this.window.atEnd || this.#status === 'closed') return;
+    if (this.#loading !== undefined || this.window.atEnd || !this.#isOpen()) return;
     const last = this.window.last?.seq ?? 0;
     if (this.#backlogCovers(last)) {
       this.#mergeBacklog();
@@ -260,7 +263,7 @@ export class JournalFeed {
 
   /** Shows the newest events and follows them (End, Resume). */
   async toEnd(): Promise<void> {
-    if (this.#status === 'closed') return;
+    if (!this.#isOpen()) return;
     this.#paused = false;
     this.#following = true;
     if (this.window.atEnd) {
@@ -291,7 +294,7 @@ export class JournalFeed {
 
   /** Shows the journal from its first (matching) event. */
   async toStart(): Promise<void> {
-    if (this.#status === 'closed') return;
+    if (!this.#isOpen()) return;
     this.#stopFollowingForJump();
     const generation = ++this.#generation;
     this.#loading = 'jump';
@@ -312,7 +315,7 @@ export class JournalFeed {
    * at or after it) as the target. Resolves with the event found, if any.
    */
   async jumpTo(target: JumpTarget): Promise<EventEntry | undefined> {
-    if (this.#status === 'closed') return undefined;
+    if (!this.#isOpen()) return undefined;
     this.#stopFollowingForJump();
     const generation = ++this.#generation;
     this.#loading = 'jump';
@@ -335,6 +338,11 @@ export class JournalFeed {
     this.#target = { pos: found?.seq ?? (last ? last.seq : -Infinity), generation };
     this.#changed();
     return found;
+  }
+
+  /** Opened and not closed: pages may be fetched. */
+  #isOpen(): boolean {
+    return this.#status === 'history' || this.#status === 'live';
   }
 
   #onEvent(event: EventEntry): void {
