@@ -36,6 +36,7 @@ Options:
                                 servers behind one address
   --token T         require clients to present this bearer token; repeat
                     for several (default: no token needed)
+  --no-ui           do not serve the viewer (the web page at GET /)
   --heartbeat S     seconds between pings to detect dead clients; 0 turns
                     them off (default: ${DEFAULT_HEARTBEAT})
   --schemas DIR     register the JSON Schemas of DIR's *.json files (one per
@@ -59,6 +60,7 @@ const OPTIONS = {
   token: { type: 'string', multiple: true },
   heartbeat: { type: 'string' },
   schemas: { type: 'string' },
+  'no-ui': { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
 } as const;
@@ -95,7 +97,7 @@ async function run(args: string[]): Promise<number> {
   const logger = await serverLogger(logLevel, logFormat as LogFormat);
   let server: JournalServer;
   try {
-    const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat, logger };
+    const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat, logger, ui: values['no-ui'] !== true };
     if (tokens !== undefined) options.tokens = tokens;
     if (values.schemas !== undefined) {
       if (values.schemas === '') throw new UsageError('--schemas must not be empty');
@@ -119,6 +121,7 @@ async function run(args: string[]): Promise<number> {
   }
   const auth = tokens === undefined ? '' : `, ${tokens.length === 1 ? 'a token' : 'tokens'} required`;
   process.stdout.write(`wsjournal listening on ${server.url} (store: ${label}${auth})\n`);
+  if (values['no-ui'] !== true) process.stdout.write(`viewer: ${server.url.replace(/^ws/, 'http')}/\n`);
 
   const signal = await signalled;
   logger.info({ signal }, `${signal} received: closing`);

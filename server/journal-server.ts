@@ -94,6 +94,8 @@ export interface JournalServerOptions {
   schemaValidationTimeout?: number;
   /** Seconds compiling one schema may take; past it the schema is refused with `INVALID_SCHEMA`. @default 5 */
   schemaCompileTimeout?: number;
+  /** Serve the viewer, a web page to watch and explore the journals, at `GET /` (its files under `/ui/`). @default true */
+  ui?: boolean;
   /** The cap of an HTTP query's `limit` (events per page); a larger `limit` is lowered to it. @default 1000 */
   maxQueryLimit?: number;
   /** Seconds one page of an HTTP query may scan; past it the page ends early, with fewer events and a `next`. @default 1 */
@@ -131,6 +133,7 @@ const DEFAULTS: Settings = {
   schemaValidationThreads: 1,
   schemaValidationTimeout: 1,
   schemaCompileTimeout: 5,
+  ui: true,
   maxQueryLimit: 1000,
   queryTimeBudget: 1,
   maxHttpRequests: 256,
@@ -231,6 +234,7 @@ export class JournalServer {
       throw new TypeError('options.schemas must be an array of schema objects or the path of a directory of *.json files');
     }
     this.#initialSchemas = schemas;
+    if (typeof merged.ui !== 'boolean') throw new TypeError('options.ui must be a boolean');
     if (typeof merged.queryTimeBudget !== 'number' || !(merged.queryTimeBudget > 0) || !Number.isFinite(merged.queryTimeBudget)) {
       throw new RangeError('options.queryTimeBudget must be a positive number of seconds');
     }
@@ -486,6 +490,7 @@ export class JournalServer {
       scheduler: this.#slicer,
       observer: this.#observer,
       version: VERSION,
+      ui: options.ui,
       closing: () => this.#closing !== undefined,
       append: async (journal, events, key) => {
         const verdict = await this.#schemas.check.check(journal, events.map((event) => ({ schema: event.schema, contextJson: contextJson(event) })));

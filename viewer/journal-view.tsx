@@ -159,6 +159,7 @@ export function JournalView({ journal, params }: JournalViewProps) {
 
 /** What the feed is doing, in one sentence for the status line (read out when it changes, not per event). */
 function describe(feed: FeedState): string {
+  if (feed.status === 'opening' && feed.error && feed.loading === undefined) return 'Nothing shown: the server refused the query (see above).';
   if (feed.status === 'opening' || feed.loading === 'jump') return 'Loading…';
   if (feed.status === 'history') return 'Replaying history…';
   if (feed.paused) return `Paused. ${feed.newCount > 0 ? `${formatCount(feed.newCount)} new events since.` : ''}`;

@@ -33,6 +33,8 @@ export interface HttpContext {
   readonly observer: ServerObserver;
   /** The package's version, for `GET /`. */
   readonly version: string;
+  /** Serve the viewer at `GET /` and `GET /ui/…` (server option `ui`). */
+  readonly ui: boolean;
   /** True once the server is closing: requests are answered 503 `SHUTTING_DOWN`. */
   closing(): boolean;
   /**

@@ -10,6 +10,7 @@ import { healthRoutes } from './health.js';
 import { journalsRoutes } from './journals.js';
 import { metricsRoutes } from './metrics.js';
 import { rootRoutes } from './root.js';
+import { viewerRoutes } from './viewer.js';
 
 /** What every route plugin is registered with. */
 export interface RouteOptions {
@@ -18,4 +19,4 @@ export interface RouteOptions {
 
 export type RoutePlugin = FastifyPluginAsync<RouteOptions>;
 
-export const ROUTES: readonly RoutePlugin[] = [rootRoutes, healthRoutes, metricsRoutes, journalsRoutes, eventsRoutes];
+export const ROUTES: readonly RoutePlugin[] = [rootRoutes, viewerRoutes, healthRoutes, metricsRoutes, journalsRoutes, eventsRoutes];
