@@ -68,6 +68,14 @@ describe('EventWindow', () => {
     );
     assert.equal(window.rowIndexAt(3.5), 3);
     assert.equal(window.rowIndexAt(4), 4);
+    // Detached from the newest events (paused), a window that ends with the last history event still shows the line.
+    window.reset(events(1, 3), true, false);
+    assert.deepEqual(
+      window.rows.map((row) => row.kind),
+      ['event', 'event', 'event', 'end-of-history'],
+    );
+    window.reset(events(1, 2), true, false);
+    assert.ok(window.rows.every((row) => row.kind === 'event'), 'a window that stops before the last history event: no line');
     // A window entirely after the line, not from the start: no line.
     window.reset(events(10, 12), false, true);
     assert.ok(window.rows.every((row) => row.kind === 'event'));

@@ -117,8 +117,9 @@ export class EventWindow {
     const end = this.#historyEnd;
     if (end !== undefined) {
       const index = upperBound(this.#events, end);
-      // Shown only when the window reaches both sides of it.
-      if ((index > 0 || this.#atStart) && (index < this.#events.length || this.#atEnd)) {
+      // Shown only where the window reaches both sides of it, or ends with the last event of history.
+      const reachesAfter = index < this.#events.length || this.#atEnd || (index > 0 && this.#events[index - 1]!.seq === end);
+      if ((index > 0 || this.#atStart) && reachesAfter) {
         rows.splice(index, 0, { kind: 'end-of-history', pos: end + 0.5 });
       }
     }

@@ -89,6 +89,8 @@ export class JournalFeed {
   #loading: 'older' | 'newer' | 'jump' | undefined;
   #following = true;
   #paused = false;
+  /** The newest seq received when the user paused. */
+  #pausedAt = 0;
   /** Live events not in the window, oldest first, at most `windowSize`. */
   #backlog: EventEntry[] = [];
   /** Every live event with a seq above this is in the backlog; undefined: every one since the backlog began. */
@@ -210,6 +212,7 @@ export class JournalFeed {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
+    this.#pausedAt = this.#lastSeq;
     this.#following = false;
     this.#startCollecting();
     this.#changed();
@@ -243,6 +246,8 @@ export class JournalFeed {
   async loadNewer(): Promise<void> {
     if (this.#loading !== undefined || this.window.atEnd || !this.#isOpen()) return;
     const last = this.window.last?.seq ?? 0;
+    // Paused, the list goes no further than the newest event received when the user paused.
+    if (this.#paused && last >= this.#pausedAt) return;
     if (this.#backlogCovers(last)) {
       this.#mergeBacklog();
       this.#changed();
@@ -255,8 +260,9 @@ export class JournalFeed {
     if (generation !== this.#generation) return;
     this.#loading = undefined;
     if (page !== undefined) {
-      this.window.append(page.events, false, 'top');
-      if (page.exhausted) this.#reachedEnd();
+      const events = this.#paused ? page.events.filter((event) => event.seq <= this.#pausedAt) : page.events;
+      this.window.append(events, false, 'top');
+      if (page.exhausted && !this.#paused) this.#reachedEnd();
     }
     this.#changed();
   }
