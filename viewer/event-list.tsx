@@ -68,8 +68,8 @@ export function EventList(props: EventListProps) {
   useLayoutEffect(() => {
     const element = viewport.current;
     if (!element) return;
-    if (target !== undefined && target.generation !== lastTarget.current) {
-      lastTarget.current = target.generation;
+    if (target !== undefined && target.id !== lastTarget.current) {
+      lastTarget.current = target.id;
       const index = target.pos === Infinity ? rows.length - 1 : target.pos === -Infinity ? 0 : indexAt(rows, target.pos);
       if (Number.isFinite(target.pos)) {
         const row = rows[index];
@@ -84,7 +84,7 @@ export function EventList(props: EventListProps) {
     }
     const kept = anchor.current;
     if (kept !== undefined) setTop(indexAt(rows, kept.pos) * ROW_HEIGHT + kept.offset);
-  }, [version, following, target?.generation]);
+  }, [version, following, target?.id]);
 
   useEffect(() => {
     const element = viewport.current!;
@@ -94,10 +94,12 @@ export function EventList(props: EventListProps) {
     return () => observer.disconnect();
   }, []);
 
-  // Ask for more when the view is near an end of what is held.
+  // Ask for more when the view is near an end of what is held. Read from the element: a jump
+  // has just moved it in the layout effect above, and the state still holds where it was.
   useEffect(() => {
-    const first = Math.floor(scrollTop / ROW_HEIGHT);
-    const last = Math.ceil((scrollTop + height) / ROW_HEIGHT);
+    const element = viewport.current!;
+    const first = Math.floor(element.scrollTop / ROW_HEIGHT);
+    const last = Math.ceil((element.scrollTop + element.clientHeight) / ROW_HEIGHT);
     if (first < NEAR_EDGE && !props.atStart) callbacks.current.onNearTop();
     if (last > rows.length - NEAR_EDGE && !props.atEnd) callbacks.current.onNearBottom();
   }, [scrollTop, height, version, props.atStart, props.atEnd]);

@@ -61,11 +61,14 @@ export interface JournalFeedOptions {
   pageSize?: number;
 }
 
-/** Where the list should scroll after a jump: the row at `pos`; `generation` changes with each jump. */
+/** Where the list should scroll after a jump: the row at `pos`; `id` is new with each jump, across feeds. */
 export interface ScrollTarget {
   pos: number;
-  generation: number;
+  id: number;
 }
+
+/** Numbers the scroll targets of every feed of the page. */
+let targets = 0;
 
 export type FeedStatus = 'opening' | 'history' | 'live' | 'closed';
 
@@ -274,13 +277,13 @@ export class JournalFeed {
     this.#following = true;
     if (this.window.atEnd) {
       this.#stopCollecting();
-      this.#target = { pos: Infinity, generation: ++this.#generation };
+      this.#target = { pos: Infinity, id: ++targets };
       this.#changed();
       return;
     }
     if (this.#backlogCovers(this.window.last?.seq ?? 0)) {
       this.#mergeBacklog();
-      this.#target = { pos: Infinity, generation: ++this.#generation };
+      this.#target = { pos: Infinity, id: ++targets };
       this.#changed();
       return;
     }
@@ -293,7 +296,7 @@ export class JournalFeed {
     if (page !== undefined) {
       this.window.reset(page.events, page.exhausted, false);
       this.#reachedEnd();
-      this.#target = { pos: Infinity, generation };
+      this.#target = { pos: Infinity, id: ++targets };
     }
     this.#changed();
   }
@@ -311,7 +314,7 @@ export class JournalFeed {
     if (page !== undefined) {
       this.window.reset(page.events, true, false);
       if (page.exhausted) this.#reachedEnd();
-      this.#target = { pos: -Infinity, generation };
+      this.#target = { pos: -Infinity, id: ++targets };
     }
     this.#changed();
   }
@@ -341,7 +344,7 @@ export class JournalFeed {
     this.window.reset([...before.events, ...after.events], before.exhausted, false);
     if (after.exhausted) this.#reachedEnd();
     const last = this.window.last;
-    this.#target = { pos: found?.seq ?? (last ? last.seq : -Infinity), generation };
+    this.#target = { pos: found?.seq ?? (last ? last.seq : -Infinity), id: ++targets };
     this.#changed();
     return found;
   }

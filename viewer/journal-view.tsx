@@ -121,6 +121,7 @@ export function JournalView({ journal, params }: JournalViewProps) {
       </p>
       <div class={`events-area${selected ? ' with-detail' : ''}`} ref={list}>
         <EventList
+          key={paramsKey}
           rows={held.rows}
           version={feed.version}
           label={`Events of ${journal}`}
