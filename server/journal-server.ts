@@ -39,7 +39,10 @@ export interface JournalServerOptions {
   dataDir?: string;
   /** If set, every connection must present one of these as a bearer token (or `?token=`); others get 401. */
   tokens?: readonly string[];
-  /** If set, a connection whose `Origin` header is not listed gets 403. Clients that send no Origin are not browsers and pass. */
+  /**
+   * If set, a connection whose `Origin` header is not listed gets 403. Clients that send no Origin are
+   * not browsers and pass; so does the server's own origin (the viewer it serves at `GET /`).
+   */
   origins?: readonly string[];
   /** Largest frame accepted, in bytes; a larger one closes the connection with 1009. @default 1048576 */
   maxFrameSize?: number;
@@ -509,7 +512,8 @@ export class JournalServer {
       return { status: 503, code: ErrorCode.OVERLOADED, message: 'Too many connections' };
     }
     const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
-    if (this.#origins && typeof origin === 'string' && !this.#origins.has(origin)) {
+    // The server's own origin (the viewer it serves) is always allowed.
+    if (this.#origins && typeof origin === 'string' && !this.#origins.has(origin) && !sameOrigin(origin, req.headers.host)) {
       return { status: 403, code: ErrorCode.FORBIDDEN, message: 'Origin not allowed' };
     }
     if (this.#tokens) {
@@ -603,4 +607,15 @@ function isStore(value: unknown): value is JournalStore {
       (key) => typeof store[key as keyof JournalStore] === 'function',
     )
   );
+}
+
+/** True when `origin` names this very server: a page it served itself. Browsers cannot forge Origin. */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }

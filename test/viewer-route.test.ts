@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { WebSocket } from 'ws';
 import { JournalServer } from '../server/journal-server.js';
 import { startServer } from './helpers.js';
 
@@ -113,6 +114,28 @@ describe('the viewer route', () => {
     const body = (await response.json()) as { viewer?: string };
     assert.equal(body.viewer, undefined);
     assert.equal((await fetch(httpUrl(server, '/ui/viewer.js'))).status, 404);
+  });
+
+  it('lets the page it serves connect when origins are restricted: its own origin is always allowed', async () => {
+    const server = await start({ origins: ['https://app.example'] });
+    const own = server.url.replace(/^ws/, 'http');
+    const handshake = (origin: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(server.url, { origin });
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once('unexpected-response', (_request, response) => {
+          resolve(response.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.once('error', () => resolve(-1));
+      });
+    assert.equal(await handshake(own), 101, 'the server’s own origin');
+    assert.equal(await handshake('https://app.example'), 101, 'a listed origin');
+    assert.equal(await handshake('http://evil.example'), 403, 'any other origin');
+    assert.equal(await handshake(own.replace('127.0.0.1', 'localhost')), 403, 'another host name is another origin');
   });
 
   it('refuses a ui option that is not a boolean', () => {
