@@ -53,9 +53,10 @@ export class Api {
     this.#token = token;
   }
 
-  async journals(signal?: AbortSignal): Promise<JournalInfo[]> {
-    const body = (await this.#json('/v1/journals', signal)) as { journals: JournalInfo[] };
-    return body.journals;
+  /** The first page of journals (the server's page size, 1000), and whether there are more. */
+  async journals(signal?: AbortSignal): Promise<{ journals: JournalInfo[]; more: boolean }> {
+    const body = (await this.#json('/v1/journals', signal)) as { journals: JournalInfo[]; next?: string | null };
+    return { journals: body.journals, more: typeof body.next === 'string' };
   }
 
   /** One page; `query` is a query object, or the `next` string of the previous page. */

@@ -20,6 +20,7 @@ export function JournalList() {
   const { api, unauthorized } = useServices();
   const id = useId();
   const [journals, setJournals] = useState<JournalInfo[] | undefined>(undefined);
+  const [more, setMore] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
   const [search, setSearch] = useState('');
   const tracker = useRef(new RateTracker(60));
@@ -31,9 +32,10 @@ export function JournalList() {
       timer = undefined;
       if (document.visibilityState !== 'hidden') {
         try {
-          const list = await api.journals(abort.signal);
+          const { journals: list, more: beyond } = await api.journals(abort.signal);
           tracker.current.record(list, performance.now() / 1000);
           setJournals(list);
+          setMore(beyond);
           setError(undefined);
         } catch (caught) {
           if (abort.signal.aborted) return;
@@ -77,7 +79,7 @@ export function JournalList() {
       <p role="status" class="status">
         {journals === undefined
           ? 'Loading the journals…'
-          : `${formatCount(journals.length)} journal${journals.length === 1 ? '' : 's'}${
+          : `${more ? 'The first ' : ''}${formatCount(journals.length)} journal${journals.length === 1 ? '' : 's'}${more ? ' by name' : ''}${
               shown.total > shown.rows.length ? `; showing the first ${formatCount(shown.rows.length)} of ${formatCount(shown.total)} matching` : ''
             }`}
       </p>
