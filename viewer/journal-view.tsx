@@ -113,7 +113,12 @@ export function JournalView({ journal, params }: JournalViewProps) {
       </p>
       {error && !(error instanceof ApiError && error.status === 401) && selectorError === undefined && (
         <p class="error" role="alert">
-          {feed.reconnecting ? `Connection lost, reconnecting… (${error.message})` : `${error.code ?? error.name}: ${error.message}`}
+          {feed.reconnecting ? `Connection lost, reconnecting… (${error.message})` : `${error.code ?? error.name}: ${error.message}`}{' '}
+          {feed.status === 'opening' && feed.loading === undefined && (
+            <button type="button" onClick={() => void feed.open()}>
+              Try again
+            </button>
+          )}
         </p>
       )}
       <p class="status" role="status" data-testid="feed-status">
@@ -188,6 +193,7 @@ type FeedState = Pick<
   | 'loadOlder'
   | 'loadNewer'
   | 'setFollowing'
+  | 'open'
 > & { version: number };
 
 /**
@@ -232,5 +238,6 @@ function useFeed(journal: string, filter: EventFilter, source: FeedSource): Feed
     loadOlder: () => feed.loadOlder(),
     loadNewer: () => feed.loadNewer(),
     setFollowing: (following) => feed.setFollowing(following),
+    open: () => feed.open(),
   };
 }
