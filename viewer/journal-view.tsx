@@ -168,8 +168,9 @@ function describe(feed: FeedState): string {
   if (feed.status === 'opening' && feed.error && feed.loading === undefined) return 'Nothing shown: the server refused the query (see above).';
   if (feed.status === 'opening' || feed.loading === 'jump') return 'Loading…';
   if (feed.status === 'history') return 'Replaying history…';
-  if (feed.paused) return `Paused. ${feed.newCount > 0 ? `${formatCount(feed.newCount)} new events since.` : ''}`;
-  if (!feed.following) return feed.newCount > 0 ? `Not following: ${formatCount(feed.newCount)} newer events below.` : 'Not following the newest events.';
+  // No counts here: a live region that changed with every event would talk over everything else.
+  if (feed.paused) return 'Paused: new events wait until you resume.';
+  if (!feed.following) return 'Not following the newest events.';
   return 'End of history reached; following live events.';
 }
 
