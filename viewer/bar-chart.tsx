@@ -40,7 +40,7 @@ export function BarChart({ title, periods, groups, mode, max, formatValue }: Bar
       ? groups.reduce((sum, group) => sum + (period.values.get(group) ?? 0), 0)
       : groups.reduce((top, group) => Math.max(top, period.values.get(group) ?? 0), 0),
   );
-  const top = max ?? Math.max(1e-9, ...totals);
+  const top = max ?? niceCeiling(Math.max(0, ...totals));
   const plotWidth = width - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const slot = periods.length > 0 ? plotWidth / periods.length : plotWidth;
@@ -139,4 +139,12 @@ export function BarChart({ title, periods, groups, mode, max, formatValue }: Bar
       </details>
     </figure>
   );
+}
+
+/** The smallest of 1, 2, 2.5 or 5 times a power of ten that is at least `value` (and 1 for 0), so that ticks read well. */
+export function niceCeiling(value: number): number {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
 }

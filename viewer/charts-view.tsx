@@ -47,13 +47,24 @@ function settingsFrom(params: URLSearchParams): Settings {
   return {
     kind: params.get('kind') === 'utilization' ? 'utilization' : 'events',
     period: period && PERIODS.includes(period) ? period : 'hour',
-    tz: params.get('tz') || localTimeZone(),
+    tz: knownZone(params.get('tz')) ?? localTimeZone(),
     range: range && range in RANGES ? range : '24h',
     by: params.get('by') || 'name',
     start: params.get('start') ?? 'start',
     stop: params.get('stop') ?? 'stop',
     key: params.get('key') ?? 'context.run',
   };
+}
+
+/** `zone` when the browser knows it as an IANA time zone. */
+function knownZone(zone: string | null): string | undefined {
+  if (!zone) return undefined;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return zone;
+  } catch {
+    return undefined;
+  }
 }
 
 function bounds(range: Range): { from?: string; to?: string } {
@@ -103,8 +114,14 @@ export function ChartsView({ journal, params }: ChartsViewProps) {
     return () => abort.abort();
   }, [api, journal, settings, refresh, unauthorized]);
 
+  const [zoneError, setZoneError] = useState<string | undefined>(undefined);
   const apply = (event: Event) => {
     event.preventDefault();
+    if (knownZone(draft.tz) === undefined) {
+      setZoneError(`${JSON.stringify(draft.tz)} is not a time zone this browser knows (like UTC or Europe/Paris)`);
+      return;
+    }
+    setZoneError(undefined);
     const next: Record<string, string> = { kind: draft.kind, period: draft.period, tz: draft.tz, range: draft.range };
     if (draft.kind === 'events') next['by'] = draft.by;
     else Object.assign(next, { start: draft.start, stop: draft.stop, key: draft.key });
@@ -163,7 +180,14 @@ export function ChartsView({ journal, params }: ChartsViewProps) {
         </div>
         <div class="field">
           <label for={`${id}-tz`}>Time zone</label>
-          <input id={`${id}-tz`} list={`${id}-zones`} value={draft.tz} onInput={(e) => setDraft({ ...draft, tz: e.currentTarget.value })} />
+          <input
+            id={`${id}-tz`}
+            list={`${id}-zones`}
+            value={draft.tz}
+            onInput={(e) => setDraft({ ...draft, tz: e.currentTarget.value })}
+            aria-invalid={zoneError !== undefined ? 'true' : 'false'}
+            aria-describedby={`${id}-tz-error`}
+          />
           <datalist id={`${id}-zones`}>
             {zones.map((zone) => (
               <option key={zone} value={zone} />
@@ -214,6 +238,9 @@ export function ChartsView({ journal, params }: ChartsViewProps) {
             Download CSV
           </button>
         </div>
+        <p id={`${id}-tz-error`} class="error field-error" role="alert">
+          {zoneError ?? ''}
+        </p>
       </form>
       <p role="status" class="status" data-testid="chart-status">
         {loaded.state === 'loading'
