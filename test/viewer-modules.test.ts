@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OTHER, periodLabel, reportChart, spansChart } from '../viewer/chart-data.js';
+import { niceCeiling, OTHER, periodLabel, reportChart, spansChart } from '../viewer/chart-data.js';
 import { contextLine, formatAgo, formatIsoMicros, formatRate, formatTime, parseJump } from '../viewer/format.js';
 import { RateTracker } from '../viewer/rate-tracker.js';
 import { formatRoute, journalHref, parseRoute } from '../viewer/route.js';
@@ -166,6 +166,10 @@ describe('chart data', () => {
     assert.deepEqual(chart.groups, ['7', 'r1']);
     assert.equal(chart.hidden, 1);
     assert.equal(chart.periods[0]!.values.get('r1'), 0.5);
+  });
+
+  it('tops the axis at a round value', () => {
+    assert.deepEqual([0, 0.3, 1, 7, 176, 201, 2400, 9001].map(niceCeiling), [1, 0.5, 1, 10, 200, 250, 2500, 10000]);
   });
 
   it('labels periods in the chosen zone', () => {

@@ -4,7 +4,7 @@
  * same numbers as a table for screen readers and keyboard users.
  */
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import type { ChartPeriod } from './chart-data.js';
+import { niceCeiling, type ChartPeriod } from './chart-data.js';
 
 export interface BarChartProps {
   title: string;
@@ -141,10 +141,3 @@ export function BarChart({ title, periods, groups, mode, max, formatValue }: Bar
   );
 }
 
-/** The smallest of 1, 2, 2.5 or 5 times a power of ten that is at least `value` (and 1 for 0), so that ticks read well. */
-export function niceCeiling(value: number): number {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
-  return 10 * power;
-}

@@ -100,3 +100,11 @@ export function periodLabel(ms: number, period: Period, timeZone: string): strin
   if (period === 'month') return `${parts['year']}-${parts['month']}`;
   return `${parts['year']}-${parts['month']}-${parts['day']}`;
 }
+
+/** The smallest of 1, 2, 2.5 or 5 times a power of ten that is at least `value` (and 1 for 0), so that ticks read well. */
+export function niceCeiling(value: number): number {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
