@@ -2,7 +2,7 @@
  * The viewer in headless Chromium against a real server on port 0: the
  * journal list refreshed live, a journal followed through history, the
  * end-of-history line and live events appended from Node, filters by name
- * and selector applied on the server, an event's JSON, a refused token,
+ * and selector applied on the server, an event's JSON and its schema, a refused token,
  * keyboard use and a narrow window. Each page must run without a script
  * error or a Content-Security-Policy violation. Screenshots of the list and
  * a journal go to `screenshots/` (git-ignored).
@@ -203,7 +203,42 @@ describe('the viewer in headless Chromium', { timeout: 180_000 }, () => {
     const fromServer = (await (await fetch(`${server.url.replace(/^ws/, 'http')}/v1/journals/detail/events/1`)).json()) as unknown;
     assert.deepEqual(json, fromServer);
     assert.equal(await page.getByTestId('event-schema').textContent(), 'none');
+    assert.equal(await page.getByTestId('schema-json').count(), 0, 'no schema shown for an event without one');
     assert.equal(await page.locator('[data-seq="1"]').getAttribute('aria-selected'), 'true');
+    noProblems(page);
+    await page.close();
+  });
+
+  browserIt('shows the schema an event names, first and later versions', async () => {
+    const server = await serve({ tokens: ['t'] });
+    const job = (version: number, required: string[]) => ({
+      $id: 'urn:example:job',
+      version,
+      type: 'object',
+      properties: { id: { type: 'string' }, userid: { type: 'integer' } },
+      required,
+    });
+    // Other schemas around it in the registry's order, so that finding it means paging.
+    await server.registerSchema({ $id: 'urn:example:alpha', version: 1, type: 'object', properties: {} });
+    await server.registerSchema(job(1, ['id']));
+    await server.registerSchema(job(2, ['id', 'userid']));
+    await server.registerSchema({ $id: 'urn:example:zulu', version: 1, type: 'object', properties: {} });
+    await server.append('typed', 'submit', { id: 'a' }, { schema: { id: 'urn:example:job', version: 1 } });
+    await server.append('typed', 'submit', { id: 'b', userid: 7 }, { schema: { id: 'urn:example:job', version: 2 } });
+    await server.append('typed', 'plain', {});
+    const page = await open(browser!, server, '/?token=t#/journal/typed');
+    for (const version of [1, 2]) {
+      await page.locator(`[data-seq="${version}"]`).click();
+      await page.getByTestId('event-schema').filter({ hasText: `urn:example:job, version ${version}` }).waitFor();
+      const body = page.getByTestId('schema-json');
+      await body.filter({ hasText: `"version": ${version}` }).waitFor();
+      assert.deepEqual(JSON.parse((await body.textContent())!), job(version, version === 1 ? ['id'] : ['id', 'userid']));
+      const json = JSON.parse((await page.getByTestId('event-json').textContent())!) as { schema?: unknown };
+      assert.deepEqual(json.schema, { id: 'urn:example:job', version });
+    }
+    await page.locator('[data-seq="3"]').click();
+    await page.getByTestId('event-schema').filter({ hasText: 'none' }).waitFor();
+    assert.equal(await page.getByTestId('schema-json').count(), 0);
     noProblems(page);
     await page.close();
   });

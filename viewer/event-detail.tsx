@@ -1,6 +1,7 @@
 /** One event in full: its JSON, its time to the microsecond, and the schema it was checked against, if any. */
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { formatIsoMicros, formatTime } from './format.js';
+import { useServices } from './services.js';
 import type { EventEntry } from './types.js';
 
 export interface EventDetailProps {
@@ -13,6 +14,7 @@ export function EventDetail({ event, onClose }: EventDetailProps) {
   const heading = useRef<HTMLHeadingElement>(null);
   const [copied, setCopied] = useState(false);
   const json = JSON.stringify(event, null, 2);
+  const schema = useSchema(event.schema);
 
   // Opening an event moves the focus to it, so that a screen reader reads it next.
   useEffect(() => {
@@ -53,6 +55,20 @@ export function EventDetail({ event, onClose }: EventDetailProps) {
       <pre class="json" data-testid="event-json" tabIndex={0} aria-label={`The JSON of event ${event.seq}`}>
         {json}
       </pre>
+      {event.schema && (
+        <>
+          <h3>Schema</h3>
+          {schema.state === 'ready' ? (
+            <pre class="json" data-testid="schema-json" tabIndex={0} aria-label={`The schema ${event.schema.id}, version ${event.schema.version}`}>
+              {JSON.stringify(schema.body, null, 2)}
+            </pre>
+          ) : (
+            <p class={schema.state === 'error' ? 'error' : 'hint'} data-testid="schema-state">
+              {schema.state === 'loading' ? 'Loading the schema…' : schema.message}
+            </p>
+          )}
+        </>
+      )}
       <div class="detail-actions">
         <button
           type="button"
@@ -71,4 +87,31 @@ export function EventDetail({ event, onClose }: EventDetailProps) {
       </div>
     </aside>
   );
+}
+
+type SchemaState = { state: 'loading' } | { state: 'ready'; body: Record<string, unknown> } | { state: 'error'; message: string };
+
+/** The body of the schema an event names, asked of the server once per schema. */
+function useSchema(ref: EventEntry['schema']): SchemaState {
+  const { schemas } = useServices();
+  const [state, setState] = useState<SchemaState>({ state: 'loading' });
+  const key = ref ? `${ref.version} ${ref.id}` : '';
+  useEffect(() => {
+    if (!ref) return;
+    let current = true;
+    setState({ state: 'loading' });
+    schemas.get(ref).then(
+      (body) => {
+        if (!current) return;
+        setState(body ? { state: 'ready', body } : { state: 'error', message: 'The server has no such schema.' });
+      },
+      (error: Error) => {
+        if (current) setState({ state: 'error', message: `Could not load the schema: ${error.message}` });
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [key, schemas]);
+  return state;
 }

@@ -5,6 +5,7 @@
 import { render } from 'preact';
 import { Api } from './api.js';
 import { App } from './app.js';
+import { SchemaLookup } from './schema-lookup.js';
 import { ServerSource } from './server-source.js';
 import { TokenStore } from './token.js';
 
@@ -24,5 +25,6 @@ const token = () => tokens.get();
 const api = new Api(location.origin, token);
 const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/`;
 const source = new ServerSource(api, wsUrl, token);
+const schemas = new SchemaLookup(wsUrl, token);
 
-render(<App services={{ api, source, tokens }} />, document.getElementById('app')!);
+render(<App services={{ api, source, tokens, schemas }} />, document.getElementById('app')!);
