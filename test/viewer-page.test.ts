@@ -103,10 +103,17 @@ describe('the viewer in headless Chromium', { timeout: 180_000 }, () => {
     await table.waitFor();
     assert.deepEqual(await table.locator('tbody th').allTextContents(), ['jobs', 'logs']);
     assert.deepEqual(await table.locator('[data-testid=head-seq]').allTextContents(), ['42', '1']);
-    // Live: the list refreshes every 2 s; wait for the new head and a measured rate.
+    // Live: the list refreshes every 2 s; wait for the new head, then for a few rates measured while events come.
     await appendMany(server, 'jobs', Array.from({ length: 8 }, () => ({ name: 'submit' })));
     await page.locator('tr[data-journal=jobs] [data-testid=head-seq]', { hasText: '50' }).waitFor();
-    await page.locator('tr[data-journal=jobs] .rate-value', { hasText: '/s' }).waitFor();
+    let tick = 0;
+    const writer = setInterval(() => void appendMany(server, 'jobs', Array.from({ length: 1 + (tick++ % 7) }, () => ({ name: 'submit' }))), 100);
+    try {
+      await page.waitForFunction(() => Number(document.querySelector('tr[data-journal=jobs] .sparkline')?.getAttribute('data-samples')) >= 4);
+    } finally {
+      clearInterval(writer);
+    }
+    assert.match((await page.locator('tr[data-journal=jobs] .rate-value').textContent()) ?? '', /^[\d.,]+\/s$/);
     await shot(page, 'journals.png');
     await page.getByRole('link', { name: 'jobs' }).click();
     await page.getByRole('heading', { name: 'jobs', level: 1 }).waitFor();

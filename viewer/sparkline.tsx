@@ -18,11 +18,14 @@ export function Sparkline({ values, interval, width = 120, height = 24 }: Sparkl
       : `Rate over the last ${Math.round(values.length * interval)} s: now ${formatRate(current)}, peak ${formatRate(peak)}`;
   const step = values.length > 1 ? width / (values.length - 1) : 0;
   const y = (value: number) => (peak === 0 ? height - 1 : height - 1 - (value / peak) * (height - 2));
-  const points = values.map((value, i) => `${(i * step).toFixed(1)},${y(value).toFixed(1)}`).join(' ');
+  // One value is a level, drawn across.
+  const drawn = values.length === 1 ? [values[0]!, values[0]!] : values;
+  const drawnStep = values.length === 1 ? width : step;
+  const points = drawn.map((value, i) => `${(i * drawnStep).toFixed(1)},${y(value).toFixed(1)}`).join(' ');
   return (
-    <svg class="sparkline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={label}>
+    <svg class="sparkline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={label} data-samples={values.length}>
       <title>{label}</title>
-      {values.length > 1 && <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5" />}
+      {values.length > 0 && <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5" />}
     </svg>
   );
 }
