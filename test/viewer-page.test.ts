@@ -3,9 +3,10 @@
  * journal list refreshed live, a journal followed through history, the
  * end-of-history line and live events appended from Node, filters by name
  * and selector applied on the server, an event's JSON and its schema, a refused token,
- * keyboard use and a narrow window. Each page must run without a script
- * error or a Content-Security-Policy violation. Screenshots of the list and
- * a journal go to `screenshots/` (git-ignored).
+ * keyboard use and a narrow window; the charts, with the report and spans
+ * routes answered by the test in the browser. Each page must run without a
+ * script error or a Content-Security-Policy violation. Screenshots of the
+ * list, a journal and the charts go to `screenshots/` (git-ignored).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -246,6 +247,82 @@ describe('the viewer in headless Chromium', { timeout: 180_000 }, () => {
     await page.locator('[data-seq="3"]').click();
     await page.getByTestId('event-schema').filter({ hasText: 'none' }).waitFor();
     assert.equal(await page.getByTestId('schema-json').count(), 0);
+    noProblems(page);
+    await page.close();
+  });
+
+  browserIt('draws a report as stacked bars per period and spans as utilization per key, and downloads the CSV of what is shown (the routes answered by the test)', async () => {
+    const server = await serve();
+    await appendMany(server, 'lab', [{ name: 'start', context: { run: 'r1' } }]);
+    const page = (await browser!.context.newPage()) as Page & { problems: string[] };
+    page.problems = [];
+    page.on('pageerror', (error) => page.problems.push(`script error: ${error.message}`));
+    page.setDefaultTimeout(WAIT);
+    const hour = (h: number) => new Date(Date.UTC(2025, 5, 1, h)).toISOString();
+    const groups: [string, number][] = [
+      ['submit', 40],
+      ['start', 25],
+      ['finish', 20],
+    ];
+    const reportRows = Array.from({ length: 6 }, (_, h) => groups.map(([group, base]) => ({ start: hour(8 + h), end: hour(9 + h), group, count: base + h }))).flat();
+    const spanRows = Array.from({ length: 4 }, (_, h) =>
+      ['r1', 'r2'].map((key, k) => ({ start: hour(8 + h), end: hour(9 + h), key, spans: 1, busySeconds: 900 * (h + k), utilization: (h + k) / 4 })),
+    ).flat();
+    const csv = 'start,end,group,count\r\n' + reportRows.map((row) => `${row.start},${row.end},${row.group},${row.count}`).join('\r\n') + '\r\n';
+    const asked: URL[] = [];
+    await page.route(/\/v1\/journals\/lab\/(report|spans)\?/, (route) => {
+      const url = new URL(route.request().url());
+      asked.push(url);
+      if (url.searchParams.get('format') === 'csv') return route.fulfill({ status: 200, contentType: 'text/csv; charset=utf-8', body: csv });
+      const rows = url.pathname.endsWith('/report') ? reportRows : spanRows;
+      return route.fulfill({ status: 200, contentType: 'application/json; charset=utf-8', body: JSON.stringify({ rows }) });
+    });
+    await page.goto(`${server.url.replace(/^ws/, 'http')}/#/journal/lab/charts?kind=events&period=hour&tz=UTC&range=24h&by=name`);
+    const bars = page.locator('[data-testid=chart-svg] g.bar');
+    await page.getByTestId('chart-svg').waitFor();
+    assert.equal(await bars.count(), 6, 'one bar per period');
+    assert.deepEqual(
+      await bars.evaluateAll((gs) => gs.map((g) => [g.getAttribute('data-start'), Number(g.getAttribute('data-total')), g.querySelectorAll('rect').length])),
+      Array.from({ length: 6 }, (_, h) => [hour(8 + h), 85 + 3 * h, 3]),
+      'each bar stacks its three groups to the period’s total',
+    );
+    assert.deepEqual(await page.locator('.legend li').allTextContents(), ['submit', 'start', 'finish']);
+    const report = asked.at(-1)!;
+    assert.equal(report.pathname, '/v1/journals/lab/report');
+    assert.deepEqual(
+      ['period', 'tz', 'by', 'format'].map((key) => report.searchParams.get(key)),
+      ['hour', 'UTC', 'name', 'json'],
+    );
+    const span = Date.parse(report.searchParams.get('to')!) - Date.parse(report.searchParams.get('from')!);
+    assert.equal(span, 86_400_000, 'the last 24 hours, as ISO times');
+    await shot(page, 'charts.png');
+
+    const download = page.waitForEvent('download');
+    await page.getByTestId('csv').click();
+    const file = await download;
+    assert.equal(asked.at(-1)!.searchParams.get('format'), 'csv', 'the same query, as CSV');
+    assert.equal(asked.at(-1)!.searchParams.get('by'), 'name');
+    assert.equal(file.suggestedFilename(), 'lab-report-hour.csv');
+    const { readFile } = await import('node:fs/promises');
+    assert.equal(await readFile((await file.path())!, 'utf8'), csv, 'the server’s CSV, as it sent it');
+
+    await page.getByLabel('Chart', { exact: true }).selectOption('utilization');
+    await page.getByLabel('Period', { exact: true }).selectOption('day');
+    await page.getByLabel('Time zone', { exact: true }).fill('Europe/Paris');
+    await page.getByLabel('Key', { exact: true }).fill('context.run');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByTestId('chart-status').filter({ hasText: '4 periods shown' }).waitFor();
+    const spans = asked.at(-1)!;
+    assert.equal(spans.pathname, '/v1/journals/lab/spans');
+    assert.deepEqual(
+      ['period', 'tz', 'start', 'stop', 'key'].map((key) => spans.searchParams.get(key)),
+      ['day', 'Europe/Paris', 'start', 'stop', 'context.run'],
+    );
+    assert.equal(await bars.count(), 4);
+    assert.equal(await page.locator('[data-testid=chart-svg] .tick text').last().textContent(), '100%', 'utilization is drawn against 100%');
+    await page.getByLabel('Time zone', { exact: true }).fill('Mars/Olympus');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByText('is not a time zone this browser knows').waitFor();
     noProblems(page);
     await page.close();
   });
