@@ -7,6 +7,7 @@ export { RedisStore } from './redis-store.js';
 export type { JournalPolicy } from './journal-policies.js';
 export type { JournalServerOptions } from './journal-server.js';
 export type { LmdbStoreOptions } from './lmdb-store.js';
+export type { MemoryStoreOptions } from './memory-store.js';
 export type { RedisStoreOptions } from './redis-store.js';
 export type { LoggerOption } from './observe/logger.js';
 export type { Registration, SchemaPage } from './schemas/registry.js';

@@ -105,6 +105,10 @@ export interface JournalServerOptions {
   queryTimeBudget?: number;
   /** Most HTTP requests handled at once; more are answered 503 `OVERLOADED`. @default 256 */
   maxHttpRequests?: number;
+  /** Seconds one report (`…/report`, `…/spans`) may scan; past it, the report is refused with 413 `REPORT_TOO_LARGE`. @default 30 */
+  reportTimeBudget?: number;
+  /** Distinct groups (`by`) or keys (spans) one report may have; past it, 413 `REPORT_TOO_LARGE`. @default 1000 */
+  maxReportGroups?: number;
   /**
    * Where the server logs (startup, refused handshakes, refused frames, subscriptions it
    * ends, store failures, shutdown): `false` for nowhere, `true` for JSON lines at `info` on
@@ -140,6 +144,8 @@ const DEFAULTS: Settings = {
   maxQueryLimit: 1000,
   queryTimeBudget: 1,
   maxHttpRequests: 256,
+  reportTimeBudget: 30,
+  maxReportGroups: 1000,
 };
 /** Each validation worker's heap (old generation); one that needs more is replaced and its batch refused. */
 const VALIDATION_HEAP_MB = 128;
@@ -168,6 +174,7 @@ const INTEGER_OPTIONS = [
   'schemaValidationThreads',
   'maxQueryLimit',
   'maxHttpRequests',
+  'maxReportGroups',
 ] as const;
 
 const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', 'schemas', 'journals', 'logger', ...Object.keys(DEFAULTS)]);
@@ -238,8 +245,9 @@ export class JournalServer {
     }
     this.#initialSchemas = schemas;
     if (typeof merged.ui !== 'boolean') throw new TypeError('options.ui must be a boolean');
-    if (typeof merged.queryTimeBudget !== 'number' || !(merged.queryTimeBudget > 0) || !Number.isFinite(merged.queryTimeBudget)) {
-      throw new RangeError('options.queryTimeBudget must be a positive number of seconds');
+    for (const key of ['queryTimeBudget', 'reportTimeBudget'] as const) {
+      const value = merged[key];
+      if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new RangeError(`options.${key} must be a positive number of seconds`);
     }
     const logger: Logger | undefined = createLogger(options.logger as LoggerOption | undefined);
     const policies = new JournalPolicies(options.journals ?? {});
@@ -489,6 +497,8 @@ export class JournalServer {
         maxPageUnits: options.maxSendBuffer,
         queryTimeMs: options.queryTimeBudget * 1000,
         readSize: QUERY_READ_SIZE,
+        reportTimeMs: options.reportTimeBudget * 1000,
+        maxReportGroups: options.maxReportGroups,
       },
       scheduler: this.#slicer,
       observer: this.#observer,

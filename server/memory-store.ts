@@ -1,6 +1,6 @@
 /** A store that keeps journals in memory: for tests and throwaway servers. */
 import { JournalError, ErrorCode } from '../src/errors.js';
-import { encodeEvent, nextMicros, toMicros } from './encode.js';
+import { encodeEvent, nextMicros, nowMicros, toMicros } from './encode.js';
 import { checkContinues, preservedPositions } from './preserve.js';
 import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
 import type { SchemaRef } from '../src/protocol.js';
@@ -13,13 +13,29 @@ interface MemoryJournal {
   keys: Map<string, StoredEvent[]>;
 }
 
+export interface MemoryStoreOptions {
+  /**
+   * The time source, in microseconds since the epoch. Timestamps stay strictly
+   * increasing whatever it returns; tests use it to move the clock.
+   * @default nowMicros (performance.timeOrigin + performance.now())
+   */
+  readonly clock?: () => number;
+}
+
 /** Keeps every journal in memory. Nothing survives the process. */
 export class MemoryStore implements JournalStore {
   readonly #journals = new Map<string, MemoryJournal>();
   readonly #watchers = new Watchers();
   /** Registered schemas by `schemaKey`. */
   readonly #schemas = new Map<string, StoredSchema>();
+  readonly #clock: () => number;
   #closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const { clock = nowMicros } = options;
+    if (typeof clock !== 'function') throw new TypeError('options.clock must be a function');
+    this.#clock = clock;
+  }
 
   async append(journal: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     this.#checkOpen();
@@ -36,7 +52,7 @@ export class MemoryStore implements JournalStore {
       stored = events.map((event, i) => encodeEvent(positions.seqs[i]!, positions.micros[i]!, event));
     } else {
       stored = events.map((event) => {
-        micros = nextMicros(micros);
+        micros = nextMicros(micros, this.#clock());
         return encodeEvent(++seq, micros, event);
       });
     }

@@ -17,6 +17,14 @@ export const ErrorCode = {
   INVALID_SELECTOR: 'INVALID_SELECTOR',
   /** An HTTP query parameter that is unknown, malformed or out of range. */
   INVALID_QUERY: 'INVALID_QUERY',
+  /** A report's `tz` that is not an IANA time zone the server knows. */
+  INVALID_TIME_ZONE: 'INVALID_TIME_ZONE',
+  /** A report's `period` other than `hour`, `day`, `week` or `month`. */
+  INVALID_PERIOD: 'INVALID_PERIOD',
+  /** A report's `from` or `to` that is neither seconds since the epoch nor an ISO 8601 date or time, or a `from` not before `to`. */
+  INVALID_RANGE: 'INVALID_RANGE',
+  /** A report with more rows or groups than the server answers in one request, or that took longer than its time budget. */
+  REPORT_TOO_LARGE: 'REPORT_TOO_LARGE',
   /** An HTTP request that cannot be read: a body that is not JSON, a bad header. */
   BAD_REQUEST: 'BAD_REQUEST',
   /** No such HTTP route, or no event with that seq. */

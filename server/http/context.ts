@@ -23,6 +23,10 @@ export interface HttpLimits {
   readonly queryTimeMs: number;
   /** Events per store read during a scan. */
   readonly readSize: number;
+  /** Milliseconds a report (or spans report) may scan; past it, 413 `REPORT_TOO_LARGE`. */
+  readonly reportTimeMs: number;
+  /** Distinct groups (or keys) in one report at most; past it, 413 `REPORT_TOO_LARGE`. */
+  readonly maxReportGroups: number;
 }
 
 export interface HttpContext {

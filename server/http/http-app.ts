@@ -76,12 +76,16 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     return (data: unknown) => {
       const result = (schema as z.ZodType).safeParse(data);
       if (result.success) return { value: result.data };
-      const details = issueDetails(part, result.error.issues);
-      const journal = httpPart === 'params' && result.error.issues.some((issue) => issue.path[0] === 'journal');
-      const error = journal
-        ? new HttpError(400, ErrorCode.INVALID_JOURNAL, 'the journal name must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', details)
-        : new HttpError(status, code, `${details[0]?.path ?? part}: ${details[0]?.message ?? 'invalid'}`, details);
-      return { error };
+      const { issues } = result.error;
+      const details = issueDetails(part, issues);
+      const journal = httpPart === 'params' && issues.some((issue) => issue.path[0] === 'journal');
+      if (journal) return { error: new HttpError(400, ErrorCode.INVALID_JOURNAL, 'the journal name must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', details) };
+      // A custom issue may name the code to refuse with (a report's INVALID_TIME_ZONE, say); it then comes first.
+      const errorCodeOf = (issue: z.core.$ZodIssue): unknown => (issue.code === 'custom' ? issue.params?.['errorCode'] : undefined);
+      const coded = issues.findIndex((issue) => typeof errorCodeOf(issue) === 'string');
+      if (coded > 0) details.unshift(...details.splice(coded, 1));
+      const errorCode = coded >= 0 ? (errorCodeOf(issues[coded]!) as string) : code;
+      return { error: new HttpError(status, errorCode, `${details[0]?.path ?? part}: ${details[0]?.message ?? 'invalid'}`, details) };
     };
   });
 

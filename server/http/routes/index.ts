@@ -9,7 +9,9 @@ import { eventsRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { journalsRoutes } from './journals.js';
 import { metricsRoutes } from './metrics.js';
+import { reportRoutes } from './report.js';
 import { rootRoutes } from './root.js';
+import { spansRoutes } from './spans.js';
 import { viewerRoutes } from './viewer.js';
 
 /** What every route plugin is registered with. */
@@ -19,4 +21,4 @@ export interface RouteOptions {
 
 export type RoutePlugin = FastifyPluginAsync<RouteOptions>;
 
-export const ROUTES: readonly RoutePlugin[] = [rootRoutes, viewerRoutes, healthRoutes, metricsRoutes, journalsRoutes, eventsRoutes];
+export const ROUTES: readonly RoutePlugin[] = [rootRoutes, viewerRoutes, healthRoutes, metricsRoutes, journalsRoutes, eventsRoutes, reportRoutes, spansRoutes];

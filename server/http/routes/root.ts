@@ -17,7 +17,17 @@ export const rootRoutes: RoutePlugin = async (app, { context }) => {
       version: context.version,
       websocket: 'ask for a WebSocket upgrade on this address',
       ...(viewer !== undefined ? { viewer: 'open this address in a browser' } : {}),
-      routes: ['GET /healthz', 'GET /metrics', 'GET /v1/journals', 'GET /v1/journals/{journal}', 'GET /v1/journals/{journal}/events', 'GET /v1/journals/{journal}/events/{seq}', 'POST /v1/journals/{journal}/events'],
+      routes: [
+        'GET /healthz',
+        'GET /metrics',
+        'GET /v1/journals',
+        'GET /v1/journals/{journal}',
+        'GET /v1/journals/{journal}/events',
+        'GET /v1/journals/{journal}/events/{seq}',
+        'POST /v1/journals/{journal}/events',
+        'GET /v1/journals/{journal}/report',
+        'GET /v1/journals/{journal}/spans',
+      ],
     };
   });
 };
