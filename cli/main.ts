@@ -19,6 +19,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   export: { summary: "write a journal's events as JSON lines", load: () => import('./export.js') },
   import: { summary: 'append exported events, or keep their seqs (--preserve)', load: () => import('./import.js') },
   log: { summary: 'log one event (level, message, fields) as a JournalLogger does', load: () => import('./log.js') },
+  report: { summary: "count a journal's events per hour, day, week or month (HTTP API)", load: () => import('./report.js') },
+  spans: { summary: 'busy time between paired events per key and period (HTTP API)', load: () => import('./spans.js') },
 };
 
 const USAGE = `Usage: wsjournal COMMAND [options]

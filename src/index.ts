@@ -42,6 +42,7 @@ export type { JournalConsumerEvents, JournalConsumerOptions, JournalResponse } f
 export type { EventEntryInit } from './journal-event.js';
 export type { AppendManyOptions, AppendOptions, AppendResult, JournalProducerOptions, NewEvent } from './journal-producer.js';
 export type { PagesOptions } from './pages.js';
+export type { ReportInstant, ReportOptions, ReportPeriod, ReportRangeOptions, ReportRow, SpanRow, SpansOptions } from './report-query.js';
 export type { SchemaList, SchemaRegistration } from './schema-requests.js';
 export type { ConsoleFormat } from './logger/console-output.js';
 export type { JournalLoggerEvents, JournalLoggerOptions } from './logger/journal-logger.js';

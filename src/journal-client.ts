@@ -1,12 +1,14 @@
 /**
  * JournalClient: a journal server's HTTP API over `fetch`, in Node and in browsers. It
- * lists journals, queries a journal's events page by page, reads one event, and appends.
+ * lists journals, queries a journal's events page by page, reads one event, appends, and asks
+ * for reports (events counted per period) and spans (busy time between paired events).
  * Every refusal rejects with a JournalError whose `code` is the one in the server's error body.
  */
 import { ConnectionError, ErrorCode, JournalError, TimeoutError } from './errors.js';
 import { JournalEvent } from './journal-event.js';
 import type { AppendResult } from './journal-producer.js';
 import { isEventEntry, type EventEntry } from './protocol.js';
+import { reportParams, spansParams, type ReportOptions, type ReportRow, type SpanRow, type SpansOptions } from './report-query.js';
 import { checkJournalName, checkOptions, checkOptionalString, checkPositive, isPlainObject } from './validate.js';
 
 export interface JournalClientOptions {
@@ -160,12 +162,52 @@ export class JournalClient {
     return body.acks as AppendResult[];
   }
 
+  /**
+   * The events of `journal` counted per period (`period`, in the time zone `tz`) and group
+   * (`by`), oldest period first: rows `{ start, end, group, count }`, or with `format: 'csv'`
+   * the server's CSV text (header `start,end,group,count`).
+   *
+   * @example
+   * const rows = await client.report('lab', { period: 'day', tz: 'Europe/Berlin', by: 'name', from: '2024-03-01', to: '2024-04-01' });
+   */
+  report(journal: string, options: ReportOptions & { format: 'csv' }): Promise<string>;
+  report(journal: string, options?: ReportOptions & { format?: 'json' | undefined }): Promise<ReportRow[]>;
+  async report(journal: string, options: ReportOptions = {}): Promise<ReportRow[] | string> {
+    checkJournalName(journal);
+    return this.#rows(`v1/journals/${journal}/report`, reportParams(options), options);
+  }
+
+  /**
+   * Busy time between `start` and `stop` events of `journal`, per `key` (a context field
+   * pairing them) and period, oldest period first: rows `{ start, end, key, spans,
+   * busySeconds, utilization }`, or with `format: 'csv'` the server's CSV text. A span still
+   * open counts up to `to`, or now.
+   *
+   * @example
+   * const rows = await client.spans('lab', { start: 'session_start', stop: 'session_end', key: 'context.instrument', period: 'day' });
+   */
+  spans(journal: string, options: SpansOptions & { format: 'csv' }): Promise<string>;
+  spans(journal: string, options: SpansOptions & { format?: 'json' | undefined }): Promise<SpanRow[]>;
+  async spans(journal: string, options: SpansOptions): Promise<SpanRow[] | string> {
+    checkJournalName(journal);
+    return this.#rows(`v1/journals/${journal}/spans`, spansParams(options), options);
+  }
+
+  /** A report's rows, or its CSV text. */
+  async #rows<Row>(path: string, params: URLSearchParams, options: { format?: 'json' | 'csv' | undefined; signal?: AbortSignal | undefined }): Promise<Row[] | string> {
+    const where = `GET /${path}`;
+    if (options.format === 'csv') return (await this.#request('GET', `${path}?${params}`, { signal: options.signal, text: true })) as string;
+    const body = (await this.#request('GET', `${path}?${params}`, { signal: options.signal })) as { rows?: unknown } | undefined;
+    if (!Array.isArray(body?.rows)) throw badAnswer(where);
+    return body.rows as Row[];
+  }
+
   async #request(
     method: string,
     path: string,
-    options: { body?: string; headers?: Record<string, string>; signal?: AbortSignal | undefined; notFound?: boolean } = {},
+    options: { body?: string; headers?: Record<string, string>; signal?: AbortSignal | undefined; notFound?: boolean; text?: boolean } = {},
   ): Promise<unknown> {
-    const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
+    const headers: Record<string, string> = { Accept: options.text === true ? 'text/csv, application/json' : 'application/json', ...options.headers };
     if (this.#token !== undefined) headers['Authorization'] = `Bearer ${this.#token}`;
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     const { signal, done } = deadline(this.#timeoutMs, options.signal);
@@ -182,6 +224,7 @@ export class JournalClient {
     } finally {
       done();
     }
+    if (response.ok && options.text === true) return text;
     let body: unknown;
     try {
       body = text === '' ? undefined : JSON.parse(text);
