@@ -108,11 +108,9 @@ class SpanMeter implements RangeVisitor {
     if (!this.#advance(micros, clock)) return false;
     this.#last = micros;
     if (opens) {
-      if (span !== undefined) return true;
-      this.#opened(text, key, micros);
-      this.#tally(key).spans++;
+      if (span === undefined) this.#opened(text, key, micros);
     } else if (span !== undefined) {
-      this.#tally(span.key).busy += micros - Math.max(span.since, this.#period!.start);
+      this.#count(span, micros);
       this.#open.delete(text);
     }
     return true;
@@ -176,27 +174,32 @@ class SpanMeter implements RangeVisitor {
     this.#open.set(text, { key, since });
   }
 
-  #tally(key: unknown): Tally {
-    const group = this.#table.group(key);
-    let tally = this.#tallies.get(group);
+  /**
+   * Counts the part of `span` in the period at hand up to `upTo`, if it has one: a span that
+   * ends where the period begins does not overlap it.
+   */
+  #count(span: OpenSpan, upTo: number): void {
+    const busy = upTo - Math.max(span.since, this.#period!.start);
+    if (busy <= 0) return;
+    const group = this.#table.group(span.key);
+    const tally = this.#tallies.get(group);
     if (tally === undefined) {
-      tally = { spans: 0, busy: 0 };
-      this.#tallies.set(group, tally);
+      this.#tallies.set(group, { spans: 1, busy });
+    } else {
+      tally.spans++;
+      tally.busy += busy;
     }
-    return tally;
   }
 
-  /** Opens `period`: every span open now overlaps it. */
   #enter(period: Period): void {
     this.#period = period;
     this.#tallies = new Map();
-    for (const span of this.#open.values()) this.#tally(span.key).spans++;
   }
 
   /** Closes the period at hand, the spans still open counting up to `upTo`, and writes its rows. */
   #close(upTo: number): void {
     const period = this.#period!;
-    for (const span of this.#open.values()) this.#tally(span.key).busy += Math.max(0, upTo - Math.max(span.since, period.start));
+    for (const span of this.#open.values()) this.#count(span, upTo);
     const { calendar } = this.#request;
     const start = calendar.iso(period.start);
     const end = calendar.iso(period.end);
