@@ -209,6 +209,14 @@ describe('JournalServer constructor', () => {
     throwsNaming(() => new JournalServer({ logger: 'loud' as never, store }), TypeError, /options\.logger/);
   });
 
+  it('throws naming the report options when they are bad', () => {
+    throwsNaming(() => new JournalServer({ reportTimeBudget: 0, store }), RangeError, /options\.reportTimeBudget/);
+    throwsNaming(() => new JournalServer({ reportTimeBudget: Number.NaN, store }), RangeError, /options\.reportTimeBudget/);
+    throwsNaming(() => new JournalServer({ maxReportGroups: 0, store }), RangeError, /options\.maxReportGroups/);
+    throwsNaming(() => new JournalServer({ maxReportGroups: '10' as never, store }), TypeError, /options\.maxReportGroups/);
+    throwsNaming(() => new MemoryStore({ clock: 5 as never }), TypeError, /options\.clock/);
+  });
+
   it('throws a TypeError naming an unknown option key', () => {
     throwsNaming(() => new JournalServer({ prot: 1, store } as object), TypeError, /prot/);
   });
