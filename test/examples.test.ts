@@ -306,6 +306,45 @@ describe('examples', () => {
     assert.deepEqual(limited.lines, ['a1 submit userid=5', 'a1 start', 'job-consumer: done after 2 events']);
   });
 
+  it('utilization-report seeds sessions, writes the daily utilization CSV and prints a summary', async () => {
+    const out = join(dir, 'utilization.csv');
+    const started = Date.now() / 1000;
+    const report = run('utilization-report', 'ex-lab', '--seed', '--out', out);
+    assert.equal(await report.exited(10_000), 0, report.stderr);
+    const ended = Date.now() / 1000;
+    assert.equal(report.lines[0], 'seeded 4 sessions on 3 instruments');
+    const csv = await readFile(out, 'utf8');
+    const [header, ...rows] = csv.trimEnd().split('\n');
+    assert.equal(header, 'start,end,key,spans,busySeconds,utilization');
+    const busy = new Map<string, number>();
+    for (const line of rows) {
+      const [start, end, key, spans, seconds, utilization] = line.split(',') as [string, string, string, string, string, string];
+      assert.match(start, /^\d{4}-\d{2}-\d{2}T00:00:00Z$/);
+      assert.equal(Date.parse(end) - Date.parse(start), 86_400_000);
+      assert.ok(Number(spans) >= 1);
+      assert.ok(Math.abs(Number(utilization) - Number(seconds) / 86_400) < 1e-15, line);
+      busy.set(key, (busy.get(key) ?? 0) + Number(seconds));
+    }
+    // The closed sessions' busy time is exactly what the stored events say; the open one runs until the report.
+    const stored = (await readAll(server.store, 'ex-lab')).map((event) => ({ ...(JSON.parse(event.json) as { name: string; context: { instrument: string } }), micros: Math.round(event.timestamp * 1e6) }));
+    const expected = new Map<string, number>();
+    const open = new Map<string, number>();
+    for (const event of stored) {
+      const { instrument } = event.context;
+      if (event.name === 'session_start') open.set(instrument, event.micros);
+      if (event.name === 'session_end') {
+        expected.set(instrument, (expected.get(instrument) ?? 0) + event.micros - open.get(instrument)!);
+        open.delete(instrument);
+      }
+    }
+    assert.deepEqual([...busy.keys()].sort(), ['hplc-1', 'ms-1', 'nmr-1']);
+    for (const [instrument, micros] of expected) assert.ok(Math.abs(busy.get(instrument)! - micros / 1e6) < 1e-6, `${instrument}: ${busy.get(instrument)} s`);
+    const nmr = busy.get('nmr-1')!;
+    assert.ok(nmr > 0 && nmr <= ended - started, `nmr-1: ${nmr} s`);
+    assert.equal(report.lines.at(-1), `wrote ${rows.length} rows to ${out}`);
+    assert.equal(report.lines.filter((line) => / session\(s\), busy /.test(line)).length, rows.length);
+  });
+
   it('typed-events registers two schemas, appends typed events, refuses a bad one before sending, and narrows them on reading', async () => {
     const first = run('typed-events', 'ex-typed');
     assert.equal(await first.exited(), 0, first.stderr);
