@@ -4,8 +4,9 @@
  * one JSON line per result to stdout and appends it to bench/results/.
  *
  * --quick    smaller counts, the whole run under a minute
- * --only     a comma-separated subset of: replay, live, append, schema, query, forward
+ * --only     a comma-separated subset of: replay, live, append, schema, query, forward, report
  * --query-events N  the query scenario's journal size (default 1,000,000; quick 100,000)
+ * --report-events N the report scenario's journal size (default 1,000,000; quick 100,000)
  * --wsjournal-only  only wsjournal on the embedded store and its baselines (no
  *            Socket.IO, NATS, Redis): for comparing a library change quickly
  * --profile  --cpu-prof on the wsjournal server and client processes (of the replay
@@ -22,9 +23,10 @@ import { natsReason, redisReason } from './lib/services.js';
 import { profileDir, summarizeProfiles } from './profile.js';
 import { query } from './query.js';
 import { replay } from './replay.js';
+import { reportScenario } from './report.js';
 import { schema } from './schema.js';
 
-const SCENARIOS = { replay, live, append, schema, query, forward } as const;
+const SCENARIOS = { replay, live, append, schema, query, forward, report: reportScenario } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 const { values } = parseArgs({
@@ -34,10 +36,13 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'wsjournal-only': { type: 'boolean', default: false },
     'query-events': { type: 'string' },
+    'report-events': { type: 'string' },
   },
 });
 const queryEvents = values['query-events'] === undefined ? undefined : Number(values['query-events']);
 if (queryEvents !== undefined && !(Number.isInteger(queryEvents) && queryEvents > 0)) throw new RangeError('--query-events must be a positive integer');
+const reportEvents = values['report-events'] === undefined ? undefined : Number(values['report-events']);
+if (reportEvents !== undefined && !(Number.isInteger(reportEvents) && reportEvents > 0)) throw new RangeError('--report-events must be a positive integer');
 
 const names = (values.only?.split(',') ?? (values.profile ? ['replay'] : Object.keys(SCENARIOS))).map((name) => name.trim());
 for (const name of names) {
@@ -60,6 +65,7 @@ if (context.others && context.natsReason !== undefined) log(`NATS parts will be 
 
 for (const name of names as ScenarioName[]) {
   if (name === 'query') await query(context, queryEvents);
+  else if (name === 'report') await reportScenario(context, reportEvents);
   else await SCENARIOS[name](context);
 }
 if (profiles !== undefined) summarizeProfiles(profiles);
