@@ -54,8 +54,10 @@ class Counter implements RangeVisitor {
     this.#groupOf = groupReader(request.by, table as ReportTable<unknown>);
   }
 
-  visit(event: StoredEvent, micros: number, _clock: SliceClock): boolean {
+  visit(event: StoredEvent, micros: number, clock: SliceClock): boolean {
     if (this.#period === undefined || micros >= this.#period.end) {
+      // A new period costs a computation in the zone's calendar: not once the slice is spent.
+      if (clock.spent()) return false;
       this.#flush();
       this.#period = this.#request.calendar.window(micros, this.#request.from, this.#request.to);
     }
