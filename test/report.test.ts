@@ -248,6 +248,7 @@ describe('reports over HTTP', () => {
     // A range with no events, and a journal never written: no rows.
     assert.deepEqual((await report('from=2030-01-01', 'weeks')).json, { rows: [] });
     assert.deepEqual((await report('period=hour', 'never-written')).json, { rows: [] });
+    assert.equal((await report('format=csv', 'never-written')).text, 'start,end,group,count\n');
   });
 
   it('refuses each bad parameter with a clear code, and stores nothing', LIMIT, async () => {
