@@ -420,19 +420,11 @@ export class LmdbStore implements JournalStore {
     this.#publish();
     const unstored = this.#journals.get(journal)?.unstored ?? [];
     const firstUnstored = unstored[0]?.stored[0];
-    if (firstUnstored !== undefined && from >= firstUnstored.seq) {
-      const page: StoredEvent[] = [];
-      for (const { stored } of unstored) {
-        for (const event of stored) {
-          if (event.seq < from) continue;
-          page.push(event);
-          if (page.length === count) return page;
-        }
-      }
-      return page;
-    }
+    if (firstUnstored !== undefined && from >= firstUnstored.seq) return unstoredFrom(unstored, from, count);
     const micros = this.#guard(() => this.#seqMicros(journal, from));
-    return micros === undefined ? [] : this.read(journal, (micros - 1) / 1e6, count);
+    // LMDB holds nothing at or after `from`: the batches it does not hold yet may (a preserved batch's
+    // seqs may start past `from`).
+    return micros === undefined ? unstoredFrom(unstored, from, count) : this.read(journal, (micros - 1) / 1e6, count);
   }
 
   /** The journals in LMDB's heads after `after`, with the cached ones LMDB does not hold yet, in name order. */
@@ -854,6 +846,19 @@ function partEnd(batches: readonly Batch[], start: number): number {
     end++;
   }
   return end;
+}
+
+/** Up to `limit` events of `unstored` (oldest first) with a seq of `from` or more. */
+function unstoredFrom(unstored: readonly Batch[], from: number, limit: number): StoredEvent[] {
+  const page: StoredEvent[] = [];
+  for (const { stored } of unstored) {
+    for (const event of stored) {
+      if (event.seq < from) continue;
+      page.push(event);
+      if (page.length === limit) return page;
+    }
+  }
+  return page;
 }
 
 /** The batch of `unstored` (in time order) whose first event is at `micros`. */

@@ -412,6 +412,14 @@ function registerPreserve(withStore: WithStore): void {
     assert.deepEqual(seqs(await store.readBefore('j', Infinity, 4)), [12, 11, 10, 9]);
   }));
 
+  it('finds by seq a preserved batch whose seqs start past the one asked for, also before the append resolves', LIMIT, withStore(async (store) => {
+    // Not awaited: a store that commits in the background (LmdbStore) does not hold the batch yet.
+    const appended = store.append('j', positioned([[5, 1000], [6, 1001]]), { preserve: true });
+    assert.deepEqual(seqs(await store.readFromSeq('j', 1, 2)), [5, 6]);
+    await appended;
+    assert.deepEqual(seqs(await store.readFromSeq('j', 1, 2)), [5, 6]);
+  }));
+
   it('refuses with OUT_OF_ORDER, storing nothing, a preserving batch that does not continue the journal', LIMIT, withStore(async (store) => {
     await store.append('j', positioned([[3, 500], [4, 501]]), { preserve: true });
     const head = await store.head('j');
