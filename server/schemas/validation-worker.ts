@@ -4,13 +4,14 @@
  * compile or to validate against, can hold the server: the pool gives every request a deadline
  * and a heap limit, and replaces a worker that passes either. Regular expressions (`pattern`,
  * `patternProperties`) run on re2js, a linear-time engine, so that even here no pattern can
- * backtrack catastrophically.
+ * backtrack catastrophically (patterns proved linear on JavaScript's own engine run there).
  */
 import { parentPort } from 'node:worker_threads';
 import { Ajv, type Options, type ValidateFunction, type ErrorObject } from 'ajv';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { RE2JS } from 're2js';
+import { linearNativePattern } from './linear-pattern.js';
 import { escapePointer } from './metaschema.js';
 import type { SchemaSource, WorkerDetail, WorkerReady, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -23,8 +24,13 @@ const MAX_COMPILED = 256;
 /** Characters of a detail's path and message at most. */
 const MAX_TEXT = 200;
 
-/** A pattern, in JavaScript's syntax, as a linear-time re2js expression (Ajv's `code.regExp` engine). */
+/**
+ * A pattern, in JavaScript's syntax, as a linear-time expression (Ajv's `code.regExp` engine):
+ * JavaScript's own RegExp when the pattern is proved to run in linear time on it, re2js otherwise.
+ */
 function linearRegExp(pattern: string, _flags: string): { test(text: string): boolean } {
+  const native = linearNativePattern(pattern);
+  if (native !== undefined) return native;
   const compiled = RE2JS.compile(RE2JS.translateRegExp(pattern));
   return { test: (text: string) => compiled.test(text), toString: () => pattern } as { test(text: string): boolean };
 }
