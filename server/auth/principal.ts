@@ -7,6 +7,9 @@ import { ALL_GRANTS, type Grant, type Scope } from './scope.js';
 /** Journals whose answers a principal remembers; past it the memory starts again empty. */
 const CACHE_LIMIT = 1000;
 
+/** Each scope as a bit of a journal's remembered answer. */
+const BITS: Readonly<Record<Scope, number>> = { read: 1, append: 2, admin: 4 };
+
 interface ScopeRule {
   /** The scope on every journal. */
   readonly everywhere: boolean;
@@ -19,7 +22,7 @@ export class Principal {
   static readonly ALL = new Principal(ALL_GRANTS);
 
   readonly #rules: ReadonlyMap<Scope, ScopeRule>;
-  /** Whether a glob matches a journal, by glob and journal (1 or 0). */
+  /** Journal → the scopes a glob grants on it, as BITS: an append checks a map, not its globs. */
   readonly #cache = new Map<string, number>();
   /** The grants as given, in order. */
   readonly grants: readonly Grant[];
@@ -45,7 +48,7 @@ export class Principal {
     if (rule === undefined) return false;
     if (rule.everywhere) return true;
     if (journal === undefined) return false;
-    return rule.patterns.some((pattern) => this.#matches(pattern, journal));
+    return (this.#globbed(journal) & BITS[scope]) !== 0;
   }
 
   /** Whether this principal holds `scope` on at least one journal. */
@@ -53,13 +56,16 @@ export class Principal {
     return this.#rules.has(scope);
   }
 
-  #matches(pattern: RegExp, journal: string): boolean {
-    const key = `${pattern.source}\u0000${journal}`;
-    const known = this.#cache.get(key);
-    if (known !== undefined) return known === 1;
-    const found = pattern.test(journal);
+  /** The scopes this principal's globs grant on `journal`, as BITS. */
+  #globbed(journal: string): number {
+    const known = this.#cache.get(journal);
+    if (known !== undefined) return known;
+    let bits = 0;
+    for (const [scope, rule] of this.#rules) {
+      if (rule.patterns.some((pattern) => pattern.test(journal))) bits |= BITS[scope];
+    }
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
-    this.#cache.set(key, found ? 1 : 0);
-    return found;
+    this.#cache.set(journal, bits);
+    return bits;
   }
 }

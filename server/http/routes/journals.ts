@@ -28,7 +28,7 @@ const ListQuery = z.strictObject({
 export const journalsRoutes: RoutePlugin = async (app, { context }) => {
   app.get<{ Querystring: z.output<typeof ListQuery> }>('/v1/journals', { schema: { querystring: ListQuery } }, async (request, reply) => {
     const principal = request.principal;
-    if (principal === null || !principal.canSome('read')) requireScope(request, 'read');
+    if (principal === null || !principal.canSome('read')) throw new HttpError(403, ErrorCode.FORBIDDEN, "this token's scopes do not allow read on any journal");
     const limit = Math.min(request.query.limit ?? LIMIT, LIMIT);
     const journals = await context.store.listJournals(request.query.after, limit);
     const last = journals.at(-1);
