@@ -9,6 +9,7 @@ import { checkArgument, checkPositionals, CliError, parseCommandLine, parseNumbe
 import { onShutdownSignal } from './io.js';
 import { serverLogger, LOG_FORMATS, type LogFormat } from './server-logger.js';
 import { LOG_LEVEL_NAMES } from '../server/observe/logger.js';
+import { serverTokens, TOKENS_VARIABLE } from './server-tokens.js';
 
 const DEFAULT_PORT = 7707;
 const DEFAULT_HOST = '127.0.0.1';
@@ -34,8 +35,18 @@ Options:
                       memory:   in memory, lost when the server stops
                       redis://HOST:PORT[/DB]  Redis Streams, shared by several
                                 servers behind one address
-  --token T         require clients to present this bearer token; repeat
-                    for several (default: no token needed)
+  --token-file FILE require clients to present one of the tokens of FILE:
+                    one a line, optionally followed by its scopes
+                      TOKEN                      every scope
+                      TOKEN read:jobs.* append:jobs
+                    (read, append, admin, each optionally :GLOB), # comments;
+                    or a JSON object of tokens to scope lists; refused if
+                    every user may read it (chmod 600 FILE)
+  --token T         require this bearer token (every scope); repeat for
+                    several. Visible to every user in ps: prefer
+                    WSJOURNAL_TOKENS or --token-file
+  --origin O        allow browsers from this origin only (like
+                    https://app.example); repeat for several (default: any)
   --no-ui           do not serve the viewer (the web page at GET /)
   --heartbeat S     seconds between pings to detect dead clients; 0 turns
                     them off (default: ${DEFAULT_HEARTBEAT})
@@ -48,8 +59,13 @@ Options:
                     is a terminal, json otherwise
   -h, --help        show this help
 
-Exit status: 0 after a clean shutdown; 1 if the port is in use or the store
-cannot be opened; 2 on bad arguments.
+Environment:
+  WSJOURNAL_TOKENS  tokens separated by commas, each with every scope;
+                    added to --token and --token-file. With no token from
+                    any source, the server needs none.
+
+Exit status: 0 after a clean shutdown; 1 if the port is in use, the store
+cannot be opened or the token file cannot be used; 2 on bad arguments.
 `;
 
 const OPTIONS = {
@@ -58,6 +74,8 @@ const OPTIONS = {
   data: { type: 'string' },
   store: { type: 'string' },
   token: { type: 'string', multiple: true },
+  'token-file': { type: 'string' },
+  origin: { type: 'string', multiple: true },
   heartbeat: { type: 'string' },
   schemas: { type: 'string' },
   'no-ui': { type: 'boolean' },
@@ -82,8 +100,8 @@ async function run(args: string[]): Promise<number> {
   const host = values.host ?? DEFAULT_HOST;
   if (host === '') throw new UsageError('--host must not be empty');
   const heartbeat = values.heartbeat === undefined ? DEFAULT_HEARTBEAT : parseNumber(values.heartbeat, '--heartbeat', { min: 0 });
-  const tokens = values.token;
-  if (tokens?.some((token) => token === '')) throw new UsageError('--token must not be empty');
+  if (values.token?.some((token) => token === '')) throw new UsageError('--token must not be empty');
+  const origins = values.origin?.map(checkOrigin);
   const logLevel = values['log-level'] ?? 'info';
   if (!(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
   const logFormat = values['log-format'] ?? (process.stderr.isTTY ? 'pretty' : 'json');
@@ -93,12 +111,18 @@ async function run(args: string[]): Promise<number> {
     throw new UsageError(`--data applies only to the embedded lmdb store, not --store ${storeUrl}`);
   }
 
+  const tokens = await serverTokens({ flags: values.token, env: process.env[TOKENS_VARIABLE], file: values['token-file'] });
   const { store, label } = openStore(storeUrl, values.data ?? DEFAULT_DATA);
   const logger = await serverLogger(logLevel, logFormat as LogFormat);
+  if (values.token !== undefined) logger.warn(`--token is visible to every user of this machine (ps); prefer ${TOKENS_VARIABLE} or --token-file`);
+  if (tokens === undefined && (process.env['WSJOURNAL_TOKEN'] ?? '') !== '') {
+    logger.warn(`WSJOURNAL_TOKEN is set, but it is the clients' variable: serve reads ${TOKENS_VARIABLE}; this server requires no token`);
+  }
   let server: JournalServer;
   try {
     const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat, logger, ui: values['no-ui'] !== true };
     if (tokens !== undefined) options.tokens = tokens;
+    if (origins !== undefined) options.origins = origins;
     if (values.schemas !== undefined) {
       if (values.schemas === '') throw new UsageError('--schemas must not be empty');
       options.schemas = values.schemas;
@@ -119,7 +143,7 @@ async function run(args: string[]): Promise<number> {
     if (error instanceof JournalError || error instanceof TypeError) throw new CliError(`--schemas: ${error.message}`, { cause: error });
     throw new CliError(listenFailure(error, host, port), { cause: error });
   }
-  const auth = tokens === undefined ? '' : `, ${tokens.length === 1 ? 'a token' : 'tokens'} required`;
+  const auth = tokens === undefined ? '' : `, ${Object.keys(tokens).length === 1 ? 'a token' : 'tokens'} required`;
   process.stdout.write(`wsjournal listening on ${server.url} (store: ${label}${auth})\n`);
   if (values['no-ui'] !== true) process.stdout.write(`viewer: ${server.url.replace(/^ws/, 'http')}/\n`);
 
@@ -132,6 +156,20 @@ async function run(args: string[]): Promise<number> {
     throw new CliError(`closing failed: ${(error as Error).message}`, { cause: error });
   }
   return 0;
+}
+
+/** An --origin value: a browser origin (scheme, host, port), as its Origin header says it. */
+function checkOrigin(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== raw.replace(/\/$/, '')) {
+    throw new UsageError(`--origin must be an origin like https://app.example (scheme, host and port only), got ${JSON.stringify(raw)}`);
+  }
+  return url.origin;
 }
 
 /** The scheme of a --store URL, like `memory:` or `redis:`. */

@@ -4,6 +4,8 @@ export { LmdbStore } from './lmdb-store.js';
 export { MemoryStore } from './memory-store.js';
 export { RedisStore } from './redis-store.js';
 
+export type { TokensOption } from './auth/access-tokens.js';
+export type { Scope } from './auth/scope.js';
 export type { JournalPolicy } from './journal-policies.js';
 export type { JournalServerOptions } from './journal-server.js';
 export type { LmdbStoreOptions } from './lmdb-store.js';

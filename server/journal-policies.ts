@@ -6,6 +6,7 @@
  * not merged: a journal follows one key's policy or none.
  */
 import { isPlainObject } from '../src/validate.js';
+import { globPattern, JOURNAL_GLOB } from './journal-glob.js';
 
 /** What a journal requires of the events appended to it. */
 export interface JournalPolicy {
@@ -23,7 +24,7 @@ export interface ResolvedPolicy {
 }
 
 /** A policy key: a journal name whose characters may include `*`. */
-const POLICY_KEY = /^[A-Za-z0-9._*-]{1,128}$/;
+const POLICY_KEY = JOURNAL_GLOB;
 const KNOWN_FIELDS = new Set(['requireSchema', 'allowedSchemas']);
 /** Journals whose policy is remembered; past it the memory starts again empty. */
 const CACHE_LIMIT = 10_000;
@@ -64,9 +65,8 @@ export class JournalPolicies {
         this.#exact.set(key, policy);
         continue;
       }
-      const source = key.split('*').map((part) => part.replace(/[.]/g, '\\.')).join('.*');
       const stars = key.split('*').length - 1;
-      this.#globs.push({ policy, pattern: new RegExp(`^${source}$`), literal: key.length - stars, stars });
+      this.#globs.push({ policy, pattern: globPattern(key), literal: key.length - stars, stars });
     }
     this.#globs.sort((a, b) => b.literal - a.literal || a.stars - b.stars || (a.policy.key < b.policy.key ? -1 : 1));
   }

@@ -13,9 +13,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { isSchemaRef, JOURNAL_NAME, type SchemaRef } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
+import { AccessTokens, type TokensOption } from './auth/access-tokens.js';
+import { bearerToken } from './auth/bearer-token.js';
+import { Principal } from './auth/principal.js';
 import { contextJson } from './encode.js';
 import type { HttpContext } from './http/context.js';
-import { createHttpApp, type HttpApp, type Refusal } from './http/http-app.js';
+import { createHttpApp, type Admission, type HttpApp } from './http/http-app.js';
 import { JournalPolicies, type JournalPolicy } from './journal-policies.js';
 import { LmdbStore } from './lmdb-store.js';
 import { createLogger, type Logger, type LoggerOption } from './observe/logger.js';
@@ -37,8 +40,14 @@ export interface JournalServerOptions {
   store?: JournalStore;
   /** Directory of the default embedded store, when no `store` is given. @default "./data" */
   dataDir?: string;
-  /** If set, every connection must present one of these as a bearer token (or `?token=`); others get 401. */
-  tokens?: readonly string[];
+  /**
+   * If set, every connection and HTTP request must present one of these as a bearer token (or
+   * `?token=`); others get 401. A plain list gives each token every scope; an object gives each
+   * token its scopes: `read`, `append`, `admin`, each optionally limited to journals by a glob
+   * (`read:jobs.*`). An operation outside the token's scopes is refused with `FORBIDDEN` (403).
+   * @example { 't1': ['read:jobs.*'], 't2': ['append:jobs', 'read:jobs'], 't3': ['admin'] }
+   */
+  tokens?: TokensOption;
   /**
    * If set, a connection whose `Origin` header is not listed gets 403. Clients that send no Origin are
    * not browsers and pass; so does the server's own origin (the viewer it serves at `GET /`).
@@ -191,7 +200,9 @@ const VERSION = packageVersion();
  */
 export class JournalServer {
   readonly #options: Settings;
-  readonly #tokens: ReadonlySet<string> | undefined;
+  readonly #tokens: AccessTokens | undefined;
+  /** The principal of each WebSocket handshake admitted, until its connection is accepted. */
+  readonly #handshakes = new WeakMap<IncomingMessage, Principal>();
   readonly #origins: ReadonlySet<string> | undefined;
   readonly #ownsStore: boolean;
   readonly #store: JournalStore;
@@ -251,7 +262,7 @@ export class JournalServer {
     }
     const logger: Logger | undefined = createLogger(options.logger as LoggerOption | undefined);
     const policies = new JournalPolicies(options.journals ?? {});
-    this.#tokens = stringSet(options.tokens, 'tokens');
+    this.#tokens = options.tokens === undefined ? undefined : new AccessTokens(options.tokens);
     this.#origins = stringSet(options.origins, 'origins');
     if (options.store !== undefined && !isStore(options.store)) {
       throw new TypeError(
@@ -515,27 +526,31 @@ export class JournalServer {
 
   /**
    * Whether a WebSocket handshake or an HTTP request may go on: the server-wide connection
-   * budget (WebSocket connections and HTTP requests together), the origin, the token.
+   * budget (WebSocket connections and HTTP requests together), the origin, the token; and if
+   * so, who it acts as (the token's principal, resolved here once).
    */
-  #admit(req: IncomingMessage): Refusal | undefined {
+  #admit(req: IncomingMessage): Admission {
     if (this.#sessions.size + (this.#http?.inFlight() ?? 0) >= this.#options.maxConnections) {
-      return { status: 503, code: ErrorCode.OVERLOADED, message: 'Too many connections' };
+      return { refusal: { status: 503, code: ErrorCode.OVERLOADED, message: 'Too many connections' } };
     }
     const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
     // The server's own origin (the viewer it serves) is always allowed.
     if (this.#origins && typeof origin === 'string' && !this.#origins.has(origin) && !sameOrigin(origin, req.headers.host)) {
-      return { status: 403, code: ErrorCode.FORBIDDEN, message: 'Origin not allowed' };
+      return { refusal: { status: 403, code: ErrorCode.FORBIDDEN, message: 'Origin not allowed' } };
     }
-    if (this.#tokens) {
-      const token = bearerToken(req);
-      if (token === undefined || !this.#tokens.has(token)) return { status: 401, code: ErrorCode.UNAUTHORIZED, message: 'Unauthorized' };
-    }
-    return undefined;
+    if (this.#tokens === undefined) return { principal: Principal.ALL };
+    const principal = this.#tokens.resolve(bearerToken(req));
+    if (principal === undefined) return { refusal: { status: 401, code: ErrorCode.UNAUTHORIZED, message: 'Unauthorized' } };
+    return { principal };
   }
 
   #verify(req: IncomingMessage, done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
-    const refusal = this.#admit(req);
-    if (refusal === undefined) return done(true);
+    const admission = this.#admit(req);
+    if ('principal' in admission) {
+      this.#handshakes.set(req, admission.principal);
+      return done(true);
+    }
+    const { refusal } = admission;
     this.#observer.handshakeRefused(req.socket.remoteAddress, refusal.status, refusal.code, refusal.message);
     // The body is the HTTP API's error body; the status is what clients act on.
     const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
@@ -548,6 +563,8 @@ export class JournalServer {
       return;
     }
     const socket = request.socket;
+    const principal = this.#handshakes.get(request) ?? this.#admitted(request);
+    this.#handshakes.delete(request);
     const session = new Session(ws, this.#store, {
       pageSize: this.#options.pageSize,
       sendHighWaterMark: this.#options.sendHighWaterMark,
@@ -559,12 +576,18 @@ export class JournalServer {
       maxPendingAppends: this.#options.maxPendingAppends,
       maxPendingAppendBytes: this.#options.maxPendingAppendBytes,
       maxSubscriptions: this.#options.maxSubscriptionsPerConnection,
-    } satisfies SessionLimits, this.#schemas, socket, this.#observer.connection(socket.remoteAddress));
+    } satisfies SessionLimits, this.#schemas, socket, this.#observer.connection(socket.remoteAddress), principal);
     this.#sessions.add(session);
     ws.once('close', () => {
       this.#sessions.delete(session);
       if (this.#sessions.size === 0) this.#onNoSessions?.();
     });
+  }
+
+  /** The principal of a connection that reached `#accept` without `#verify` (it never does): as its token says, else none. */
+  #admitted(request: IncomingMessage): Principal {
+    if (this.#tokens === undefined) return Principal.ALL;
+    return this.#tokens.resolve(bearerToken(request)) ?? new Principal([]);
   }
 
   #startHeartbeat(): void {
@@ -579,16 +602,6 @@ export class JournalServer {
     }, seconds * 1000);
     this.#heartbeat.unref();
   }
-}
-
-function bearerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    return match?.[1]?.trim();
-  }
-  const query = new URL(req.url ?? '/', 'ws://localhost').searchParams.get('token');
-  return query ?? undefined;
 }
 
 function packageVersion(): string {

@@ -13,6 +13,8 @@ import {
   type SubscribeFrame,
 } from '../src/protocol.js';
 import { decodeAppend, type DecodedAppend } from './append-decoder.js';
+import type { Principal } from './auth/principal.js';
+import { forbiddenMessage, type Scope } from './auth/scope.js';
 import { formatMicros, toMicros } from './encode.js';
 import { TurnCork } from './turn-cork.js';
 import { isPlainObject } from '../src/validate.js';
@@ -50,6 +52,8 @@ export class Session implements SubscriptionSink {
   readonly #schemas: SessionSchemas;
   readonly #limits: SessionLimits;
   readonly #observer: ConnectionObserver;
+  /** Who the connection acts as: what its token may read, append to and administer. */
+  readonly #principal: Principal;
   readonly #subscriptions = new Map<number, Subscription>();
   #drainWaiters: (() => void)[] = [];
   #closed = false;
@@ -74,14 +78,26 @@ export class Session implements SubscriptionSink {
    */
   alive = true;
 
-  /** `socket` is the connection's TCP socket (the upgrade request's `socket`); `observer` counts and logs what it does. */
-  constructor(ws: WebSocket, store: JournalStore, limits: SessionLimits, schemas: SessionSchemas, socket: Socket | undefined, observer: ConnectionObserver) {
+  /**
+   * `socket` is the connection's TCP socket (the upgrade request's `socket`); `observer` counts
+   * and logs what it does; `principal` says what its token may do.
+   */
+  constructor(
+    ws: WebSocket,
+    store: JournalStore,
+    limits: SessionLimits,
+    schemas: SessionSchemas,
+    socket: Socket | undefined,
+    observer: ConnectionObserver,
+    principal: Principal,
+  ) {
     this.#ws = ws;
     this.#socket = socket;
     this.#store = store;
     this.#schemas = schemas;
     this.#limits = limits;
     this.#observer = observer;
+    this.#principal = principal;
     ws.on('message', (data, isBinary) => {
       this.alive = true;
       if (this.#held.length > 0 || this.#appendsAtLimit()) this.#hold(data, isBinary);
@@ -268,11 +284,19 @@ export class Session implements SubscriptionSink {
     }
   }
 
+  /** False, after answering with FORBIDDEN, when the connection's token lacks `scope` (on `journal`). */
+  #allowed(scope: Scope, id: number, journal?: string): boolean {
+    if (this.#principal.can(scope, journal)) return true;
+    this.#error(ErrorCode.FORBIDDEN, forbiddenMessage(scope, journal), id);
+    return false;
+  }
+
   #subscribe(frame: SubscribeFrame): void {
     if (this.#subscriptions.has(frame.id)) {
       this.#error(ErrorCode.DUPLICATE_ID, `request id ${frame.id} is already in use`, frame.id);
       return;
     }
+    if (!this.#allowed('read', frame.id, frame.journal)) return;
     if (this.#subscriptions.size >= this.#limits.maxSubscriptions) {
       this.#error(
         ErrorCode.TOO_MANY_SUBSCRIPTIONS,
@@ -303,6 +327,7 @@ export class Session implements SubscriptionSink {
   }
 
   #append(frame: AppendFrame, bytes: number): void {
+    if (!this.#allowed('append', frame.id, frame.journal)) return;
     if (!this.#fewEnough(frame.events.length, frame.id)) return;
     const preserve = frame.preserve === true;
     const events = new Array<NewEvent>(frame.events.length);
@@ -335,6 +360,7 @@ export class Session implements SubscriptionSink {
   /** An append read by `decodeAppend`: its events already carry their name and context as JSON. */
   #appendDecoded(frame: DecodedAppend, bytes: number): void {
     const { events } = frame;
+    if (!this.#allowed('append', frame.id, frame.journal)) return;
     if (!this.#fewEnough(events.length, frame.id)) return;
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!;
@@ -388,6 +414,7 @@ export class Session implements SubscriptionSink {
 
   /** Registers a schema, counted like an append in flight: the validator compiles it in a worker thread. */
   #register(frame: RegisterFrame, bytes: number): void {
+    if (!this.#allowed('admin', frame.id)) return;
     this.#pendingAppends++;
     this.#pendingBytes += bytes;
     this.#schemas.registry.register(frame.schema).then(

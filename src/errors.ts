@@ -33,7 +33,10 @@ export const ErrorCode = {
   REQUEST_TOO_LARGE: 'REQUEST_TOO_LARGE',
   /** An HTTP request body that is not `application/json`. */
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  /** The request comes from an Origin the server does not allow. */
+  /**
+   * The request comes from an Origin the server does not allow, or asks for what the token's
+   * scopes do not cover (reading, appending to or administering a journal); retrying cannot help.
+   */
   FORBIDDEN: 'FORBIDDEN',
   /** The server is at a connection or request limit; retry later, with backoff. */
   OVERLOADED: 'OVERLOADED',

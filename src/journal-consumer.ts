@@ -56,6 +56,7 @@ export interface JournalConsumerEvents<E> {
   sentinel: [];
   /** The consumer stopped; `null` follows the events already received. */
   end: [];
+  /** A failure. A subscription the server refuses (`FORBIDDEN` outside the token's scopes, say) is not retried: the consumer stops. */
   error: [error: Error];
   /** The connection dropped and is open again; the stream resumes from the last event received. */
   reconnect: [];

@@ -9,6 +9,8 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { ErrorCode } from '../../src/errors.js';
+import type { Principal } from '../auth/principal.js';
+import '../auth/require-scope.js';
 import type { Logger } from '../observe/logger.js';
 import type { HttpContext } from './context.js';
 import { errorResponse, HttpError, issueDetails } from './http-errors.js';
@@ -28,13 +30,16 @@ export interface Refusal {
   readonly message: string;
 }
 
+/** A request or handshake let in, with who it acts as, or refused. */
+export type Admission = { readonly principal: Principal } | { readonly refusal: Refusal };
+
 export interface HttpAppOptions {
   readonly context: HttpContext;
   readonly logger: Logger | undefined;
   /** Most HTTP requests handled at once; past it, 503 `OVERLOADED`. */
   readonly maxRequests: number;
-  /** The server's admission of a request (origin, token, connections), or its refusal. */
-  admit(request: IncomingMessage): Refusal | undefined;
+  /** The server's admission of a request (origin, token, connections) and its principal, or its refusal. */
+  admit(request: IncomingMessage): Admission;
 }
 
 export interface HttpApp {
@@ -89,13 +94,17 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     };
   });
 
+  // Each admitted request's principal, for the routes' `requireScope` (server/auth/require-scope.ts).
+  app.decorateRequest('principal', null);
+
   let inFlight = 0;
   app.addHook('onRequest', async (request, reply) => {
     if (context.closing()) throw new HttpError(503, ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
     if (request.routeOptions.config.public === true) return;
     if (inFlight >= maxRequests) throw new HttpError(503, ErrorCode.OVERLOADED, `the server is handling ${maxRequests} requests; retry later`);
-    const refusal = admit(request.raw);
-    if (refusal !== undefined) throw new HttpError(refusal.status, refusal.code, refusal.message);
+    const admission = admit(request.raw);
+    if ('refusal' in admission) throw new HttpError(admission.refusal.status, admission.refusal.code, admission.refusal.message);
+    request.principal = admission.principal;
     inFlight++;
     reply.raw.once('close', () => inFlight--);
   });

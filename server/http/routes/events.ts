@@ -17,6 +17,7 @@ import type { preValidationAsyncHookHandler } from 'fastify';
 import { z } from 'zod';
 import { ErrorCode } from '../../../src/errors.js';
 import { NewEventEntry } from '../../../src/protocol.js';
+import { requireScope } from '../../auth/require-scope.js';
 import { eventFilter, parseLevel } from '../../query/event-filter.js';
 import { formatTimestamp, queryPage, queryString, type EventQuery } from '../../query/event-query.js';
 import { parseSelector, SELECTOR_LIMITS } from '../../query/selector.js';
@@ -74,6 +75,7 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
     '/v1/journals/:journal/events',
     { schema: { params: JournalParams, querystring: EventsQuery } },
     async (request, reply) => {
+      requireScope(request, 'read', request.params.journal);
       const { since, until, after, limit, order, names, level, where } = request.query;
       const selector = where === undefined ? undefined : parseSelector(where);
       const query: EventQuery = { since, until, after, limit: Math.min(limit ?? DEFAULT_LIMIT, limits.maxQueryLimit), order: order ?? 'asc', names, level, where };
@@ -98,13 +100,17 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
 
   app.get<{ Params: z.output<typeof EventParams> }>('/v1/journals/:journal/events/:seq', { schema: { params: EventParams } }, async (request, reply) => {
     const { journal, seq } = request.params;
+    requireScope(request, 'read', journal);
     const [event] = await context.store.readFromSeq(journal, seq, 1);
     if (event?.seq !== seq) throw new HttpError(404, ErrorCode.NOT_FOUND, `journal ${journal} has no event ${seq}`);
     void reply.type('application/json; charset=utf-8');
     return event.json;
   });
 
+  // Before the body is looked at: a token that may not append hears only that.
+  // (The path is not validated yet: a name that is no journal name is covered by no glob.)
   const checkCount: preValidationAsyncHookHandler = async (request) => {
+    requireScope(request, 'append', (request.params as { journal: string }).journal);
     const { body } = request;
     if (Array.isArray(body) && body.length > limits.maxEventsPerAppend) {
       throw new HttpError(413, ErrorCode.TOO_MANY_EVENTS, `${body.length} events; at most ${limits.maxEventsPerAppend} per append`);

@@ -9,6 +9,7 @@
  * budget (`maxSendBuffer`); past a bound, 413 `REPORT_TOO_LARGE`.
  */
 import { z } from 'zod';
+import { requireScope } from '../../auth/require-scope.js';
 import { countReport } from '../../report/count-report.js';
 import { COUNT_ROWS } from '../../report/report-output.js';
 import { parseGroupBy, type GroupBy } from '../../report/report-table.js';
@@ -34,6 +35,7 @@ export const reportRoutes: RoutePlugin = async (app, { context }) => {
     '/v1/journals/:journal/report',
     { schema: { params: JournalParams, querystring: ReportQuery } },
     async (request, reply) => {
+      requireScope(request, 'read', request.params.journal);
       const { calendar, from, to, by, format } = request.query;
       return answerReport(context, request, reply, format, COUNT_ROWS, (budget) =>
         countReport(context.store, request.params.journal, { calendar, from, to, by }, budget),

@@ -9,6 +9,7 @@
  * keys (and open spans), rows within `maxSendBuffer`; past a bound, 413 `REPORT_TOO_LARGE`.
  */
 import { z } from 'zod';
+import { requireScope } from '../../auth/require-scope.js';
 import { nowMicros } from '../../encode.js';
 import { SPAN_ROWS } from '../../report/report-output.js';
 import { spanReport } from '../../report/span-report.js';
@@ -29,6 +30,7 @@ export const spansRoutes: RoutePlugin = async (app, { context }) => {
     '/v1/journals/:journal/spans',
     { schema: { params: JournalParams, querystring: SpansQuery } },
     async (request, reply) => {
+      requireScope(request, 'read', request.params.journal);
       const { calendar, from, to, start, stop, key, format } = request.query;
       return answerReport(context, request, reply, format, SPAN_ROWS, (budget) =>
         spanReport(context.store, request.params.journal, { calendar, from, to, start, stop, key, now: nowMicros() }, budget),
