@@ -166,7 +166,7 @@ function checkOrigin(raw: string): string {
   } catch {
     url = undefined;
   }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== raw.replace(/\/$/, '')) {
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== raw.replace(/\/$/, '').toLowerCase()) {
     throw new UsageError(`--origin must be an origin like https://app.example (scheme, host and port only), got ${JSON.stringify(raw)}`);
   }
   return url.origin;
