@@ -6,6 +6,7 @@
 import { JournalConnection } from '../src/connection.js';
 import { ConnectionError, ErrorCode, JournalError } from '../src/errors.js';
 import { checkArgument, UsageError } from './args.js';
+import { oneLine } from './one-line.js';
 
 /** Where the client commands connect unless told otherwise: `serve`'s default address. */
 export const DEFAULT_URL = 'ws://127.0.0.1:7707';
@@ -20,19 +21,21 @@ export interface CliConnectionOptions {
 
 /**
  * A {@link JournalConnection} for a command: if the very first attempt to
- * connect fails, it is closed at once (no retry), and {@link describe} says
+ * connect fails (with several URLs: the first attempt at each), it is closed
+ * at once (no retry), and {@link describe} says
  * the server could not be reached. Once it has been open, it reconnects as
  * told.
  */
 export class CliConnection {
+  /** The address (or addresses, comma-separated) as the messages name it. */
   readonly url: string;
   readonly connection: JournalConnection;
   #opened = false;
   /** Why the first attempt failed, if it did: the error its members saw is the later CLOSED. */
   #firstFailure: ConnectionError | undefined;
 
-  constructor(url: string, options: CliConnectionOptions) {
-    this.url = url;
+  constructor(url: string | string[], options: CliConnectionOptions) {
+    this.url = Array.isArray(url) ? url.join(', ') : url;
     this.connection = checkArgument(
       () =>
         new JournalConnection(url, {
@@ -45,8 +48,12 @@ export class CliConnection {
     this.connection.on('open', () => {
       this.#opened = true;
     });
+    // With several URLs the connection tries the next on each failure: give up once each has failed once.
+    const attempts = Array.isArray(url) ? url.length : 1;
+    let failures = 0;
     this.connection.on('disconnect', (error) => {
       if (this.#opened || this.#firstFailure !== undefined) return;
+      if (++failures < attempts) return;
       this.#firstFailure = error;
       // Not from inside the connection's own 'disconnect' dispatch, which schedules the retry after it.
       setImmediate(() => void this.connection.close());
@@ -60,6 +67,10 @@ export class CliConnection {
 
   /** One line saying why a request failed, for stderr. */
   describe(error: unknown): string {
+    return oneLine(this.#describe(error));
+  }
+
+  #describe(error: unknown): string {
     const cause = this.#firstFailure ?? error;
     if (cause instanceof JournalError && cause.code === ErrorCode.UNAUTHORIZED) {
       return `unauthorized: ${this.url} refused the connection (${cause.message}); check --token`;

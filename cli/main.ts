@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, UsageError, type Command } from './args.js';
+import { oneLine } from './one-line.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   serve: { summary: 'run a journal server', load: () => import('./serve.js') },
@@ -77,7 +78,7 @@ async function dispatch(name: string, args: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (error instanceof CliError) {
-      process.stderr.write(`wsjournal ${name}: ${error.message}\n`);
+      process.stderr.write(`wsjournal ${name}: ${oneLine(error.message)}\n`);
       return error.exitCode;
     }
     process.stderr.write(`wsjournal ${name}: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);

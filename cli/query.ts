@@ -1,6 +1,7 @@
 /** `wsjournal query`: a journal's events that match filters, over the HTTP API. */
 import type { EventsQuery } from '../src/journal-client.js';
 import { checkPositionals, CliError, parseCommandLine, parseJsonObject, parseList, parseNumber, UsageError, type Command } from './args.js';
+import { eventLine } from './event-line.js';
 import { httpClient, requestFailure } from './http.js';
 import { DEFAULT_URL, LineWriter, onShutdownSignal } from './io.js';
 
@@ -10,7 +11,8 @@ const LEVELS = ['debug', 'info', 'warning', 'error', 'critical', 'alert'];
 const USAGE = `Usage: wsjournal query JOURNAL [options]
 
 Prints the events of JOURNAL that match the filters, oldest first (newest
-first with --desc), one per line as "<timestamp> <name> <k=v,...>".
+first with --desc), one per line as "<timestamp> <name> <k=v,...>" (the timestamp to the
+microsecond, as tail prints it).
 
 Options:
   --where JSON    a selector on {name, timestamp, seq, context}, MongoDB-style:
@@ -81,7 +83,7 @@ async function run(args: string[]): Promise<number> {
   let printed = 0;
   try {
     for await (const event of client.events(journal, { ...query, signal: stopped.signal })) {
-      await writer.write(values.json === true ? JSON.stringify(event.toJSON()) : event.toString());
+      await writer.write(values.json === true ? JSON.stringify(event.toJSON()) : eventLine(event));
       printed++;
       if (writer.broken || signalled !== undefined) return signalled === undefined ? 0 : signalled === 'SIGINT' ? 130 : 143;
     }

@@ -8,7 +8,8 @@
  *
  *   WSJOURNAL_URL=ws://127.0.0.1:7707 node dist/examples/job-consumer.js [JOURNAL] [--max N] [--idle SECONDS]
  *
- * JOURNAL defaults to "jobs" (what examples/producer.ts writes). --max N
+ * JOURNAL defaults to "jobs" (what examples/producer.ts and the README's quick
+ * start write: events whose context holds a `jobid`). --max N
  * exits after N job events; --idle S exits once history has been read and
  * no new event came for S seconds; otherwise it runs until Ctrl-C.
  */
@@ -101,7 +102,8 @@ for (;;) {
     console.log('-- end of history --');
     continue;
   }
-  console.log(`${event.jobid} ${event.name} ${event.contextString}`);
+  // An event of the journal that carries no jobid (not a job event) prints "-".
+  console.log(`${event.jobid ?? '-'} ${event.name} ${event.contextString}`);
   // Break rather than stop() and poll on: after stop(), poll() still hands
   // over every event already received (possibly many) before null.
   if (++count >= max) break;

@@ -7,11 +7,13 @@
  *
  *   WSJOURNAL_URL=ws://127.0.0.1:7707 node dist/examples/resume.js [JOURNAL] [--max N] [--state FILE]
  *
- * JOURNAL defaults to "jobs"; --state defaults to ./resume-JOURNAL.ts.json;
+ * JOURNAL defaults to "jobs"; --state defaults to ./state/resume-JOURNAL.json
+ * (the directory is made if need be, and .gitignore covers it);
  * --max N exits after N events (else Ctrl-C). Run it, stop it, run it again:
  * the second run starts with the first event the first run did not process.
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 // In your own project: import { EventLogConsumer } from 'wsjournal';
 import { EventLogConsumer, type JournalEvent } from '../src/index.js';
@@ -22,7 +24,8 @@ const { values, positionals } = parseArgs({
 });
 const url = process.env.WSJOURNAL_URL ?? 'ws://127.0.0.1:7707';
 const journal = positionals[0] ?? 'jobs';
-const statePath = values.state ?? `./resume-${journal}.ts.json`;
+const statePath = values.state ?? `./state/resume-${journal}.json`;
+await mkdir(dirname(statePath), { recursive: true });
 const max = values.max === undefined ? Infinity : Number(values.max);
 if (!(max > 0)) throw new RangeError(`--max must be a positive number, got ${values.max}`);
 

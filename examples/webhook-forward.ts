@@ -10,11 +10,14 @@
  *
  *   WSJOURNAL_URL=ws://127.0.0.1:7707 node dist/examples/webhook-forward.js [JOURNAL] [--no-follow] [--checkpoint FILE]
  *
- * JOURNAL defaults to "jobs"; --checkpoint defaults to ./forward-JOURNAL.checkpoint.json.
+ * JOURNAL defaults to "jobs"; --checkpoint defaults to ./state/forward-JOURNAL.checkpoint.json
+ * (the directory is made if need be, and .gitignore covers it).
  * Follows live events until Ctrl-C, or with --no-follow stops once the history is
  * forwarded. Run it twice: the second run starts after the last event the first forwarded.
  */
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 // In your own project: import { Forwarder, WebhookHandler } from 'wsjournal';
 import { Forwarder, WebhookHandler } from '../src/index.js';
@@ -22,7 +25,8 @@ import { Forwarder, WebhookHandler } from '../src/index.js';
 const { values, positionals } = parseArgs({ options: { 'no-follow': { type: 'boolean' }, checkpoint: { type: 'string' } }, allowPositionals: true });
 const url = process.env.WSJOURNAL_URL ?? 'ws://127.0.0.1:7707';
 const journal = positionals[0] ?? 'jobs';
-const checkpoint = values.checkpoint ?? `./forward-${journal}.checkpoint.json`;
+const checkpoint = values.checkpoint ?? `./state/forward-${journal}.checkpoint.json`;
+await mkdir(dirname(checkpoint), { recursive: true });
 
 // The receiver: what a service at the other end of a webhook would do with the key.
 const seen = new Set<string>();

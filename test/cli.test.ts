@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { eventLine } from '../cli/event-line.js';
 import { JournalEvent } from '../src/journal-event.js';
 import { freePort, within } from './helpers.js';
 
@@ -79,7 +80,7 @@ class CliProcess {
     return within(found, ms, `a line matching ${pattern} from wsjournal ${this.args.join(' ')}; stderr: ${this.stderr}`);
   }
 
-  waitForExit(ms = 10_000): Promise<Exit> {
+  waitForExit(ms = 30_000): Promise<Exit> {
     return within(this.exit, ms, `wsjournal ${this.args.join(' ')} to exit; stderr: ${this.stderr}`);
   }
 
@@ -217,7 +218,7 @@ describe('wsjournal serve, append and tail', () => {
     assert.equal(code, 0, stderr);
     assert.deepEqual(
       lines,
-      written.map((event) => new JournalEvent(event).toString()),
+      written.map((event) => eventLine(new JournalEvent(event))),
     );
   });
 
@@ -234,13 +235,13 @@ describe('wsjournal serve, append and tail', () => {
     const since = String(written[1]!.timestamp);
     const { code, lines } = await wsjournal(['tail', 'rt', '--no-follow', '--since', since, '--url', url]);
     assert.equal(code, 0);
-    assert.deepEqual(lines, [new JournalEvent(written[2]!).toString()]);
+    assert.deepEqual(lines, [eventLine(new JournalEvent(written[2]!))]);
   });
 
   test('tail --names prints only the named events', async () => {
     const { code, lines } = await wsjournal(['tail', 'rt', '--no-follow', '--names', 'submit,finish', '--url', url]);
     assert.equal(code, 0);
-    assert.deepEqual(lines, [written[0]!, written[2]!].map((event) => new JournalEvent(event).toString()));
+    assert.deepEqual(lines, [written[0]!, written[2]!].map((event) => eventLine(new JournalEvent(event))));
   });
 
   test('append reads JSON lines from stdin in batches, in order', async () => {
@@ -295,7 +296,7 @@ describe('wsjournal serve, append and tail', () => {
     const tail = new CliProcess(['tail', 'live', '--url', url]);
     await tail.waitForLine(/ before $/);
     const live = await appendOne(url, 'live', 'after', { n: 1 });
-    assert.equal(await tail.waitForLine(/ after /), new JournalEvent(live).toString());
+    assert.equal(await tail.waitForLine(/ after /), eventLine(new JournalEvent(live)));
     tail.child.kill('SIGINT');
     assert.deepEqual(await tail.waitForExit(), { code: 0, signal: null });
   });
@@ -308,7 +309,78 @@ describe('wsjournal serve, append and tail', () => {
     await appendOne(url, 'pipe', 'second');
     const { code } = await tail.waitForExit();
     assert.equal(code, 0);
-    assert.equal(tail.stderr, '');
+    assert.equal(tail.stderr, 'wsjournal tail: end of history (1 event); following live events\n', 'nothing but where history ended');
+  });
+
+  test('text lines carry microsecond timestamps: one given back as --since resumes exactly after its event', async () => {
+    const all = await wsjournal(['tail', 'rt', '--no-follow', '--url', url]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.equal(all.lines.length, 3);
+    const printed = all.lines[1]!.split(' ')[0]!;
+    assert.match(printed, /^\d+\.\d{6}$/);
+    const resumed = await wsjournal(['tail', 'rt', '--no-follow', '--since', printed, '--url', url]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(resumed.lines, [all.lines[2]]);
+    const query = await wsjournal(['query', 'rt', '--since', printed, '--url', url]);
+    assert.deepEqual(query.lines, [all.lines[2]], 'query prints the same lines');
+  });
+
+  test('a journal never written: --no-follow says so and exits 1; follow mode says so and waits for its first event', async () => {
+    const once = await wsjournal(['tail', 'nosuchjournal', '--no-follow', '--url', url]);
+    assert.equal(once.code, 1);
+    assert.equal(once.stdout, '');
+    assert.match(once.stderr, /^wsjournal tail: journal "nosuchjournal" has never been written .*wsjournal journals.*\n$/);
+    const follow = new CliProcess(['tail', 'fresh', '--url', url]);
+    await within(
+      new Promise<void>((resolve) => follow.child.stderr.on('data', () => /end of history \(0 events\)/.test(follow.stderr) && resolve())),
+      10_000,
+      `the end of history on stderr; stderr: ${follow.stderr}`,
+    );
+    assert.match(follow.stderr, /journal "fresh" has no events yet; waiting for its first\n/);
+    const first = await appendOne(url, 'fresh', 'first');
+    assert.equal(await follow.waitForLine(/ first /), eventLine(new JournalEvent(first)));
+    follow.child.kill('SIGINT');
+    assert.deepEqual(await follow.waitForExit(), { code: 0, signal: null });
+  });
+
+  test('follow mode says on stderr where history ends, once, and then prints live events', async () => {
+    const tail = new CliProcess(['tail', 'rt', '--url', url]);
+    await tail.waitForLine(/ finish /);
+    await within(
+      new Promise<void>((resolve) => {
+        const check = (): void => void (/end of history/.test(tail.stderr) && resolve());
+        tail.child.stderr.on('data', check);
+        check();
+      }),
+      10_000,
+      'the end-of-history line',
+    );
+    assert.equal(tail.stderr, 'wsjournal tail: end of history (3 events); following live events\n');
+    const live = await appendOne(url, 'rt', 'later');
+    written.push(live);
+    await tail.waitForLine(/ later /);
+    assert.equal(tail.lines.length, 4);
+    tail.child.kill('SIGINT');
+    assert.deepEqual(await tail.waitForExit(), { code: 0, signal: null });
+    assert.equal(tail.stderr.split('\n').length, 2, 'one line on stderr');
+  });
+
+  test('tail takes several --url: a server that cannot be reached is passed over', async () => {
+    const dead = `ws://127.0.0.1:${await freePort()}`;
+    const { code, lines, stderr } = await wsjournal(['tail', 'rt', '--no-follow', '--url', dead, '--url', url]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(lines, written.map((event) => eventLine(new JournalEvent(event))));
+    const otherDead = `ws://127.0.0.1:${await freePort()}`;
+    const none = await wsjournal(['tail', 'rt', '--no-follow', '--url', dead, '--url', otherDead]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^wsjournal tail: cannot connect to /);
+  });
+
+  test('a TLS failure (wss:// to a server without TLS) is reported on one line', async () => {
+    const wss = url.replace(/^ws:/, 'wss:');
+    const { code, stderr } = await wsjournal(['tail', 'rt', '--no-follow', '--url', wss]);
+    assert.equal(code, 1);
+    assert.match(stderr, /^wsjournal tail: cannot connect to wss:\/\/.*TLS error: [^\n]+\n$/);
   });
 
   test('a second serve on the same port fails with a clear message', async () => {
@@ -327,7 +399,7 @@ describe('wsjournal serve, append and tail', () => {
     assert.equal(code, 0);
     assert.deepEqual(
       lines,
-      written.map((event) => new JournalEvent(event).toString()),
+      written.map((event) => eventLine(new JournalEvent(event))),
     );
   });
 });

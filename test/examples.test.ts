@@ -306,6 +306,14 @@ describe('examples', () => {
     assert.deepEqual(limited.lines, ['a1 submit userid=5', 'a1 start', 'job-consumer: done after 2 events']);
   });
 
+  it("job-consumer prints the README quick start's events with their jobid, and '-' for an event that carries none", async () => {
+    await server.append('ex-quick', 'submit', { jobid: 'f3x', userid: 1000 });
+    await server.append('ex-quick', 'note', { text: 'not a job event' });
+    const jobs = run('job-consumer', 'ex-quick', '--max', '2');
+    assert.equal(await jobs.exited(), 0);
+    assert.deepEqual(jobs.lines, ['f3x submit userid=1000', '- note text=not a job event', 'job-consumer: done after 2 events']);
+  });
+
   it('utilization-report seeds sessions, writes the daily utilization CSV and prints a summary', async () => {
     const out = join(dir, 'utilization.csv');
     const started = Date.now() / 1000;
