@@ -92,7 +92,8 @@ interface ConnectionEvents {
   /** The socket dropped, or an attempt to open it failed; a reconnect follows. */
   disconnect: [error: ConnectionError];
   /**
-   * An attempt to connect failed (refused, unreachable, handshake refused: a reconnect
+   * An attempt to connect reached no server before any socket ever opened (`ECONNREFUSED`,
+   * no route, a name that does not resolve, a handshake refused with 429/503: a reconnect
    * follows), reconnecting was given up (the connection is closed), or the server sent a
    * frame that is not valid.
    */
@@ -357,7 +358,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
         ws = new Ctor(this.url);
       }
     } catch (error) {
-      this.#dropped(new ConnectionError(`cannot connect to ${this.url}: ${(error as Error).message}`, { cause: error }));
+      this.#dropped(new ConnectionError(`cannot connect to ${this.url}: ${(error as Error).message}`, { cause: error }), undefined, true);
       return;
     }
     this.#ws = ws;
@@ -384,7 +385,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     ws.addEventListener('close', (event: { code: number; reason: string }) => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
-      this.#dropped(refused ?? closedError(this.url, event.code, event.reason, failure), event.code);
+      this.#dropped(refused ?? closedError(this.url, event.code, event.reason, failure), event.code, refused !== undefined || notReached(failure));
     });
   }
 
@@ -432,7 +433,8 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     this.#channels.get(frame.id!)?.onFrame(frame as RequestFrame);
   }
 
-  #dropped(error: ConnectionError, closeCode?: number): void {
+  /** `unreachable`: the attempt did not reach a server that would talk (refused, no route, HTTP refusal). */
+  #dropped(error: ConnectionError, closeCode?: number, unreachable = false): void {
     if (this.#state === 'closed') return;
     this.#clearIdleTimer();
     this.#clearKeepalive();
@@ -456,8 +458,11 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     this.#state = 'waiting';
     this.#urlIndex = (this.#urlIndex + 1) % this.urls.length;
     this.emit('disconnect', error);
-    // A socket that never opened is a failed attempt to connect: the application hears why.
-    if (!opened && this.#state === 'waiting') this.emit('error', error);
+    // Not one socket ever opened and the server could not be reached: the address, the network
+    // or the server is wrong, and the application hears why at each attempt. A socket cut during
+    // its handshake, a drop, and the failed attempts after a connection was open are
+    // 'disconnect's, and 'reconnect' says when it is back.
+    if (unreachable && !opened && !this.#everOpened && this.#state === 'waiting') this.emit('error', error);
     for (const channel of [...this.#members]) channel.onDisconnect(error, false);
     // A listener may have closed the connection: then no reconnect follows.
     if (this.#state !== 'waiting') return;
@@ -513,6 +518,19 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** System error codes of an attempt that reached no server. */
+const NOT_REACHED: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT']);
+
+/**
+ * True when a failed attempt reached no server: a system error saying so (Node), or no error
+ * object at all (browsers tell nothing more of a WebSocket that never opened).
+ */
+function notReached(failure: unknown): boolean {
+  if (!(failure instanceof Error)) return true;
+  const code = (failure as { code?: unknown }).code;
+  return typeof code === 'string' && NOT_REACHED.has(code);
+}
 
 /** The error for a closed socket; a close reason `CODE: message` with a known code gives the error that code. */
 function closedError(url: string, code: number, reason: string, failure: unknown): ConnectionError {

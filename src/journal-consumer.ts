@@ -58,9 +58,9 @@ export interface JournalConsumerEvents<E> {
   /** The consumer stopped; `null` follows the events already received. */
   end: [];
   /**
-   * Something failed: an attempt to connect (a retry follows, `cause` says why, e.g.
-   * `ECONNREFUSED`), the connection for good (the consumer then ends), the server ended or
-   * refused the subscription, or the callback threw.
+   * Something failed: an attempt to connect before the connection was ever open (a retry
+   * follows; `cause` says why, e.g. `ECONNREFUSED`), the connection for good (the consumer
+   * then ends), the server ended or refused the subscription, or the callback threw.
    */
   error: [error: Error];
   /** The connection dropped, or an attempt to open it failed; the consumer resumes once it is back. */

@@ -112,7 +112,10 @@ interface SharedConnection {
 
 /** The events a producer emits. */
 export interface JournalProducerEvents {
-  /** The connection failed: an attempt to connect failed (a retry follows), or it was given up, or the server sent a bad frame. */
+  /**
+   * The connection failed: an attempt to connect before it was ever open (a retry follows;
+   * `cause` says why, e.g. `ECONNREFUSED`), it was given up, or the server sent a bad frame.
+   */
   error: [error: Error];
   /** The connection dropped, or an attempt to open it failed; appends not yet acknowledged are resent after the reconnect. */
   disconnect: [error: ConnectionError];
