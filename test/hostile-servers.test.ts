@@ -249,6 +249,22 @@ describe('a frame the server refuses with 1009', () => {
   });
 });
 
+describe('wsjournal append from standard input', () => {
+  it('cuts batches by bytes too: 20 events of 60 KB (1.2 MB) are appended, not refused as one frame over 1 MiB', async () => {
+    const server = await startServer();
+    cleanups.push(() => server.close());
+    const line = JSON.stringify({ name: 'big', context: { pad: 'x'.repeat(60_000) } });
+    const child = spawn(process.execPath, [CLI, 'append', 'j', '-', '--url', server.url], { env: { ...process.env, WSJOURNAL_TOKEN: '' } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdin.end(`${Array.from({ length: 20 }, () => line).join('\n')}\n`);
+    const [code] = await once<[number]>(child, 'close', 20_000);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /appended 20 events to j \(seq 1-20\)/);
+    assert.equal((await server.store.head('j')).seq, 20);
+  });
+});
+
 describe("the server's hello", () => {
   it('refuses an append over its limits before sending it, and sizes coalesced frames to them', async () => {
     const limits = { maxFrameSize: 2500, maxEventsPerAppend: 3, maxEventSize: 1000, later: true };
