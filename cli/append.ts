@@ -6,8 +6,11 @@ import { isPlainObject } from '../src/validate.js';
 import { checkArgument, checkPositionals, CliError, parseCommandLine, parseJsonObject, UsageError, type Command } from './args.js';
 import { CliConnection, DEFAULT_URL, tokenOption } from './io.js';
 
-/** Events per appendMany (the server's default limit is 1000). */
+/** Events per appendMany at most (the server's default limit is 1000), fewer when the server's hello says so. */
 const BATCH_SIZE = 500;
+/** A batch's share of the server's frame limit (1 MiB unless its hello says otherwise): room for the frame's other fields. */
+const BATCH_BYTES_SHARE = 0.75;
+const DEFAULT_FRAME_SIZE = 1024 * 1024;
 /** Batches sent and not yet acknowledged, at most. */
 const MAX_IN_FLIGHT = 4;
 /** Failed reconnect attempts in a row before a dropped connection is given up on. */
@@ -21,7 +24,7 @@ has stored it durably.
 
 Without NAME (or with "-"), reads one JSON object per line from standard
 input, {"name": "...", "context": {...}}, and appends them in order, in
-batches of ${BATCH_SIZE}; other fields (timestamp, seq) are ignored, so the
+batches of ${BATCH_SIZE} (fewer when the server's limits ask for it); other fields (timestamp, seq) are ignored, so the
 output of "wsjournal tail --json" can be appended to another journal. Blank
 lines are skipped. Prints a count to standard error at the end.
 
@@ -35,8 +38,11 @@ Options:
   -h, --help      show this help
 
 If the server cannot be reached at first, append exits at once. A connection
-that drops later is reopened (up to ${MAX_RECONNECT_ATTEMPTS} attempts) and unacknowledged batches
-are resent; the server stores each batch once.
+that drops later is reopened (up to ${MAX_RECONNECT_ATTEMPTS} attempts, with backoff) and
+unacknowledged batches are resent; the server stores each batch once. An
+append not acknowledged within 30 s fails (APPEND_TIMEOUT). An event or batch
+over the server's limits fails at once (EVENT_TOO_LARGE, TOO_MANY_EVENTS,
+FRAME_TOO_LARGE) and is never resent.
 
 Exit status: 0 when every event was appended; 1 on a line that is not a
 valid event (the events of the lines before it were appended), on a refused
@@ -84,7 +90,7 @@ async function run(args: string[]): Promise<number> {
       process.stdout.write(`${result.seq} ${result.timestamp.toFixed(6)}\n`);
     } else {
       if (process.stdin.isTTY) process.stderr.write('wsjournal append: reading JSON lines from standard input (end with Ctrl-D)\n');
-      const { count, seqs } = await appendLines(producer, client, process.stdin);
+      const { count, seqs } = await appendLines(producer, client, process.stdin, context);
       const range = seqs === undefined ? '' : ` (seq ${seqs[0]}-${seqs[1]})`;
       process.stderr.write(`wsjournal append: appended ${count} event${count === 1 ? '' : 's'} to ${journal}${range}\n`);
     }
@@ -105,6 +111,7 @@ async function appendLines(
   producer: JournalProducer,
   client: CliConnection,
   input: NodeJS.ReadableStream,
+  bound: Record<string, unknown> | undefined,
 ): Promise<{ count: number; seqs: [number, number] | undefined }> {
   // Batches are sent in order, at most MAX_IN_FLIGHT unacknowledged.
   const queue = new PQueue({ concurrency: MAX_IN_FLIGHT });
@@ -116,6 +123,15 @@ async function appendLines(
   /** The line numbers of the batch's first and last events. */
   let batchFirst = 0;
   let batchLast = 0;
+  /** Bytes of the batch's lines, and of the bound context each event carries. */
+  let batchBytes = 0;
+  const boundBytes = Buffer.byteLength(JSON.stringify(bound ?? {}));
+  /** The batch's bounds: the server's limits (its hello) when it told them. */
+  const full = (): boolean => {
+    const limits = client.connection.limits;
+    if (batch.length >= Math.min(BATCH_SIZE, limits?.maxEventsPerAppend ?? BATCH_SIZE)) return true;
+    return batchBytes >= (limits?.maxFrameSize ?? DEFAULT_FRAME_SIZE) * BATCH_BYTES_SHARE;
+  };
 
   const settle = (): Promise<void> => queue.onIdle();
   const summary = (): string =>
@@ -125,6 +141,7 @@ async function appendLines(
     const events = batch;
     const lines = batchFirst === batchLast ? `line ${batchFirst}` : `lines ${batchFirst}-${batchLast}`;
     batch = [];
+    batchBytes = 0;
     void queue.add(async () => {
       // After a refusal, batches not sent yet stay unsent, so the summary says exactly what was appended.
       if (refused !== undefined) return;
@@ -166,7 +183,8 @@ async function appendLines(
     if (batch.length === 0) batchFirst = lineNo;
     batchLast = lineNo;
     batch.push(event);
-    if (batch.length >= BATCH_SIZE) await send();
+    batchBytes += Buffer.byteLength(line) + boundBytes;
+    if (full()) await send();
   };
 
   input.setEncoding('utf8');
@@ -183,11 +201,17 @@ async function appendLines(
 }
 
 /**
- * What became of a failed append: a refusal (an error frame, or no connection
- * ever) stored nothing; a connection lost after sending leaves it unknown.
+ * What became of a failed append: a refusal (an error frame, a frame refused as too
+ * large, or no connection ever) stored nothing; a connection lost after sending, an
+ * append not acknowledged within its timeout, or a malformed ack leaves it unknown.
  */
 function outcome(client: CliConnection, error: unknown, plural = false): string {
-  const unknown = client.opened && error instanceof ConnectionError && error.code !== ErrorCode.UNAUTHORIZED;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const unknown =
+    (client.opened && error instanceof ConnectionError && code !== ErrorCode.UNAUTHORIZED) ||
+    // Sent and not acknowledged in time, or acknowledged wrongly: the server may have stored it.
+    (client.opened && code === ErrorCode.APPEND_TIMEOUT) ||
+    code === ErrorCode.PROTOCOL_ERROR;
   if (!unknown) return plural ? 'were not appended' : 'was not appended';
   return `${plural ? 'were' : 'was'} not acknowledged and may or may not have been stored`;
 }

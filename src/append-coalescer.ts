@@ -51,8 +51,8 @@ const WHOLE_FRAME = new Set<string>([
   ErrorCode.TIMEOUT,
   ErrorCode.FORBIDDEN,
   ErrorCode.OVERLOADED,
-  'APPEND_TIMEOUT',
-  'PROTOCOL_ERROR',
+  ErrorCode.APPEND_TIMEOUT,
+  ErrorCode.PROTOCOL_ERROR,
 ]);
 
 /** True when a refusal of a coalesced frame may belong to one of its members, which are then resent alone. */

@@ -40,6 +40,12 @@ export class ChurnMap<K extends string | number, V> {
     this.#size = 0;
   }
 
+  /** The first value in iteration order (the smallest integer key), without copying the map. */
+  first(): V | undefined {
+    for (const key in this.#entries) return this.#entries[key];
+    return undefined;
+  }
+
   /** The values now in the map, as an array the caller may keep. */
   values(): V[] {
     return Object.values(this.#entries) as V[];

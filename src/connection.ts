@@ -1,13 +1,15 @@
 /**
  * One WebSocket shared by many consumers and producers. Frames are routed to
  * their owner by request id (Flux's matchtag). When the socket drops, the
- * connection reconnects with jittered exponential backoff and tells every
- * owner, which resubscribes or resends.
+ * connection reconnects with capped, jittered exponential backoff (src/backoff.ts;
+ * reset only once a socket has stayed open `healthyAfter` seconds) and tells every
+ * owner, which resubscribes or resends. The server's `hello` tells its limits.
  */
 import { EventEmitter } from 'eventemitter3';
+import { Backoff, type BackoffPolicy } from './backoff.js';
 import { ChurnMap } from './churn-map.js';
-import { ConnectionError, ErrorCode } from './errors.js';
-import { decodeServerFrame, type ClientFrameInput, type ServerFrame } from './protocol.js';
+import { ConnectionError, ErrorCode, JournalError } from './errors.js';
+import { decodeServerFrame, type ClientFrameInput, type RequestFrame, type ServerFrame, type ServerLimits } from './protocol.js';
 import { checkBoolean, checkOptions, checkOptionalString, checkPositive, checkUrls } from './validate.js';
 
 /** A WebSocket constructor: `ws` in Node, the global one in browsers. */
@@ -36,11 +38,24 @@ export interface JournalConnectionOptions {
   WebSocket?: WebSocketLike;
   /** Reconnect when the socket drops. @default true */
   reconnect?: boolean;
-  /** First reconnect delay, seconds; doubles each attempt, with jitter. @default 0.1 */
+  /**
+   * First reconnect delay, seconds; doubles each failure in a row, with jitter. Consumers
+   * on the connection wait the same way before resubscribing after the server ended their
+   * subscription. @default 0.1
+   */
   reconnectDelay?: number;
-  /** Longest reconnect delay, seconds. @default 5 */
+  /** Longest reconnect (and resubscribe) delay, seconds. @default 5 */
   maxReconnectDelay?: number;
-  /** Give up after this many failed attempts in a row (the connection then closes with an error). @default Infinity */
+  /**
+   * Seconds a socket must stay open (a subscription stay accepted) before the backoff's count
+   * of failures is reset: a server that accepts and at once closes meets longer and longer
+   * delays, up to `maxReconnectDelay`. @default 5
+   */
+  healthyAfter?: number;
+  /**
+   * Give up after this many failed attempts in a row (the connection then closes with an
+   * error); a socket that opened and dropped within `healthyAfter` counts as failed. @default Infinity
+   */
   maxReconnectAttempts?: number;
   /**
    * Seconds without any frame or ping from the server after which the socket
@@ -61,12 +76,27 @@ export interface Channel {
   onOpen(reconnected: boolean): void;
   /** The socket dropped. `final` when no reconnect will follow. */
   onDisconnect(error: ConnectionError, final: boolean): void;
+  /**
+   * The server closed the socket with 1009 (frame too large), and this channel's request `id`
+   * sent the largest frame on it: refuse that request (it must not be resent). Called before
+   * `onDisconnect`.
+   */
+  onFrameRefused?(id: number, error: JournalError): void;
 }
 
 interface ConnectionEvents {
   open: [];
+  /** The server's `hello`: its limits, which appends are checked against before they are sent. */
+  hello: [limits: ServerLimits];
   reconnect: [attempt: number];
+  /** The socket dropped, or an attempt to open it failed; a reconnect follows. */
   disconnect: [error: ConnectionError];
+  /**
+   * An attempt to connect reached no server before any socket ever opened (`ECONNREFUSED`,
+   * no route, a name that does not resolve, a handshake refused with 429/503: a reconnect
+   * follows), reconnecting was given up (the connection is closed), or the server sent a
+   * frame that is not valid.
+   */
   error: [error: Error];
   close: [];
 }
@@ -78,6 +108,7 @@ const KNOWN_OPTIONS = [
   'reconnect',
   'reconnectDelay',
   'maxReconnectDelay',
+  'healthyAfter',
   'maxReconnectAttempts',
   'idleTimeout',
 ] as const;
@@ -104,8 +135,14 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   #ws: WebSocketInstance | undefined;
   #state: State = 'idle';
   #nextId = 1;
-  #attempt = 0;
+  readonly #backoff: Backoff;
   #everOpened = false;
+  /** True once the current socket opened: a drop before is a failed attempt to connect. */
+  #socketOpened = false;
+  #limits: ServerLimits | undefined;
+  /** The longest frame sent on the current socket (UTF-16 units) and its request id: the one a 1009 close refused. */
+  #largestLength = 0;
+  #largestId: number | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** While paused: pings that tell the server's heartbeat this reader is alive. */
@@ -124,6 +161,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       reconnect: true,
       reconnectDelay: 0.1,
       maxReconnectDelay: 5,
+      healthyAfter: 5,
       maxReconnectAttempts: Infinity,
       idleTimeout: 75,
       ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
@@ -131,6 +169,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     checkBoolean(merged.reconnect, 'options.reconnect');
     checkPositive(merged.reconnectDelay, 'options.reconnectDelay');
     checkPositive(merged.maxReconnectDelay, 'options.maxReconnectDelay');
+    checkPositive(merged.healthyAfter, 'options.healthyAfter');
     if (merged.maxReconnectAttempts !== Infinity) {
       checkPositive(merged.maxReconnectAttempts, 'options.maxReconnectAttempts', { integer: true });
     }
@@ -143,6 +182,21 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       token: checkOptionalString(options.token, 'options.token'),
       WebSocket: merged.WebSocket,
     };
+    this.#backoff = new Backoff({
+      initialDelay: merged.reconnectDelay,
+      maxDelay: Math.max(merged.reconnectDelay, merged.maxReconnectDelay),
+      healthyAfter: merged.healthyAfter,
+    });
+  }
+
+  /** The retry policy of this connection's reconnects, which its consumers' resubscriptions follow too. */
+  get backoffPolicy(): BackoffPolicy {
+    return this.#backoff.policy;
+  }
+
+  /** The limits the server told in its `hello` (the last one heard), or undefined when it sent none. */
+  get limits(): ServerLimits | undefined {
+    return this.#limits;
   }
 
   /** The server in use (or tried next). */
@@ -199,12 +253,19 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
 
   /** Sends a frame if the socket is open; returns false (and sends nothing) otherwise. */
   send(frame: ClientFrameInput): boolean {
-    return this.sendText(JSON.stringify(frame));
+    return this.sendText(JSON.stringify(frame), frame.id);
   }
 
-  /** @internal Sends a frame already encoded as JSON text; false when the socket is not open. */
-  sendText(text: string): boolean {
+  /**
+   * @internal Sends a frame already encoded as JSON text, for request `id`; false when the
+   * socket is not open.
+   */
+  sendText(text: string, id?: number): boolean {
     if (this.#state !== 'open' || this.#ws === undefined) return false;
+    if (text.length > this.#largestLength) {
+      this.#largestLength = text.length;
+      this.#largestId = id;
+    }
     // Written at once, not corked for the rest of the turn: a frame that waits for the frames
     // sent after it arrives later (p99 at 10,000 appends/s: 2.0–2.6 ms against 2.7–3.3 ms
     // corked). While the socket is backed up, Node queues the frames and writes them together.
@@ -297,7 +358,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
         ws = new Ctor(this.url);
       }
     } catch (error) {
-      this.#dropped(new ConnectionError(`cannot connect to ${this.url}: ${(error as Error).message}`, { cause: error }));
+      this.#dropped(new ConnectionError(`cannot connect to ${this.url}: ${(error as Error).message}`, { cause: error }), undefined, true);
       return;
     }
     this.#ws = ws;
@@ -307,7 +368,8 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     ws.on?.('unexpected-response', (_req: unknown, res: { statusCode?: number; resume?: () => void }) => {
       const status = res.statusCode ?? 0;
       res.resume?.();
-      const code = status === 401 || status === 403 ? ErrorCode.UNAUTHORIZED : ErrorCode.CONNECTION_CLOSED;
+      const code =
+        status === 401 || status === 403 ? ErrorCode.UNAUTHORIZED : status === 429 || status === 503 ? ErrorCode.OVERLOADED : ErrorCode.CONNECTION_CLOSED;
       refused = new ConnectionError(`the server refused the connection with HTTP ${status}`, { code });
       ws.terminate?.();
     });
@@ -323,19 +385,18 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     ws.addEventListener('close', (event: { code: number; reason: string }) => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
-      this.#dropped(
-        refused ?? closedError(this.url, event.code, event.reason, failure),
-      );
+      this.#dropped(refused ?? closedError(this.url, event.code, event.reason, failure), event.code, refused !== undefined || notReached(failure));
     });
   }
 
   #onOpen(ws: WebSocketInstance): void {
     if (this.#ws !== ws || this.#state !== 'connecting') return;
     this.#state = 'open';
+    this.#socketOpened = true;
     const reconnected = this.#everOpened;
     this.#everOpened = true;
-    const attempt = this.#attempt;
-    this.#attempt = 0;
+    const attempt = this.#backoff.failures;
+    this.#backoff.succeeded();
     if (this.#pausedBy.size > 0) this.#pauseSocket(ws);
     else this.#touch();
     this.emit('open');
@@ -360,20 +421,34 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       this.emit('error', new ConnectionError('the server sent an invalid frame', { code: ErrorCode.BAD_FRAME, cause: error }));
       return;
     }
+    if (frame.type === 'hello') {
+      this.#limits = frame.limits;
+      this.emit('hello', frame.limits);
+      return;
+    }
     if (frame.type === 'error' && frame.id === undefined) {
       this.emit('error', new ConnectionError(`server error ${frame.code}: ${frame.message}`, { code: frame.code }));
       return;
     }
-    this.#channels.get(frame.id!)?.onFrame(frame);
+    this.#channels.get(frame.id!)?.onFrame(frame as RequestFrame);
   }
 
-  #dropped(error: ConnectionError): void {
+  /** `unreachable`: the attempt did not reach a server that would talk (refused, no route, HTTP refusal). */
+  #dropped(error: ConnectionError, closeCode?: number, unreachable = false): void {
     if (this.#state === 'closed') return;
     this.#clearIdleTimer();
     this.#clearKeepalive();
+    const opened = this.#socketOpened;
+    this.#socketOpened = false;
+    const largestId = this.#largestId;
+    this.#largestLength = 0;
+    this.#largestId = undefined;
+    // The server read a frame larger than it takes: the largest sent is refused, never resent.
+    if (closeCode === 1009 && largestId !== undefined) this.#refuseFrame(largestId, error);
     this.#channels.clear();
+    const delay = this.#backoff.next();
     const give_up =
-      !this.#options.reconnect || this.#attempt >= this.#options.maxReconnectAttempts || error.code === ErrorCode.UNAUTHORIZED;
+      !this.#options.reconnect || this.#backoff.failures > this.#options.maxReconnectAttempts || error.code === ErrorCode.UNAUTHORIZED;
     if (give_up) {
       this.#shutdown(error);
       this.emit('error', error);
@@ -383,17 +458,31 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     this.#state = 'waiting';
     this.#urlIndex = (this.#urlIndex + 1) % this.urls.length;
     this.emit('disconnect', error);
+    // Not one socket ever opened and the server could not be reached: the address, the network
+    // or the server is wrong, and the application hears why at each attempt. A socket cut during
+    // its handshake, a drop, and the failed attempts after a connection was open are
+    // 'disconnect's, and 'reconnect' says when it is back.
+    if (unreachable && !opened && !this.#everOpened && this.#state === 'waiting') this.emit('error', error);
     for (const channel of [...this.#members]) channel.onDisconnect(error, false);
     // A listener may have closed the connection: then no reconnect follows.
     if (this.#state !== 'waiting') return;
-    const { reconnectDelay, maxReconnectDelay } = this.#options;
-    const ceiling = Math.min(maxReconnectDelay, reconnectDelay * 2 ** this.#attempt);
-    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
-    this.#attempt++;
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       void this.#connect();
     }, delay * 1000);
+  }
+
+  /** Tells the channel that sent request `id` that the server refused its frame as too large (1009). */
+  #refuseFrame(id: number, closed: ConnectionError): void {
+    const channel = this.#channels.get(id);
+    if (channel?.onFrameRefused === undefined) return;
+    const limit = this.#limits === undefined ? '' : ` (at most ${this.#limits.maxFrameSize} bytes)`;
+    const error = new JournalError(
+      ErrorCode.FRAME_TOO_LARGE,
+      `the server closed the connection with 1009: the frame was larger than it takes${limit}; it was not stored and is not resent`,
+      { cause: closed },
+    );
+    channel.onFrameRefused(id, error);
   }
 
   /** Any sign of life from the server restarts the idle timer (ws only: browsers hide pings). */
@@ -428,10 +517,28 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
   }
 }
 
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** System error codes of an attempt that reached no server. */
+const NOT_REACHED: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT']);
+
+/**
+ * True when a failed attempt reached no server: a system error saying so (Node), or no error
+ * object at all (browsers tell nothing more of a WebSocket that never opened).
+ */
+function notReached(failure: unknown): boolean {
+  if (!(failure instanceof Error)) return true;
+  const code = (failure as { code?: unknown }).code;
+  return typeof code === 'string' && NOT_REACHED.has(code);
+}
+
+/** The error for a closed socket; a close reason `CODE: message` with a known code gives the error that code. */
 function closedError(url: string, code: number, reason: string, failure: unknown): ConnectionError {
   const cause = failure instanceof Error ? failure.message : typeof failure === 'string' ? failure : undefined;
   const detail = cause ?? `${code}${reason ? ` ${reason}` : ''}`;
-  return new ConnectionError(`the connection to ${url} closed (${detail})`, { cause: failure });
+  const told = /^([A-Z][A-Z_]*):/.exec(reason)?.[1];
+  const errorCode = told !== undefined && KNOWN_CODES.has(told) && told !== ErrorCode.UNAUTHORIZED ? told : ErrorCode.CONNECTION_CLOSED;
+  return new ConnectionError(`the connection to ${url} closed (${detail})`, { cause: failure, code: errorCode });
 }
 
 let nodeWs: WebSocketLike | undefined;

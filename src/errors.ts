@@ -46,8 +46,22 @@ export const ErrorCode = {
   DUPLICATE_ID: 'DUPLICATE_ID',
   /** More events in one append than the server allows. */
   TOO_MANY_EVENTS: 'TOO_MANY_EVENTS',
-  /** One event larger than the server allows. */
+  /** One event larger than the server allows (its `maxEventSize`, told in its `hello`). */
   EVENT_TOO_LARGE: 'EVENT_TOO_LARGE',
+  /**
+   * An append whose frame is larger than the server takes (its `maxFrameSize`): refused by the
+   * client before sending when the server's `hello` told the limit, else the server closed the
+   * connection with 1009. Nothing of it was stored, and it is never resent.
+   */
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  /**
+   * A producer's append was not acknowledged within `appendTimeout` (the server was unreachable,
+   * or did not answer); `cause` is the last connection error. It may or may not have been stored:
+   * a resend with the same batch key is stored once.
+   */
+  APPEND_TIMEOUT: 'APPEND_TIMEOUT',
+  /** The server answered with a frame that breaks the protocol (an ack whose `seqs` do not match the events sent). */
+  PROTOCOL_ERROR: 'PROTOCOL_ERROR',
   /** More open subscriptions on one connection than the server allows. */
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   /** The subscription fell too far behind the live stream; the client catches up from the store. */

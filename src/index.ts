@@ -1,4 +1,5 @@
 /** wsjournal: the client library. */
+export { Backoff, backoffDelay } from './backoff.js';
 export { JournalConnection } from './connection.js';
 export { defineEvent } from './define-event.js';
 export { EventLogConsumer } from './event-log-consumer.js';
@@ -28,6 +29,7 @@ export { EventRouter } from './routing/event-router.js';
 export { MAX_RUN_ATTACHMENTS, Run } from './routing/run.js';
 export { RunRouter } from './routing/run-router.js';
 
+export type { BackoffPolicy } from './backoff.js';
 export type { Channel, JournalConnectionOptions, WebSocketInstance, WebSocketLike } from './connection.js';
 export type { DefinedEvent, EventDefinition, TypedEvent } from './define-event.js';
 export type { ErrorDetail } from './errors.js';
@@ -40,14 +42,14 @@ export type { WebhookHandlerOptions } from './forward/webhook-handler.js';
 export type { AppendEvent, EventsQuery, JournalClientOptions, JournalInfo, LogLevelName } from './journal-client.js';
 export type { JournalConsumerEvents, JournalConsumerOptions, JournalResponse } from './journal-consumer.js';
 export type { EventEntryInit } from './journal-event.js';
-export type { AppendManyOptions, AppendOptions, AppendResult, JournalProducerOptions, NewEvent } from './journal-producer.js';
+export type { AppendManyOptions, AppendOptions, AppendResult, JournalProducerEvents, JournalProducerOptions, NewEvent } from './journal-producer.js';
 export type { PagesOptions } from './pages.js';
 export type { ReportInstant, ReportOptions, ReportPeriod, ReportRangeOptions, ReportRow, SpanRow, SpansOptions } from './report-query.js';
 export type { SchemaList, SchemaRegistration } from './schema-requests.js';
 export type { ConsoleFormat } from './logger/console-output.js';
 export type { JournalLoggerEvents, JournalLoggerOptions } from './logger/journal-logger.js';
 export type { LogLevel } from './logger/levels.js';
-export type { Head } from './protocol.js';
+export type { Head, HelloFrame, ServerLimits } from './protocol.js';
 export type { EventRouterOptions, RouteHandler } from './routing/event-router.js';
 export type { RunAttachment, RunExitStatus, RunStopOptions } from './routing/run.js';
 export type { DescriptorFactory, RunCallback, RunFactory, RunRouterOptions } from './routing/run-router.js';

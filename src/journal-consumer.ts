@@ -4,12 +4,13 @@
  * on Flux's `JournalConsumerBase`; subclasses say how a response becomes events.
  */
 import { EventEmitter } from 'eventemitter3';
+import { Backoff } from './backoff.js';
 import { JournalConnection, type Channel } from './connection.js';
 import { ConnectionError, ErrorCode, JournalError, NotStartedError, TimeoutError } from './errors.js';
 import { Fifo } from './fifo.js';
 import { checkPagesOptions, consumerPages, type PagesOptions } from './pages.js';
 import { JournalEvent } from './journal-event.js';
-import type { EventEntry, Head, ServerFrame } from './protocol.js';
+import type { EventEntry, Head, RequestFrame } from './protocol.js';
 import { checkBoolean, checkJournalName, checkOptions, checkOptionalString, checkPositive, checkTimestamp, checkUrls } from './validate.js';
 
 export type { EventEntry } from './protocol.js';
@@ -56,8 +57,15 @@ export interface JournalConsumerEvents<E> {
   sentinel: [];
   /** The consumer stopped; `null` follows the events already received. */
   end: [];
-  /** A failure. A subscription the server refuses (`FORBIDDEN` outside the token's scopes, say) is not retried: the consumer stops. */
+  /**
+   * Something failed: an attempt to connect before the connection was ever open (a retry
+   * follows; `cause` says why, e.g. `ECONNREFUSED`), the connection for good (the consumer
+   * then ends), the server ended or refused the subscription (a refusal such as `FORBIDDEN`
+   * outside the token's scopes is not retried: the consumer stops), or the callback threw.
+   */
   error: [error: Error];
+  /** The connection dropped, or an attempt to open it failed; the consumer resumes once it is back. */
+  disconnect: [error: ConnectionError];
   /** The connection dropped and is open again; the stream resumes from the last event received. */
   reconnect: [];
   /** History after `since` was partly removed by retention. */
@@ -73,8 +81,6 @@ interface Waiter<E> {
 }
 
 const KNOWN_OPTIONS = ['full', 'since', 'includeSentinel', 'bufferHistory', 'reconnect', 'token', 'maxQueued'] as const;
-/** Delay before resubscribing after the server ended a subscription for a reason other than slowness. */
-const RESUBSCRIBE_DELAY_MS = 1000;
 
 /**
  * @example
@@ -119,6 +125,12 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
   #pumping = false;
   #nullDelivered = false;
   #resubscribeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Paces resubscriptions after the server ended the subscription, with the connection's policy. */
+  #resubscribeBackoff: Backoff | undefined;
+  /** The connection whose 'error' and 'disconnect' this consumer passes on. */
+  #watched: JournalConnection | undefined;
+  /** The last error emitted, so that one failure is told once. */
+  #lastError: Error | undefined;
 
   constructor(url: string | readonly string[] | JournalConnection, journal: string, options: JournalConsumerOptions = {}) {
     super();
@@ -192,7 +204,11 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     this.#nullDelivered = false;
     this.#setPaused(false);
     if (this.#url !== undefined) this.#connection = new JournalConnection(this.#url, this.#connectionOptions);
-    this.#connection!.join(this);
+    const connection = this.#connection!;
+    this.#resubscribeBackoff = new Backoff(connection.backoffPolicy);
+    this.#lastError = undefined;
+    this.#watch(connection);
+    connection.join(this);
     return this;
   }
 
@@ -282,6 +298,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
   /** @internal */
   onOpen(reconnected: boolean): void {
     if (this.#state !== 'running') return;
+    this.#clearResubscribeTimer();
     if (reconnected) this.emit('reconnect');
     this.#subscribe();
   }
@@ -289,14 +306,53 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
   /** @internal */
   onDisconnect(error: ConnectionError, final: boolean): void {
     if (this.#id !== undefined) this.#id = undefined;
+    // The reconnect resubscribes.
+    this.#clearResubscribeTimer();
     if (!final || this.#state !== 'running') return;
-    this.emit('error', error);
+    this.#error(error);
     this.#flushHistory();
     this.#finish();
   }
 
+  /** @internal The server closed the connection with 1009 after the subscribe frame: resending it would meet the same. */
+  onFrameRefused(id: number, error: JournalError): void {
+    if (this.#state !== 'running' || id !== this.#id) return;
+    this.#id = undefined;
+    this.#error(error);
+    this.stop();
+  }
+
+  #watch(connection: JournalConnection): void {
+    if (this.#watched === connection) return;
+    this.#unwatch();
+    this.#watched = connection;
+    connection.on('error', this.#onConnectionError);
+    connection.on('disconnect', this.#onConnectionDisconnect);
+  }
+
+  #unwatch(): void {
+    this.#watched?.off('error', this.#onConnectionError);
+    this.#watched?.off('disconnect', this.#onConnectionDisconnect);
+    this.#watched = undefined;
+  }
+
+  readonly #onConnectionError = (error: Error): void => {
+    if (this.#state === 'running') this.#error(error);
+  };
+
+  readonly #onConnectionDisconnect = (error: ConnectionError): void => {
+    if (this.#state === 'running') this.emit('disconnect', error);
+  };
+
+  /** Emits 'error', once per failure however many ways it is heard of. */
+  #error(error: Error): void {
+    if (error === this.#lastError) return;
+    this.#lastError = error;
+    this.emit('error', error);
+  }
+
   /** @internal */
-  onFrame(frame: ServerFrame): void {
+  onFrame(frame: RequestFrame): void {
     if (this.#state !== 'running' || frame.id !== this.#id) return;
     switch (frame.type) {
       case 'subscribed':
@@ -305,6 +361,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
           this.#floor = this.#cursor;
         }
         this.#headKnown = true;
+        this.#resubscribeBackoff?.succeeded();
         this.emit('subscribed', frame.head);
         break;
       case 'response':
@@ -357,30 +414,36 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     }
   }
 
+  /**
+   * The server ended (or refused) the subscription. A refusal other than STORE_UNAVAILABLE
+   * stops the consumer; otherwise it resubscribes from its cursor after the backoff's delay,
+   * which grows while subscriptions keep ending within `healthyAfter` of being accepted.
+   */
   #onEnd(code: string | undefined, message: string | undefined, refused = false): void {
     if (this.#id !== undefined) this.#connection?.release(this.#id);
     this.#id = undefined;
-    if (code === ErrorCode.SLOW_CONSUMER) {
-      this.#subscribe();
-      return;
-    }
     // A shutting-down server closes the socket next; the reconnect resubscribes.
     if (code === ErrorCode.SHUTTING_DOWN) return;
-    const error = new JournalError(code ?? ErrorCode.CONNECTION_CLOSED, message ?? 'the server ended the subscription');
-    this.emit('error', error);
-    if (refused && code !== ErrorCode.STORE_UNAVAILABLE) {
-      this.stop();
-      return;
+    // A slow consumer catches up from the store: not a failure the application must hear of.
+    if (code !== ErrorCode.SLOW_CONSUMER) {
+      this.#error(new JournalError(code ?? ErrorCode.CONNECTION_CLOSED, message ?? 'the server ended the subscription'));
+      if (refused && code !== ErrorCode.STORE_UNAVAILABLE) {
+        this.stop();
+        return;
+      }
     }
     this.#clearResubscribeTimer();
+    const delay = this.#resubscribeBackoff!.next();
     this.#resubscribeTimer = setTimeout(() => {
       this.#resubscribeTimer = undefined;
-      if (this.#state === 'running' && this.#connection?.isOpen) this.#subscribe();
-    }, RESUBSCRIBE_DELAY_MS);
+      // Down meanwhile: the reconnect resubscribes.
+      if (this.#state === 'running' && this.#id === undefined && this.#connection?.isOpen) this.#subscribe();
+    }, delay * 1000);
   }
 
   #cancel(): void {
     this.#clearResubscribeTimer();
+    this.#unwatch();
     const connection = this.#connection;
     if (connection && this.#id !== undefined) {
       connection.send({ type: 'cancel', id: this.#id });
@@ -393,6 +456,8 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
 
   #finish(): void {
     this.#state = 'stopped';
+    this.#clearResubscribeTimer();
+    this.#unwatch();
     this.#setPaused(false);
     this.emit('end');
     if (this.#queue.length === 0) {

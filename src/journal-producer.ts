@@ -1,13 +1,15 @@
 /** Appends events to a journal and resolves once the server has stored them durably. */
+import { EventEmitter } from 'eventemitter3';
 import { AppendCoalescer, type CoalescerLimits } from './append-coalescer.js';
 import { ChurnMap } from './churn-map.js';
 import { JournalConnection, type Channel } from './connection.js';
 import type { z } from 'zod';
 import type { EventDefinition } from './define-event.js';
 import { ConnectionError, ErrorCode, JournalError } from './errors.js';
-import { isSchemaRef, type SchemaRef, type ServerFrame } from './protocol.js';
+import { isSchemaRef, type RequestFrame, type SchemaRef, type ServerLimits } from './protocol.js';
 import { Run } from './routing/run.js';
 import { SchemaRequests, type SchemaList, type SchemaRegistration } from './schema-requests.js';
+import { utf8Length } from './utf8.js';
 import { checkJournalName, checkOptions, checkOptionalString, checkPositive, checkUrls, isPlainObject } from './validate.js';
 
 export interface JournalProducerOptions {
@@ -17,6 +19,13 @@ export interface JournalProducerOptions {
   context?: object;
   /** Reconnect and resend unacknowledged appends when the connection drops (only with a URL). @default true */
   reconnect?: boolean;
+  /**
+   * Seconds an append may wait for its acknowledgement, from when it leaves for the
+   * connection (Kafka's `delivery.timeout.ms`): past it, the append rejects with
+   * `APPEND_TIMEOUT` and the last connection error as `cause`, whether the server was
+   * unreachable or silent. It may or may not have been stored. @default 30
+   */
+  appendTimeout?: number;
   /**
    * Seconds `close()` waits for appends in flight to be acknowledged; then
    * it rejects those left with `CLOSED` (they may or may not be stored) and
@@ -82,6 +91,10 @@ export interface NewEvent {
 interface PendingAppend {
   /** This producer's count of appends when it was made: resends go in this order. */
   readonly serial: number;
+  /** Events in the batch: the ack must carry as many seqs. */
+  readonly count: number;
+  /** When it times out (ms on `performance.now()`'s clock). */
+  readonly deadline: number;
   /** The append frame after its id, `,"journal":…,"events":[…],"key":…}`, encoded once for every send. */
   readonly body: string;
   readonly resolve: (results: AppendResult[]) => void;
@@ -97,10 +110,25 @@ interface SharedConnection {
   readonly producers: Set<JournalProducer>;
 }
 
-const KNOWN_OPTIONS = ['token', 'context', 'reconnect', 'closeTimeout', 'coalesce', 'linger'] as const;
+/** The events a producer emits. */
+export interface JournalProducerEvents {
+  /**
+   * The connection failed: an attempt to connect before it was ever open (a retry follows;
+   * `cause` says why, e.g. `ECONNREFUSED`), it was given up, or the server sent a bad frame.
+   */
+  error: [error: Error];
+  /** The connection dropped, or an attempt to open it failed; appends not yet acknowledged are resent after the reconnect. */
+  disconnect: [error: ConnectionError];
+}
 
+const KNOWN_OPTIONS = ['token', 'context', 'reconnect', 'appendTimeout', 'closeTimeout', 'coalesce', 'linger'] as const;
+
+/** Bytes of a coalesced frame kept for its fields other than the events (id, journal, key). */
+const FRAME_OVERHEAD = 1024;
 /** A coalesced frame's limits while the server has not told its own: its defaults, and room for the frame's other fields. */
-const DEFAULT_LIMITS: CoalescerLimits = { maxEvents: 1000, maxBytes: 1024 * 1024 - 1024 };
+const DEFAULT_LIMITS: CoalescerLimits = { maxEvents: 1000, maxBytes: 1024 * 1024 - FRAME_OVERHEAD };
+/** `{"type":"append","id":` and the longest id: what a frame adds to its body. */
+const FRAME_HEAD_BYTES = 22 + 16;
 
 /**
  * @example
@@ -108,11 +136,19 @@ const DEFAULT_LIMITS: CoalescerLimits = { maxEvents: 1000, maxBytes: 1024 * 1024
  * const { seq, timestamp } = await producer.append('submit', { id: 'f3x', userid: 1000 });
  * await producer.close();
  */
-export class JournalProducer implements Channel {
+export class JournalProducer extends EventEmitter<JournalProducerEvents> implements Channel {
   readonly journal: string;
   #shared: SharedConnection;
   readonly #context: Readonly<Record<string, unknown>>;
   readonly #closeTimeout: number;
+  readonly #appendTimeout: number;
+  /** One timer for every append's deadline: armed for the oldest, re-armed as it fires (never one per append). */
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the connection last failed, for an append that times out; forgotten when it opens. */
+  #lastError: ConnectionError | undefined;
+  /** The server limits the coalescer's limits were derived from. */
+  #limitsSeen: ServerLimits | undefined;
+  #coalescerLimits: CoalescerLimits = DEFAULT_LIMITS;
   /** Gathers one turn's appends into one frame; undefined with `coalesce: false`. */
   readonly #coalescer: AppendCoalescer | undefined;
   readonly #linger: number;
@@ -137,6 +173,7 @@ export class JournalProducer implements Channel {
   #closing: Promise<void> | undefined;
 
   constructor(url: string | readonly string[] | JournalConnection, journal: string, options: JournalProducerOptions = {}) {
+    super();
     checkOptions(options, KNOWN_OPTIONS);
     this.journal = checkJournalName(journal);
     if (options.context !== undefined && !isPlainObject(options.context)) {
@@ -144,6 +181,7 @@ export class JournalProducer implements Channel {
     }
     this.#context = { ...(options.context as Record<string, unknown> | undefined) };
     this.#closeTimeout = checkPositive(options.closeTimeout ?? 30, 'options.closeTimeout');
+    this.#appendTimeout = checkPositive(options.appendTimeout ?? 30, 'options.appendTimeout');
     if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') throw new TypeError('options.coalesce must be a boolean');
     const linger = options.linger ?? 0;
     if (typeof linger !== 'number' || Number.isNaN(linger)) throw new TypeError('options.linger must be a number');
@@ -152,7 +190,7 @@ export class JournalProducer implements Channel {
     this.#coalescer =
       options.coalesce === false
         ? undefined
-        : new AppendCoalescer((encoded) => this.#enqueue(encoded, this.#newKey(), false), () => DEFAULT_LIMITS, linger);
+        : new AppendCoalescer((encoded, count) => this.#enqueue(encoded, count, this.#newKey(), false), () => this.#frameLimits(), linger);
     if (url instanceof JournalConnection) {
       if (options.token !== undefined || options.reconnect !== undefined) {
         throw new TypeError('options.token and options.reconnect apply only with a URL; set them on the JournalConnection');
@@ -215,7 +253,7 @@ export class JournalProducer implements Channel {
     // A batch with a key of its own, or preserved seqs, is a frame of its own, after the gathered ones.
     if (this.#coalescer === undefined || key !== undefined || preserve) {
       this.#coalescer?.flush();
-      return this.#enqueue(encoded, key ?? this.#newKey(), preserve);
+      return this.#enqueue(encoded, events.length, key ?? this.#newKey(), preserve);
     }
     return this.#coalescer.add(encoded, events.length);
   }
@@ -234,7 +272,7 @@ export class JournalProducer implements Channel {
     if (key !== undefined || this.#coalescer === undefined) {
       // After the appends already gathered, so that the frames leave in call order.
       this.#coalescer?.flush();
-      return this.#enqueue(events.join(','), key ?? this.#newKey(), false);
+      return this.#enqueue(events.join(','), events.length, key ?? this.#newKey(), false);
     }
     return this.#coalescer.add(events.join(','), events.length);
   }
@@ -243,22 +281,91 @@ export class JournalProducer implements Channel {
     return `${this.#keyPrefix}${++this.#batches}`;
   }
 
-  /** Sends encoded events as one batch with `key` (and `preserve`), resent with them after a reconnect. */
-  #enqueue(encoded: string, key: string, preserve: boolean): Promise<AppendResult[]> {
+  /** The coalescer's limits: the server's (its `hello`) when it told them, else its defaults. */
+  #frameLimits(): CoalescerLimits {
+    const limits = this.#shared.connection.limits;
+    if (limits !== this.#limitsSeen) {
+      this.#limitsSeen = limits;
+      this.#coalescerLimits =
+        limits === undefined
+          ? DEFAULT_LIMITS
+          : {
+              maxEvents: limits.maxEventsPerAppend,
+              maxBytes: Math.max(1, limits.maxFrameSize - Math.min(FRAME_OVERHEAD, Math.floor(limits.maxFrameSize / 2))),
+            };
+    }
+    return this.#coalescerLimits;
+  }
+
+  /**
+   * Sends `count` encoded events as one batch with `key` (and `preserve`), resent with them after a
+   * reconnect. A batch over the limits the server told (events, frame bytes) is refused here, unsent.
+   */
+  #enqueue(encoded: string, count: number, key: string, preserve: boolean): Promise<AppendResult[]> {
     const body = `,"journal":${JSON.stringify(this.journal)},"events":[${encoded}],"key":${JSON.stringify(key)}${preserve ? ',"preserve":true' : ''}}`;
+    const limits = this.#shared.connection.limits;
+    if (limits !== undefined) {
+      const refusal = frameRefusal(limits, body, count);
+      if (refusal !== undefined) return Promise.reject(refusal);
+    }
     let pending!: PendingAppend;
     const result = new Promise<AppendResult[]>((resolve, reject) => {
-      pending = { serial: ++this.#serial, body, resolve, reject, id: undefined };
+      pending = { serial: ++this.#serial, count, deadline: performance.now() + this.#appendTimeout * 1000, body, resolve, reject, id: undefined };
     });
     this.#pending.set(pending.serial, pending);
+    this.#timeoutTimer ??= this.#armTimeout(this.#appendTimeout * 1000);
     if (!this.#joined) {
       this.#joined = true;
+      this.#shared.connection.on('error', this.#onConnectionError);
+      this.#shared.connection.on('disconnect', this.#onConnectionDisconnect);
       this.#shared.connection.join(this);
     } else {
       this.#send(pending);
     }
     return result;
   }
+
+  readonly #onConnectionError = (error: Error): void => {
+    if (error instanceof ConnectionError) this.#lastError = error;
+    this.emit('error', error);
+  };
+
+  readonly #onConnectionDisconnect = (error: ConnectionError): void => {
+    this.#lastError = error;
+    this.emit('disconnect', error);
+  };
+
+  #armTimeout(ms: number): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(this.#onTimeout, Math.max(0, ms));
+    // Appends in flight keep the process alive through their socket, not through this timer.
+    (timer as { unref?: () => void }).unref?.();
+    return timer;
+  }
+
+  /** Rejects every append past its deadline (the oldest come first), then waits for the next one's. */
+  readonly #onTimeout = (): void => {
+    this.#timeoutTimer = undefined;
+    const now = performance.now();
+    for (let pending = this.#pending.first(); pending !== undefined; pending = this.#pending.first()) {
+      if (pending.deadline > now) {
+        this.#timeoutTimer = this.#armTimeout(pending.deadline - now);
+        return;
+      }
+      this.#pending.delete(pending.serial);
+      if (pending.id !== undefined) {
+        this.#byId.delete(pending.id);
+        this.#shared.connection.release(pending.id);
+      }
+      const cause = this.#lastError;
+      const why = cause === undefined ? 'the server did not answer' : `the connection: ${cause.message}`;
+      pending.reject(
+        new JournalError(ErrorCode.APPEND_TIMEOUT, `no acknowledgement within ${this.#appendTimeout} s (${why}); it may or may not have been stored`, {
+          cause,
+        }),
+      );
+    }
+    this.#onDrained?.();
+  };
 
   /**
    * Registers a JSON Schema on the server, durably, for every server on its store. Resolves
@@ -334,6 +441,10 @@ export class JournalProducer implements Channel {
       this.#onDrained = undefined;
     }
     this.#schemaRequests?.close(new JournalError(ErrorCode.CLOSED, 'the producer closed before the server answered'));
+    if (this.#timeoutTimer !== undefined) clearTimeout(this.#timeoutTimer);
+    this.#timeoutTimer = undefined;
+    this.#shared.connection.off('error', this.#onConnectionError);
+    this.#shared.connection.off('disconnect', this.#onConnectionDisconnect);
     this.#shared.connection.leave(this);
     this.#shared.producers.delete(this);
     if (this.#shared.owned && this.#root) {
@@ -344,7 +455,18 @@ export class JournalProducer implements Channel {
 
   /** @internal */
   onOpen(): void {
+    this.#lastError = undefined;
     for (const pending of this.#pending.values()) this.#send(pending);
+  }
+
+  /** @internal The server closed the connection with 1009 after this append's frame: refused, never resent. */
+  onFrameRefused(id: number, error: JournalError): void {
+    const pending = this.#byId.get(id);
+    if (pending === undefined) return;
+    this.#byId.delete(id);
+    this.#pending.delete(pending.serial);
+    pending.reject(error);
+    if (this.#pending.size === 0) this.#onDrained?.();
   }
 
   /** @internal */
@@ -357,7 +479,7 @@ export class JournalProducer implements Channel {
   }
 
   /** @internal */
-  onFrame(frame: ServerFrame): void {
+  onFrame(frame: RequestFrame): void {
     const pending = this.#byId.get(frame.id!);
     if (!pending) return;
     this.#shared.connection.release(frame.id!);
@@ -365,7 +487,13 @@ export class JournalProducer implements Channel {
     this.#pending.delete(pending.serial);
     if (this.#pending.size === 0) this.#onDrained?.();
     if (frame.type === 'ack') {
-      pending.resolve(frame.seqs.map((seq, index) => ({ seq, timestamp: frame.timestamps[index]! })));
+      const { seqs, timestamps } = frame;
+      if (seqs.length !== pending.count || timestamps.length !== pending.count) {
+        const message = `the server acknowledged ${seqs.length} seqs and ${timestamps.length} timestamps for ${pending.count} events sent; the outcome is unknown`;
+        pending.reject(new JournalError(ErrorCode.PROTOCOL_ERROR, message));
+        return;
+      }
+      pending.resolve(seqs.map((seq, index) => ({ seq, timestamp: timestamps[index]! })));
     } else if (frame.type === 'error') {
       pending.reject(new JournalError(frame.code, frame.message, { details: frame.details }));
     } else {
@@ -383,7 +511,7 @@ export class JournalProducer implements Channel {
     pending.id = connection.allocate(this);
     this.#byId.set(pending.id, pending);
     // The frame is an AppendFrame (src/protocol.ts), written out by hand to encode each context once.
-    connection.sendText(`{"type":"append","id":${pending.id}${pending.body}`);
+    connection.sendText(`{"type":"append","id":${pending.id}${pending.body}`, pending.id);
   }
 
   /** The events as the JSON array's items: what the wire cannot carry is dropped, what JSON cannot encode refused. */
@@ -392,6 +520,7 @@ export class JournalProducer implements Channel {
       throw new JournalError(ErrorCode.INVALID_EVENT, 'events must be a non-empty array');
     }
     const bound = Object.keys(this.#context).length > 0;
+    const maxEventSize = this.#shared.connection.limits?.maxEventSize;
     return events.map((event, index) => {
       if (!isPlainObject(event)) throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index} must be an object`);
       if (typeof event.name !== 'string' || event.name === '') {
@@ -409,6 +538,13 @@ export class JournalProducer implements Channel {
       // A toJSON method may turn the context into something other than an object.
       if (context?.charCodeAt(0) !== 0x7b) {
         throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: context must encode as a JSON object`);
+      }
+      // Measured as the server measures it: UTF-8 bytes of the name and of the context's JSON.
+      if (maxEventSize !== undefined && 3 * (event.name.length + context.length) > maxEventSize) {
+        const size = utf8Length(event.name) + utf8Length(context);
+        if (size > maxEventSize) {
+          throw new JournalError(ErrorCode.EVENT_TOO_LARGE, `event ${index} is ${size} bytes; the server takes at most ${maxEventSize} per event`);
+        }
       }
       const { schema } = event;
       if (schema !== undefined && !isSchemaRef(schema)) {
@@ -441,6 +577,7 @@ export class JournalProducer implements Channel {
   #derive(context: Record<string, unknown>): JournalProducer {
     const producer = new JournalProducer(this.#shared.connection, this.journal, {
       context,
+      appendTimeout: this.#appendTimeout,
       closeTimeout: this.#closeTimeout,
       coalesce: this.#coalescer !== undefined,
       linger: this.#linger,
@@ -464,6 +601,19 @@ export class JournalProducer implements Channel {
   }
 }
 
+
+/** The refusal of a batch over the server's limits (its events, its frame's bytes), or undefined when it fits. */
+function frameRefusal(limits: ServerLimits, body: string, count: number): JournalError | undefined {
+  if (count > limits.maxEventsPerAppend) {
+    return new JournalError(ErrorCode.TOO_MANY_EVENTS, `${count} events in one append; the server takes at most ${limits.maxEventsPerAppend}`);
+  }
+  const { maxFrameSize } = limits;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most frames need no exact count.
+  if (3 * (body.length + FRAME_HEAD_BYTES) <= maxFrameSize) return undefined;
+  const bytes = utf8Length(body) + FRAME_HEAD_BYTES;
+  if (bytes <= maxFrameSize) return undefined;
+  return new JournalError(ErrorCode.FRAME_TOO_LARGE, `the append's frame is ${bytes} bytes; the server takes at most ${maxFrameSize}`);
+}
 
 /** True for what `defineEvent` returns. */
 function isDefinition(value: unknown): value is EventDefinition {

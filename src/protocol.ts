@@ -188,8 +188,31 @@ export const SchemasFrame = z.object({
 });
 export type SchemasFrame = z.infer<typeof SchemasFrame>;
 
+/** A server's limits, as its `hello` tells them; keys the client does not know are ignored. */
+export const ServerLimits = z.looseObject({
+  /** The largest frame the server reads, bytes; a larger one closes the connection with 1009. */
+  maxFrameSize: z.int().min(1),
+  /** The most events in one append. */
+  maxEventsPerAppend: z.int().min(1),
+  /** The largest event, bytes of its name and its context's JSON. */
+  maxEventSize: z.int().min(1),
+});
+export type ServerLimits = z.infer<typeof ServerLimits>;
+
+/**
+ * The server's first frame on a connection: `{"type":"hello","version":1,"limits":{…}}`.
+ * Optional (older servers send none); unknown keys are ignored.
+ */
+export const HelloFrame = z.looseObject({
+  type: z.literal('hello'),
+  version: z.int().min(1),
+  limits: ServerLimits,
+});
+export type HelloFrame = z.infer<typeof HelloFrame>;
+
 /** Every frame a server may send. */
 export const ServerFrame = z.discriminatedUnion('type', [
+  HelloFrame,
   SubscribedFrame,
   ResponseFrame,
   EndFrame,
@@ -199,6 +222,8 @@ export const ServerFrame = z.discriminatedUnion('type', [
   SchemasFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
+/** The frames that answer a request, routed by their `id`: every server frame but `hello`. */
+export type RequestFrame = Exclude<ServerFrame, HelloFrame>;
 
 /** The known frame types of each direction, to tell an unknown `type` from a bad frame. */
 export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(['subscribe', 'cancel', 'append', 'register', 'schemas']);

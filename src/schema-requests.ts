@@ -5,7 +5,7 @@
  */
 import type { Channel, JournalConnection } from './connection.js';
 import { ConnectionError, ErrorCode, JournalError } from './errors.js';
-import type { SchemaRef, ServerFrame } from './protocol.js';
+import type { SchemaRef, RequestFrame } from './protocol.js';
 import { isPlainObject } from './validate.js';
 
 /** What registering a schema did: its `$id` and `version`, and whether it was new (`created`). */
@@ -24,7 +24,7 @@ export interface SchemaList {
 interface Request {
   /** The frame after its id: `,"type":…}`. */
   readonly body: string;
-  readonly resolve: (frame: ServerFrame) => void;
+  readonly resolve: (frame: RequestFrame) => void;
   readonly reject: (error: Error) => void;
   id: number | undefined;
 }
@@ -83,7 +83,7 @@ export class SchemaRequests implements Channel {
   }
 
   /** @internal */
-  onFrame(frame: ServerFrame): void {
+  onFrame(frame: RequestFrame): void {
     const request = this.#byId.get(frame.id!);
     if (request === undefined) return;
     this.#byId.delete(frame.id!);
@@ -93,7 +93,7 @@ export class SchemaRequests implements Channel {
     else request.resolve(frame);
   }
 
-  #request(body: string): Promise<ServerFrame> {
+  #request(body: string): Promise<RequestFrame> {
     if (this.#closed) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
     if (this.#connection.isClosed) return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
     return new Promise((resolve, reject) => {
@@ -131,6 +131,6 @@ export class SchemaRequests implements Channel {
   }
 }
 
-function unexpected(frame: ServerFrame): JournalError {
+function unexpected(frame: RequestFrame): JournalError {
   return new JournalError(ErrorCode.BAD_FRAME, `unexpected ${frame.type} frame for a schema request`);
 }

@@ -1,5 +1,6 @@
 /** What the two ways of sending a logger's events (memory, spool) share. */
 import type { Channel, JournalConnection } from '../connection.js';
+import { backoffDelay } from '../backoff.js';
 import { ErrorCode, JournalError } from '../errors.js';
 import type { JournalProducer } from '../journal-producer.js';
 
@@ -27,8 +28,17 @@ export interface SenderContext {
   readonly report: (error: JournalError) => void;
 }
 
-/** Codes of a refusal that a later resend may not meet: the store or the server was unavailable for a while. */
-const TRANSIENT = new Set<string>([ErrorCode.STORE_UNAVAILABLE, ErrorCode.SHUTTING_DOWN, ErrorCode.TIMEOUT, ErrorCode.OVERLOADED]);
+/**
+ * Codes of a refusal that a later resend may not meet: the store or the server was unavailable
+ * for a while, or did not answer within the producer's `appendTimeout`.
+ */
+const TRANSIENT = new Set<string>([
+  ErrorCode.STORE_UNAVAILABLE,
+  ErrorCode.SHUTTING_DOWN,
+  ErrorCode.TIMEOUT,
+  ErrorCode.OVERLOADED,
+  ErrorCode.APPEND_TIMEOUT,
+]);
 
 /** What to do with an append that failed: send it again later, give up on everything (the connection is closed for good), or drop it. */
 export function classify(error: unknown, connection: JournalConnection): 'retry' | 'final' | 'refused' {
@@ -47,8 +57,7 @@ export function asJournalError(error: unknown, what: string): JournalError {
 
 /** Seconds before the `attempt`-th resend after a transient refusal: 0.25 doubling to 5, with jitter. */
 export function retryDelay(attempt: number): number {
-  const ceiling = Math.min(5, 0.25 * 2 ** attempt);
-  return ceiling / 2 + (Math.random() * ceiling) / 2;
+  return backoffDelay(attempt, 0.25, 5);
 }
 
 /** Resolves flush() callers once the events pushed before them are settled. */
