@@ -191,8 +191,10 @@ describe('wsjournal serve --token-file', () => {
     try {
       const url = await server.listening();
       assert.match(server.stdout, /a token required/);
+      // Reading is allowed: the answer is that jobs was never written, not FORBIDDEN.
       const read = await run(['tail', 'jobs', '--no-follow', '--url', url, '--token', 'json-secret']);
-      assert.equal(read.code, 0, read.stderr);
+      assert.match(read.stderr, /journal "jobs" has never been written/);
+      assert.doesNotMatch(read.stderr, /FORBIDDEN/);
       const append = await run(['append', 'jobs', 'x', '--url', url, '--token', 'json-secret']);
       assert.equal(append.code, 1);
       assert.match(append.stderr, /FORBIDDEN/);
