@@ -16,7 +16,8 @@ import { isPlainObject } from '../src/validate.js';
 import { contextJson } from './encode.js';
 import type { HttpContext } from './http/context.js';
 import { createHttpApp, type HttpApp, type Refusal } from './http/http-app.js';
-import { JournalPolicies, type JournalPolicy } from './journal-policies.js';
+import { JournalPolicies, type JournalPolicy, type RetentionPolicy } from './journal-policies.js';
+import { RetentionWorker } from './retention/retention-worker.js';
 import { LmdbStore } from './lmdb-store.js';
 import { createLogger, type Logger, type LoggerOption } from './observe/logger.js';
 import { ServerMetrics } from './observe/metrics.js';
@@ -26,7 +27,7 @@ import { AppendCheck } from './schemas/append-check.js';
 import { SchemaRegistry, type Registration, type SchemaPage } from './schemas/registry.js';
 import { ValidatorPool } from './schemas/validator-pool.js';
 import { Session, type SessionLimits, type SessionSchemas } from './session.js';
-import type { JournalStore } from './store.js';
+import type { JournalStore, TrimOptions, TrimResult } from './store.js';
 
 export interface JournalServerOptions {
   /** TCP port; 0 picks a free one. @default 7707 */
@@ -85,6 +86,12 @@ export interface JournalServerOptions {
    * @example { 'jobs.*': { requireSchema: true, allowedSchemas: ['urn:example:job'] } }
    */
   journals?: Readonly<Record<string, JournalPolicy>>;
+  /**
+   * Seconds between the rounds that enforce the journals' `retention` policies (the time a
+   * round takes comes on top). Rounds run only while listening, and only when some policy has
+   * a retention. @default 10
+   */
+  retentionInterval?: number;
   /** Largest schema accepted, in bytes of its JSON; a larger one is refused with `INVALID_SCHEMA`. @default 65536 */
   maxSchemaSize?: number;
   /** Worker threads that compile schemas and validate contexts, started with the first event naming a schema. @default 1 */
@@ -136,6 +143,7 @@ const DEFAULTS: Settings = {
   liveHoldSize: 10_000,
   liveHoldBytes: 4 * 1024 * 1024,
   heartbeatInterval: 30,
+  retentionInterval: 10,
   maxSchemaSize: 64 * 1024,
   schemaValidationThreads: 1,
   schemaValidationTimeout: 1,
@@ -201,6 +209,8 @@ export class JournalServer {
   readonly #initialSchemas: readonly Record<string, unknown>[] | string | undefined;
   readonly #observer: ServerObserver;
   readonly #slicer = new ScanSlicer(SCAN_SLICE_MS);
+  readonly #policies: JournalPolicies;
+  readonly #retention: RetentionWorker;
   #wss: WebSocketServer | undefined;
   #http: HttpApp | undefined;
   #unobserveStore: (() => void) | undefined;
@@ -234,7 +244,7 @@ export class JournalServer {
     if (typeof merged.heartbeatInterval !== 'number' || !(merged.heartbeatInterval >= 0)) {
       throw new RangeError('options.heartbeatInterval must be a number of seconds >= 0');
     }
-    for (const key of ['schemaValidationTimeout', 'schemaCompileTimeout'] as const) {
+    for (const key of ['schemaValidationTimeout', 'schemaCompileTimeout', 'retentionInterval'] as const) {
       const value = merged[key];
       if (typeof value !== 'number') throw new TypeError(`options.${key} must be a number`);
       if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`options.${key} must be a positive number of seconds`);
@@ -269,6 +279,14 @@ export class JournalServer {
     });
     const registry = new SchemaRegistry(this.#store, this.#pool, merged.maxSchemaSize);
     this.#schemas = { registry, check: new AppendCheck(registry, this.#pool, policies) };
+    this.#policies = policies;
+    this.#retention = new RetentionWorker({
+      store: this.#store,
+      policies,
+      interval: merged.retentionInterval * 1000,
+      remove: (journal, beforeSeq, policy) => this.#remove(journal, beforeSeq, policy),
+      failed: (error) => this.#observer.log?.warn({ err: error }, 'enforcing retention failed; the next round tries again'),
+    });
     const metrics = new ServerMetrics({
       connections: () => this.#sessions.size,
       subscriptions: () => {
@@ -343,6 +361,7 @@ export class JournalServer {
     this.#url = `ws://${shownHost}:${actual}`;
     this.#unobserveStore = this.#store.observe?.({ fsync: (seconds) => this.#observer.fsync(seconds) });
     this.#startHeartbeat();
+    if (this.#policies.hasRetention) this.#retention.start();
     this.#observer.listening({
       url: this.#url,
       store: this.#store.constructor.name,
@@ -408,6 +427,28 @@ export class JournalServer {
     return this.#schemas.registry.list(after, limit);
   }
 
+  /**
+   * Removes a journal's oldest events now: those with a timestamp before `options.before`
+   * (seconds) or a seq before `options.beforeSeq` (that seq is kept), oldest first, in bounded
+   * steps while appends go on. The newest event is always kept. Consumers whose start lies
+   * before what is kept are told (`'truncated'`). Resolves with `{ trimmed: N }`.
+   */
+  async trim(journal: string, options: TrimOptions): Promise<TrimResult> {
+    checkJournalName(journal);
+    if (this.#closing) throw new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed');
+    return this.#store.trim(journal, options);
+  }
+
+  /** Runs one round of retention over every journal now (as the background does every `retentionInterval`). */
+  enforceRetention(): Promise<void> {
+    return this.#retention.runOnce();
+  }
+
+  /** What retention does with the events below `beforeSeq`: archives them when the policy says so, else trims them. */
+  async #remove(journal: string, beforeSeq: number, _policy: RetentionPolicy): Promise<number> {
+    return (await this.#store.trim(journal, { beforeSeq })).trimmed;
+  }
+
   /** Closes every connection (1001), stops listening, and closes the store if the server made it. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -418,6 +459,7 @@ export class JournalServer {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     this.#slicer.close();
+    await this.#retention.close();
     const http = this.#http;
     if (http) {
       this.#observer.closing(this.#sessions.size);
@@ -627,5 +669,11 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase();
   } catch {
     return false;
+  }
+}
+
+function checkJournalName(journal: unknown): asserts journal is string {
+  if (typeof journal !== 'string' || !JOURNAL_NAME.test(journal)) {
+    throw new JournalError(ErrorCode.INVALID_JOURNAL, `invalid journal name ${JSON.stringify(journal)}`);
   }
 }
