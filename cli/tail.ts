@@ -27,6 +27,10 @@ backoff, and the stream resumes after the last event printed, with no event
 printed twice; with --no-follow, a dropped connection is an error (status 1).
 A refused token exits with status 1 ("unauthorized").
 
+Retention: when events after --since (or after the last event printed, on a
+reconnect) were removed, a warning line on standard error says so and names
+the oldest event kept, which is printed next.
+
 Exit status: 0 at the end of history (--no-follow), on SIGINT/SIGTERM in
 follow mode, or when the reader of standard output goes away (as with
 "| head"); 130/143 when interrupted before the end of history with
@@ -89,6 +93,9 @@ async function run(args: string[]): Promise<number> {
   const removeSignalHandlers = onShutdownSignal((signal) => stop({ reason: 'signal', signal }));
   consumer.on('error', (error) => {
     lastError = error;
+  });
+  consumer.on('truncated', ({ first }) => {
+    process.stderr.write(`wsjournal tail: warning: events were removed by retention; going on from seq ${first.seq} (${first.timestamp})\n`);
   });
   if (follow) {
     // One line when the connection drops and one when it is back, however many attempts it takes.

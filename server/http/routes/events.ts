@@ -2,7 +2,8 @@
  * A journal's events:
  * - `GET /v1/journals/{journal}/events`: one page of a query (server/query/event-query.ts),
  *   `{ events, next }`; filters `since`, `until`, `after`, `names`, `level`, `where`; `order`;
- *   `limit` (default 100, lowered to the server's `maxQueryLimit`).
+ *   `limit` (default 100, lowered to the server's `maxQueryLimit`); `truncated: true` when
+ *   retention removed events after `since` / `after` (the query's range lost its start).
  * - `GET /v1/journals/{journal}/events/{seq}`: one event, or 404.
  * - `POST /v1/journals/{journal}/events`: one event or an array of them (`{ name, context?,
  *   schema? }`), checked against the journal's policy and the schemas they name, then stored
@@ -91,8 +92,11 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
         signal: abandoned.signal,
       }).finally(() => request.raw.off('close', abandon));
       const next = page.next === null ? 'null' : JSON.stringify(queryString(page.next));
+      // Asked after the scan, so a trim that ran before it is seen.
+      const { removed } = await context.store.start(request.params.journal);
+      const truncated = removed.seq > 0 && removed.timestamp > (since ?? 0) && removed.seq > (after ?? 0);
       void reply.type('application/json; charset=utf-8');
-      return `{"events":[${page.events.join(',')}],"next":${next}}`;
+      return `{"events":[${page.events.join(',')}],"next":${next}${truncated ? ',"truncated":true' : ''}}`;
     },
   );
 
