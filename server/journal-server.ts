@@ -18,6 +18,7 @@ import type { HttpContext } from './http/context.js';
 import { createHttpApp, type HttpApp, type Refusal } from './http/http-app.js';
 import { JournalPolicies, type JournalPolicy, type RetentionPolicy } from './journal-policies.js';
 import { RetentionWorker } from './retention/retention-worker.js';
+import { Backups, type BackupStatus } from './retention/backup-status.js';
 import { LmdbStore } from './lmdb-store.js';
 import { createLogger, type Logger, type LoggerOption } from './observe/logger.js';
 import { ServerMetrics } from './observe/metrics.js';
@@ -211,6 +212,7 @@ export class JournalServer {
   readonly #slicer = new ScanSlicer(SCAN_SLICE_MS);
   readonly #policies: JournalPolicies;
   readonly #retention: RetentionWorker;
+  readonly #backups = new Backups();
   #wss: WebSocketServer | undefined;
   #http: HttpApp | undefined;
   #unobserveStore: (() => void) | undefined;
@@ -437,6 +439,22 @@ export class JournalServer {
     checkJournalName(journal);
     if (this.#closing) throw new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed');
     return this.#store.trim(journal, options);
+  }
+
+  /**
+   * Writes an online, consistent copy of the store into `dir` (created; it must not exist or
+   * be empty) while appends go on; a server on it (`new LmdbStore({ path: dir })`) serves
+   * every event acknowledged before the call. One at a time (`BACKUP_REFUSED`); stores that
+   * cannot copy themselves refuse with `BACKUP_UNSUPPORTED`. Resolves with the status.
+   */
+  backup(dir: string): Promise<BackupStatus> {
+    if (this.#closing) return Promise.reject(new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed'));
+    return this.#backups.run(this.#store, dir);
+  }
+
+  /** The last backup's state: running, done (with its size) or failed (with its error). */
+  backupStatus(): BackupStatus {
+    return this.#backups.status;
   }
 
   /** Runs one round of retention over every journal now (as the background does every `retentionInterval`). */

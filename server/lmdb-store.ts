@@ -1,4 +1,5 @@
 /** The embedded durable store: every journal in one LMDB environment on local disk. */
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -12,7 +13,7 @@ import { IDEMPOTENCY_KEY_LIMIT, TRIM_SLICE_EVENTS } from './store.js';
 import { checkTrimOptions, trimBoundMicros } from './trim-bound.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { parseSchemaKey, schemaKey } from './schema-key.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStart, JournalStore, NewEvent, StoredEvent, StoredSchema, StoreObserver, TrimOptions, TrimResult } from './store.js';
+import type { AppendListener, AppendOptions, BackupResult, JournalHead, JournalInfo, JournalStart, JournalStore, NewEvent, StoredEvent, StoredSchema, StoreObserver, TrimOptions, TrimResult } from './store.js';
 import { Watchers } from './watchers.js';
 import { WriteAheadLog, type WalRecord } from './write-ahead-log.js';
 
@@ -548,6 +549,26 @@ export class LmdbStore implements JournalStore {
     return { removes, rewrite, events, last, more: false };
   }
 
+  /**
+   * Writes a copy of the environment into `dir` with LMDB's own copy (`mdb_env_copy`, through
+   * lmdb-js's `backup`), once LMDB holds every batch appended before the call: the copy is one
+   * read transaction's snapshot, consistent while appends go on, so the write-ahead log adds
+   * nothing to it (its batches from before the call are in LMDB by then). `new LmdbStore({ path:
+   * dir })` opens it. Refuses with `BACKUP_REFUSED` when `dir` exists and is not empty.
+   */
+  async backup(dir: string): Promise<BackupResult> {
+    this.#checkOpen();
+    await prepareBackupDir(dir);
+    await this.flush();
+    try {
+      await this.#root.backup(dir, false);
+      const { size } = await stat(join(dir, 'data.mdb'));
+      return { bytes: size };
+    } catch (error) {
+      throw new JournalError(ErrorCode.BACKUP_FAILED, `the backup into ${dir} failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
   /** The journal's oldest kept event (in LMDB, or appended and not yet there), and the newest a trim removed. */
   async start(journal: string): Promise<JournalStart> {
     this.#checkOpen();
@@ -995,6 +1016,14 @@ async function commitFailure(error: unknown): Promise<unknown> {
   const detail = (error as { commitError?: Promise<unknown> } | null)?.commitError;
   if (detail === undefined) return error;
   return new Error('LMDB failed to commit', { cause: await detail.then(() => error, (cause: unknown) => cause) });
+}
+
+/** Creates `dir`, or checks that it is empty; `BACKUP_REFUSED` otherwise. */
+async function prepareBackupDir(dir: string): Promise<void> {
+  if (typeof dir !== 'string' || dir === '') throw new JournalError(ErrorCode.BACKUP_REFUSED, 'a backup needs a directory');
+  await mkdir(dir, { recursive: true });
+  const entries = await readdir(dir);
+  if (entries.length > 0) throw new JournalError(ErrorCode.BACKUP_REFUSED, `${dir} is not empty`);
 }
 
 function newCheckpoint(): Checkpoint {

@@ -116,6 +116,12 @@ export interface JournalStart {
  */
 export const TRIM_SLICE_EVENTS = 4096;
 
+/** What a backup wrote. */
+export interface BackupResult {
+  /** Bytes of the copy. */
+  readonly bytes: number;
+}
+
 export interface JournalStore {
   /**
    * Appends a batch atomically: all of it or none. Assigns each event the next
@@ -176,6 +182,12 @@ export interface JournalStore {
   trim(journal: string, options: TrimOptions): Promise<TrimResult>;
   /** Where the journal starts now: its oldest kept event, and the newest one removed. */
   start(journal: string): Promise<JournalStart>;
+  /**
+   * Writes a consistent copy of the store into `dir` (created; it must not exist or be
+   * empty) while appends go on: it holds every event appended before the call. Stores that
+   * cannot copy themselves leave it out (the server then refuses with `BACKUP_UNSUPPORTED`).
+   */
+  backup?(dir: string): Promise<BackupResult>;
   /** Closes the store; later calls reject. Idempotent. */
   close(): Promise<void>;
 }
