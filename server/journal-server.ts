@@ -549,6 +549,11 @@ export class JournalServer {
     const options = this.#options;
     return {
       store: this.#store,
+      admin: {
+        trim: (journal, trimOptions) => this.trim(journal, trimOptions),
+        backup: (dir) => this.backup(dir),
+        backupStatus: () => this.backupStatus(),
+      },
       limits: {
         maxEventsPerAppend: options.maxEventsPerAppend,
         maxEventSize: options.maxEventSize,

@@ -163,6 +163,31 @@ export class JournalClient {
   }
 
   /**
+   * Removes the journal's oldest events now, those before `before` (seconds) or `beforeSeq`
+   * (that seq kept), the newest always kept: `POST /v1/admin/journals/{journal}/trim`, which
+   * needs an admin token when the server has tokens. Resolves with `{ trimmed: N }`.
+   */
+  async trim(journal: string, options: { before?: number; beforeSeq?: number }): Promise<{ trimmed: number }> {
+    checkJournalName(journal);
+    const body = (await this.#request('POST', `v1/admin/journals/${journal}/trim`, { body: JSON.stringify(options) })) as { trimmed?: unknown };
+    if (typeof body.trimmed !== 'number') throw badAnswer(`POST /v1/admin/journals/${journal}/trim`);
+    return { trimmed: body.trimmed };
+  }
+
+  /**
+   * Has the server write an online copy of its store into `dir`, a directory on the server's
+   * machine that must not exist or be empty, and resolves with the backup's status once done.
+   */
+  async backup(dir: string): Promise<Record<string, unknown>> {
+    return (await this.#request('POST', 'v1/admin/backup', { body: JSON.stringify({ dir }) })) as Record<string, unknown>;
+  }
+
+  /** The server's last backup: `{ state: 'idle' | 'running' | 'done' | 'failed', dir?, startedAt?, finishedAt?, bytes?, error? }`. */
+  async backupStatus(): Promise<Record<string, unknown>> {
+    return (await this.#request('GET', 'v1/admin/backup')) as Record<string, unknown>;
+  }
+
+  /**
    * The events of `journal` counted per period (`period`, in the time zone `tz`) and group
    * (`by`), oldest period first: rows `{ start, end, group, count }`, or with `format: 'csv'`
    * the server's CSV text (header `start,end,group,count`).

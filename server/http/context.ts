@@ -5,7 +5,8 @@
  */
 import type { ServerObserver } from '../observe/observer.js';
 import type { SliceRunner } from '../query/scan-slicer.js';
-import type { JournalStore, NewEvent, StoredEvent } from '../store.js';
+import type { BackupStatus } from '../retention/backup-status.js';
+import type { JournalStore, NewEvent, StoredEvent, TrimOptions, TrimResult } from '../store.js';
 
 /** The server's limits as the routes apply them. */
 export interface HttpLimits {
@@ -47,4 +48,13 @@ export interface HttpContext {
    * store takes the batch, with `key` as its batch key.
    */
   append(journal: string, events: readonly NewEvent[], key: string | undefined): Promise<StoredEvent[]>;
+  /** The server's administration, as `/v1/admin/…` calls it. */
+  readonly admin: AdminOperations;
+}
+
+/** What the admin routes do: the server's own methods of the same names. */
+export interface AdminOperations {
+  trim(journal: string, options: TrimOptions): Promise<TrimResult>;
+  backup(dir: string): Promise<BackupStatus>;
+  backupStatus(): BackupStatus;
 }
