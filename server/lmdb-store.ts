@@ -514,13 +514,15 @@ export class LmdbStore implements JournalStore {
         // The whole chunk goes: its last event is below the bound.
         reader.reset(key[1], value);
         let count = 0;
+        let chunkLast: HeadRecord = [0, 0];
         while (reader.next()) {
           count++;
-          last = [reader.seq(), reader.micros];
+          chunkLast = [reader.seq(), reader.micros];
         }
         if (events > 0 && events + count > TRIM_SLICE_EVENTS) return { removes, rewrite, events, last, more: true };
         removes.push(key);
         events += count;
+        last = chunkLast;
         continue;
       }
       // The chunk the bound falls in: what it keeps is written back under its key.
