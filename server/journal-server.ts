@@ -19,6 +19,8 @@ import { createHttpApp, type HttpApp, type Refusal } from './http/http-app.js';
 import { JournalPolicies, type JournalPolicy, type RetentionPolicy } from './journal-policies.js';
 import { RetentionWorker } from './retention/retention-worker.js';
 import { Backups, type BackupStatus } from './retention/backup-status.js';
+import { Archives, type ArchiveFile } from './retention/archives.js';
+import { checkTrimOptions } from './trim-bound.js';
 import { LmdbStore } from './lmdb-store.js';
 import { createLogger, type Logger, type LoggerOption } from './observe/logger.js';
 import { ServerMetrics } from './observe/metrics.js';
@@ -213,6 +215,7 @@ export class JournalServer {
   readonly #policies: JournalPolicies;
   readonly #retention: RetentionWorker;
   readonly #backups = new Backups();
+  readonly #archives: Archives;
   #wss: WebSocketServer | undefined;
   #http: HttpApp | undefined;
   #unobserveStore: (() => void) | undefined;
@@ -282,6 +285,7 @@ export class JournalServer {
     const registry = new SchemaRegistry(this.#store, this.#pool, merged.maxSchemaSize);
     this.#schemas = { registry, check: new AppendCheck(registry, this.#pool, policies) };
     this.#policies = policies;
+    this.#archives = new Archives(join(merged.dataDir, 'archives'));
     this.#retention = new RetentionWorker({
       store: this.#store,
       policies,
@@ -463,8 +467,38 @@ export class JournalServer {
   }
 
   /** What retention does with the events below `beforeSeq`: archives them when the policy says so, else trims them. */
-  async #remove(journal: string, beforeSeq: number, _policy: RetentionPolicy): Promise<number> {
+  async #remove(journal: string, beforeSeq: number, policy: RetentionPolicy): Promise<number> {
+    if (policy.archive === true) return (await this.#archives.archive(this.#store, journal, { beforeSeq })).archived;
     return (await this.#store.trim(journal, { beforeSeq })).trimmed;
+  }
+
+  /**
+   * Moves a journal's events before `options.before` (seconds) or `options.beforeSeq` (kept)
+   * out of the store into gzip'd archive files under `<dataDir>/archives/<journal>/`, written
+   * atomically, then trims them from the store (the newest event stays). Archived events stay
+   * readable by `GET …/events?archived=true` and `wsjournal export --archived`. Resolves with
+   * `{ archived: N }`.
+   */
+  async archive(journal: string, options: TrimOptions): Promise<{ archived: number }> {
+    checkJournalName(journal);
+    checkTrimOptions(options);
+    if (this.#closing) throw new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed');
+    return this.#archives.archive(this.#store, journal, options);
+  }
+
+  /** Deletes the archive files whose newest event is more than `options.olderThan` seconds old; resolves with `{ purged: N }` (files). */
+  async purgeArchives(options: { olderThan: number }): Promise<{ purged: number }> {
+    const olderThan = options?.olderThan;
+    if (typeof olderThan !== 'number' || !(olderThan >= 0) || !Number.isFinite(olderThan)) {
+      throw new JournalError(ErrorCode.BAD_REQUEST, 'olderThan must be a number of seconds >= 0');
+    }
+    return this.#archives.purge(olderThan);
+  }
+
+  /** The archive files, of `journal` or of every journal. */
+  listArchives(journal?: string): Promise<ArchiveFile[]> {
+    if (journal !== undefined) checkJournalName(journal);
+    return this.#archives.list(journal);
   }
 
   /** Closes every connection (1001), stops listening, and closes the store if the server made it. Idempotent. */
@@ -553,6 +587,10 @@ export class JournalServer {
         trim: (journal, trimOptions) => this.trim(journal, trimOptions),
         backup: (dir) => this.backup(dir),
         backupStatus: () => this.backupStatus(),
+        archive: (journal, archiveOptions) => this.archive(journal, archiveOptions),
+        purgeArchives: (purgeOptions) => this.purgeArchives(purgeOptions),
+        listArchives: (journal) => this.listArchives(journal),
+        readArchived: (journal, after, limit, keep) => this.#archives.read(journal, after, limit, keep),
       },
       limits: {
         maxEventsPerAppend: options.maxEventsPerAppend,

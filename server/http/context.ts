@@ -5,6 +5,7 @@
  */
 import type { ServerObserver } from '../observe/observer.js';
 import type { SliceRunner } from '../query/scan-slicer.js';
+import type { ArchiveFile } from '../retention/archives.js';
 import type { BackupStatus } from '../retention/backup-status.js';
 import type { JournalStore, NewEvent, StoredEvent, TrimOptions, TrimResult } from '../store.js';
 
@@ -57,4 +58,9 @@ export interface AdminOperations {
   trim(journal: string, options: TrimOptions): Promise<TrimResult>;
   backup(dir: string): Promise<BackupStatus>;
   backupStatus(): BackupStatus;
+  archive(journal: string, options: TrimOptions): Promise<{ archived: number }>;
+  purgeArchives(options: { olderThan: number }): Promise<{ purged: number }>;
+  listArchives(journal?: string): Promise<ArchiveFile[]>;
+  /** Archived events of `journal` above seq `after` that `keep` passes, oldest first, at most `limit`; `last` is the seq read last when the page filled. */
+  readArchived(journal: string, after: number, limit: number, keep: (event: StoredEvent) => boolean): Promise<{ events: string[]; last: number | undefined }>;
 }

@@ -2,6 +2,11 @@
  * Administration, every route behind `requireAdmin` (server/http/require-admin.ts):
  * - `POST /v1/admin/journals/{journal}/trim` `{ before?, beforeSeq? }`: removes the journal's
  *   oldest events now (the newest is kept); answers `{ trimmed: N }`.
+ * - `POST /v1/admin/journals/{journal}/archive` `{ before?, beforeSeq? }`: moves those events
+ *   into archive files under the data directory; answers `{ archived: N }`.
+ * - `POST /v1/admin/archives/purge` `{ olderThan }` (seconds): deletes older archive files;
+ *   answers `{ purged: N }`. `GET /v1/admin/archives`: `{ archives: [{ journal, file, firstSeq,
+ *   lastSeq, lastTimestamp, bytes }] }`.
  * - `POST /v1/admin/backup` `{ dir }`: writes an online copy of the store into `dir`, a
  *   directory on the server's machine that must not exist or be empty; answers the status once
  *   done (409 `BACKUP_REFUSED` while one runs or for a directory in use, 501
@@ -21,6 +26,8 @@ const TrimBody = z
     beforeSeq: z.int().min(0).optional(),
   })
   .refine((body) => body.before !== undefined || body.beforeSeq !== undefined, 'needs before or beforeSeq');
+
+const PurgeBody = z.strictObject({ olderThan: z.number().min(0) });
 
 const BackupBody = z.strictObject({ dir: z.string().min(1).max(4096) });
 
@@ -47,6 +54,26 @@ export const adminRoutes: RoutePlugin = async (app, { context }) => {
       return admin.trim(request.params.journal, { before, beforeSeq });
     },
   );
+
+  app.post<{ Params: z.output<typeof JournalParams> }>(
+    '/v1/admin/journals/:journal/archive',
+    { schema: { params: JournalParams, querystring: AdminQuery } },
+    async (request) => {
+      requireAdmin(request);
+      const { before, beforeSeq } = parseBody(TrimBody, request.body);
+      return admin.archive(request.params.journal, { before, beforeSeq });
+    },
+  );
+
+  app.post('/v1/admin/archives/purge', { schema: { querystring: AdminQuery } }, async (request) => {
+    requireAdmin(request);
+    return admin.purgeArchives(parseBody(PurgeBody, request.body));
+  });
+
+  app.get('/v1/admin/archives', { schema: { querystring: AdminQuery } }, async (request) => {
+    requireAdmin(request);
+    return { archives: await admin.listArchives() };
+  });
 
   app.post('/v1/admin/backup', { schema: { querystring: AdminQuery } }, async (request) => {
     requireAdmin(request);
