@@ -51,6 +51,8 @@ export interface EventsQuery {
   pageSize?: number | undefined;
   /** Stops the iteration: the pending request rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /** Read the journal's archive files (events retention or `archive` moved out of the store) instead; oldest first only. @default false */
+  archived?: boolean | undefined;
 }
 
 /** An event to append: its name and context. */
@@ -172,6 +174,24 @@ export class JournalClient {
     const body = (await this.#request('POST', `v1/admin/journals/${journal}/trim`, { body: JSON.stringify(options) })) as { trimmed?: unknown };
     if (typeof body.trimmed !== 'number') throw badAnswer(`POST /v1/admin/journals/${journal}/trim`);
     return { trimmed: body.trimmed };
+  }
+
+  /**
+   * Moves the journal's events before `before` (seconds) or `beforeSeq` (kept) into the server's
+   * archive files: `POST /v1/admin/journals/{journal}/archive`. Resolves with `{ archived: N }`.
+   */
+  async archive(journal: string, options: { before?: number; beforeSeq?: number }): Promise<{ archived: number }> {
+    checkJournalName(journal);
+    const body = (await this.#request('POST', `v1/admin/journals/${journal}/archive`, { body: JSON.stringify(options) })) as { archived?: unknown };
+    if (typeof body.archived !== 'number') throw badAnswer(`POST /v1/admin/journals/${journal}/archive`);
+    return { archived: body.archived };
+  }
+
+  /** Deletes the server's archive files whose newest event is more than `olderThan` seconds old: `POST /v1/admin/archives/purge`. */
+  async purgeArchives(options: { olderThan: number }): Promise<{ purged: number }> {
+    const body = (await this.#request('POST', 'v1/admin/archives/purge', { body: JSON.stringify(options) })) as { purged?: unknown };
+    if (typeof body.purged !== 'number') throw badAnswer('POST /v1/admin/archives/purge');
+    return { purged: body.purged };
   }
 
   /**
@@ -298,6 +318,7 @@ function queryParams(query: EventsQuery): URLSearchParams {
     params.set('names', query.names.join(','));
   }
   if (query.level !== undefined) params.set('level', String(query.level));
+  if (query.archived === true) params.set('archived', 'true');
   if (query.where !== undefined) {
     if (!isPlainObject(query.where)) throw new TypeError('query.where must be a selector object');
     params.set('where', JSON.stringify(query.where));

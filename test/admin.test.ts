@@ -112,3 +112,27 @@ describe('wsjournal trim, backup and tail', () => {
     }
   });
 });
+
+describe('wsjournal archive, export --archived and purge', () => {
+  it('archives, exports the archives then the store without a gap or a repeat, and purges', LIMIT, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'wsjournal-archive-cli-'));
+    const store = new LmdbStore({ path: join(dir, 'data') });
+    const server = await startServer({ store, dataDir: dir });
+    t.after(async () => {
+      await server.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    await store.append('j', Array.from({ length: 2500 }, (_, i) => ({ name: 'e', context: { i } })));
+    assert.deepEqual(await wsjournal(['archive', 'j', '--before-seq', '2001', '--url', server.url]), { code: 0, stdout: 'archived 2000\n', stderr: '' });
+    const exported = await wsjournal(['export', 'j', '--archived', '--url', server.url]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const seqs = exported.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq);
+    assert.deepEqual(seqs, Array.from({ length: 2500 }, (_, i) => i + 1));
+    const plain = await wsjournal(['export', 'j', '--url', server.url]);
+    assert.equal(plain.stdout.trim().split('\n').length, 500);
+    assert.deepEqual(await wsjournal(['purge', '--older-than', '1000000000', '--url', server.url]), { code: 0, stdout: 'purged 0\n', stderr: '' });
+    assert.deepEqual(await wsjournal(['purge', '--older-than', '0', '--url', server.url]), { code: 0, stdout: 'purged 1\n', stderr: '' });
+    assert.equal((await wsjournal(['purge', '--url', server.url])).code, 2);
+  });
+});
