@@ -170,7 +170,7 @@ export class Archives {
 async function writeAtomically(dir: string, name: string, lines: readonly string[]): Promise<void> {
   const temp = join(dir, `.tmp-${randomUUID()}`);
   try {
-    await pipeline(Readable.from(lines.map((line) => `${line}\n`)), createGzip(), createWriteStream(temp));
+    await pipeline(Readable.from(chunks(lines)), createGzip(), createWriteStream(temp));
     const file = await open(temp, 'r+');
     try {
       await file.sync();
@@ -188,4 +188,9 @@ async function writeAtomically(dir: string, name: string, lines: readonly string
     await rm(temp, { force: true });
     throw new JournalError(ErrorCode.ARCHIVE_FAILED, `writing archive ${name} failed: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** The lines as text, a thousand to a chunk: gzip's stream takes few large writes faster than many small ones. */
+function* chunks(lines: readonly string[]): Generator<string> {
+  for (let i = 0; i < lines.length; i += 1000) yield `${lines.slice(i, i + 1000).join('\n')}\n`;
 }
