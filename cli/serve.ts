@@ -27,7 +27,7 @@ frames, subscriptions it ends, store failures, shutdown; never each event.
 Options:
   --port N          TCP port; 0 picks a free one (default: ${DEFAULT_PORT})
   --host H          interface to listen on (default: ${DEFAULT_HOST})
-  --data DIR        directory of the embedded LMDB store, created if missing
+  --data DIR        directory of the embedded LMDB store and of archive files, created if missing
                     (default: ${DEFAULT_DATA})
   --store URL       where journals are kept instead of --data:
                       lmdb:     the embedded durable store at --data (default)
@@ -97,7 +97,8 @@ async function run(args: string[]): Promise<number> {
   const logger = await serverLogger(logLevel, logFormat as LogFormat);
   let server: JournalServer;
   try {
-    const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat, logger, ui: values['no-ui'] !== true };
+    // The data directory also holds the archive files (retention and `wsjournal archive`).
+    const options: JournalServerOptions = { port, host, store, dataDir: values.data ?? DEFAULT_DATA, heartbeatInterval: heartbeat, logger, ui: values['no-ui'] !== true };
     if (tokens !== undefined) options.tokens = tokens;
     if (values.schemas !== undefined) {
       if (values.schemas === '') throw new UsageError('--schemas must not be empty');
