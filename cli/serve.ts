@@ -27,8 +27,8 @@ frames, subscriptions it ends, store failures, shutdown; never each event.
 Options:
   --port N          TCP port; 0 picks a free one (default: ${DEFAULT_PORT})
   --host H          interface to listen on (default: ${DEFAULT_HOST})
-  --data DIR        directory of the embedded LMDB store and of archive files, created if missing
-                    (default: ${DEFAULT_DATA})
+  --data DIR        directory of the embedded LMDB store and of archive
+                    files, created if missing (default: ${DEFAULT_DATA})
   --store URL       where journals are kept instead of --data:
                       lmdb:     the embedded durable store at --data (default)
                       memory:   in memory, lost when the server stops
