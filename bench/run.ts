@@ -4,7 +4,7 @@
  * one JSON line per result to stdout and appends it to bench/results/.
  *
  * --quick    smaller counts, the whole run under a minute
- * --only     a comma-separated subset of: replay, live, append, schema, query, forward, report
+ * --only     a comma-separated subset of: replay, live, append, schema, query, forward, report, retention
  * --query-events N  the query scenario's journal size (default 1,000,000; quick 100,000)
  * --report-events N the report scenario's journal size (default 1,000,000; quick 100,000)
  * --wsjournal-only  only wsjournal on the embedded store and its baselines (no
@@ -24,9 +24,10 @@ import { profileDir, summarizeProfiles } from './profile.js';
 import { query } from './query.js';
 import { replay } from './replay.js';
 import { reportScenario } from './report.js';
+import { retention } from './retention.js';
 import { schema } from './schema.js';
 
-const SCENARIOS = { replay, live, append, schema, query, forward, report: reportScenario } as const;
+const SCENARIOS = { replay, live, append, schema, query, forward, report: reportScenario, retention } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 const { values } = parseArgs({

@@ -4,6 +4,7 @@ import { JournalEvent } from '../src/journal-event.js';
 import type { EventEntry } from '../src/protocol.js';
 import { checkArgument, checkPositionals, CliError, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
 import { CliConnection, DEFAULT_URL, LineWriter, onShutdownSignal, tokenOption } from './io.js';
+import { httpClient, requestFailure } from './http.js';
 
 /** Failed reconnect attempts in a row before a dropped connection is given up on. */
 const MAX_RECONNECT_ATTEMPTS = 10;
@@ -18,6 +19,9 @@ standard error. "wsjournal import" reads what it writes.
 Options:
   --since TS      only events after TS, in seconds since the epoch (default: 0)
   --until TS      only events at or before TS
+  --archived      first the events in the server's archive files (moved out
+                  of the store by retention or "wsjournal archive"), then the
+                  store's
   --url URL       server to read from (default: ${DEFAULT_URL})
   --token T       bearer token, if the server asks for one
                   (default: $WSJOURNAL_TOKEN)
@@ -34,6 +38,7 @@ went away); 1 on connection or server errors; 130/143 when interrupted;
 
 const OPTIONS = {
   since: { type: 'string' },
+  archived: { type: 'boolean' },
   until: { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },
@@ -106,6 +111,24 @@ async function run(args: string[]): Promise<number> {
       last = event.seq;
     });
   });
+  if (values.archived === true) {
+    // The archives hold what the store no longer does: all of it comes before the store's first event.
+    const http = httpClient(values.url, values.token);
+    try {
+      for await (const event of http.events(journal, { archived: true, since, ...(until === Infinity ? {} : { until }), pageSize: 1000 })) {
+        if (ending !== undefined) break;
+        await writer.write(JSON.stringify(event.toJSON()));
+        count++;
+        first ??= event.seq;
+        last = event.seq;
+      }
+    } catch (error) {
+      removeSignalHandlers();
+      writer.dispose();
+      await client.close();
+      throw requestFailure(http, error);
+    }
+  }
   consumer.start();
   await ended;
   removeSignalHandlers();

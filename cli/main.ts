@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   log: { summary: 'log one event (level, message, fields) as a JournalLogger does', load: () => import('./log.js') },
   report: { summary: "count a journal's events per hour, day, week or month (HTTP API)", load: () => import('./report.js') },
   spans: { summary: 'busy time between paired events per key and period (HTTP API)', load: () => import('./spans.js') },
+  trim: { summary: "remove a journal's oldest events now (HTTP API, admin)", load: () => import('./trim.js') },
+  archive: { summary: "move a journal's oldest events into archive files (HTTP API, admin)", load: () => import('./archive.js') },
+  purge: { summary: 'delete older archive files (HTTP API, admin)', load: () => import('./purge.js') },
+  backup: { summary: "have the server write an online copy of its store (HTTP API, admin)", load: () => import('./backup.js') },
 };
 
 const USAGE = `Usage: wsjournal COMMAND [options]

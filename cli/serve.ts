@@ -28,8 +28,8 @@ frames, subscriptions it ends, store failures, shutdown; never each event.
 Options:
   --port N          TCP port; 0 picks a free one (default: ${DEFAULT_PORT})
   --host H          interface to listen on (default: ${DEFAULT_HOST})
-  --data DIR        directory of the embedded LMDB store, created if missing
-                    (default: ${DEFAULT_DATA})
+  --data DIR        directory of the embedded LMDB store and of archive
+                    files, created if missing (default: ${DEFAULT_DATA})
   --store URL       where journals are kept instead of --data:
                       lmdb:     the embedded durable store at --data (default)
                       memory:   in memory, lost when the server stops
@@ -120,7 +120,8 @@ async function run(args: string[]): Promise<number> {
   }
   let server: JournalServer;
   try {
-    const options: JournalServerOptions = { port, host, store, heartbeatInterval: heartbeat, logger, ui: values['no-ui'] !== true };
+    // The data directory also holds the archive files (retention and `wsjournal archive`).
+    const options: JournalServerOptions = { port, host, store, dataDir: values.data ?? DEFAULT_DATA, heartbeatInterval: heartbeat, logger, ui: values['no-ui'] !== true };
     if (tokens !== undefined) options.tokens = tokens;
     if (origins !== undefined) options.origins = origins;
     if (values.schemas !== undefined) {

@@ -36,6 +36,10 @@ been written: with --no-follow, tail says so and exits 1 ("wsjournal journals"
 lists the journals); in follow mode it says so on stderr and waits for the
 journal's first event.
 
+Retention: when events after --since (or after the last event printed, on a
+reconnect) were removed, a warning line on standard error says so and names
+the oldest event kept, which is printed next.
+
 Exit status: 0 at the end of history (--no-follow), on SIGINT/SIGTERM in
 follow mode, or when the reader of standard output goes away (as with
 "| head"); 130/143 when interrupted before the end of history with
@@ -109,6 +113,9 @@ async function run(args: string[]): Promise<number> {
     else stop({ reason: 'never-written' });
   });
   let printed = 0;
+  consumer.on('truncated', ({ first }) => {
+    process.stderr.write(`wsjournal tail: warning: events were removed by retention; going on from seq ${first.seq} (${first.timestamp})\n`);
+  });
   if (follow) {
     // One line when the connection drops and one when it is back, however many attempts it takes.
     let down = false;

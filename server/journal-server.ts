@@ -19,7 +19,11 @@ import { Principal } from './auth/principal.js';
 import { contextJson } from './encode.js';
 import type { HttpContext } from './http/context.js';
 import { createHttpApp, type Admission, type HttpApp } from './http/http-app.js';
-import { JournalPolicies, type JournalPolicy } from './journal-policies.js';
+import { JournalPolicies, type JournalPolicy, type RetentionPolicy } from './journal-policies.js';
+import { RetentionWorker } from './retention/retention-worker.js';
+import { Backups, type BackupStatus } from './retention/backup-status.js';
+import { Archives, type ArchiveFile } from './retention/archives.js';
+import { checkTrimOptions } from './trim-bound.js';
 import { LmdbStore } from './lmdb-store.js';
 import { createLogger, type Logger, type LoggerOption } from './observe/logger.js';
 import { ServerMetrics } from './observe/metrics.js';
@@ -29,7 +33,7 @@ import { AppendCheck } from './schemas/append-check.js';
 import { SchemaRegistry, type Registration, type SchemaPage } from './schemas/registry.js';
 import { ValidatorPool } from './schemas/validator-pool.js';
 import { Session, type SessionLimits, type SessionSchemas } from './session.js';
-import type { JournalStore } from './store.js';
+import type { JournalStore, TrimOptions, TrimResult } from './store.js';
 
 export interface JournalServerOptions {
   /** TCP port; 0 picks a free one. @default 7707 */
@@ -94,6 +98,12 @@ export interface JournalServerOptions {
    * @example { 'jobs.*': { requireSchema: true, allowedSchemas: ['urn:example:job'] } }
    */
   journals?: Readonly<Record<string, JournalPolicy>>;
+  /**
+   * Seconds between the rounds that enforce the journals' `retention` policies (the time a
+   * round takes comes on top). Rounds run only while listening, and only when some policy has
+   * a retention. @default 10
+   */
+  retentionInterval?: number;
   /** Largest schema accepted, in bytes of its JSON; a larger one is refused with `INVALID_SCHEMA`. @default 65536 */
   maxSchemaSize?: number;
   /** Worker threads that compile schemas and validate contexts, started with the first event naming a schema. @default 1 */
@@ -145,6 +155,7 @@ const DEFAULTS: Settings = {
   liveHoldSize: 10_000,
   liveHoldBytes: 4 * 1024 * 1024,
   heartbeatInterval: 30,
+  retentionInterval: 10,
   maxSchemaSize: 64 * 1024,
   schemaValidationThreads: 1,
   schemaValidationTimeout: 1,
@@ -212,6 +223,10 @@ export class JournalServer {
   readonly #initialSchemas: readonly Record<string, unknown>[] | string | undefined;
   readonly #observer: ServerObserver;
   readonly #slicer = new ScanSlicer(SCAN_SLICE_MS);
+  readonly #policies: JournalPolicies;
+  readonly #retention: RetentionWorker;
+  readonly #backups = new Backups();
+  readonly #archives: Archives;
   #wss: WebSocketServer | undefined;
   #http: HttpApp | undefined;
   #unobserveStore: (() => void) | undefined;
@@ -245,7 +260,7 @@ export class JournalServer {
     if (typeof merged.heartbeatInterval !== 'number' || !(merged.heartbeatInterval >= 0)) {
       throw new RangeError('options.heartbeatInterval must be a number of seconds >= 0');
     }
-    for (const key of ['schemaValidationTimeout', 'schemaCompileTimeout'] as const) {
+    for (const key of ['schemaValidationTimeout', 'schemaCompileTimeout', 'retentionInterval'] as const) {
       const value = merged[key];
       if (typeof value !== 'number') throw new TypeError(`options.${key} must be a number`);
       if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`options.${key} must be a positive number of seconds`);
@@ -280,6 +295,15 @@ export class JournalServer {
     });
     const registry = new SchemaRegistry(this.#store, this.#pool, merged.maxSchemaSize);
     this.#schemas = { registry, check: new AppendCheck(registry, this.#pool, policies) };
+    this.#policies = policies;
+    this.#archives = new Archives(join(merged.dataDir, 'archives'));
+    this.#retention = new RetentionWorker({
+      store: this.#store,
+      policies,
+      interval: merged.retentionInterval * 1000,
+      remove: (journal, beforeSeq, policy) => this.#remove(journal, beforeSeq, policy),
+      failed: (error) => this.#observer.log?.warn({ err: error }, 'enforcing retention failed; the next round tries again'),
+    });
     const metrics = new ServerMetrics({
       connections: () => this.#sessions.size,
       subscriptions: () => {
@@ -354,6 +378,7 @@ export class JournalServer {
     this.#url = `ws://${shownHost}:${actual}`;
     this.#unobserveStore = this.#store.observe?.({ fsync: (seconds) => this.#observer.fsync(seconds) });
     this.#startHeartbeat();
+    if (this.#policies.hasRetention) this.#retention.start();
     this.#observer.listening({
       url: this.#url,
       store: this.#store.constructor.name,
@@ -419,6 +444,74 @@ export class JournalServer {
     return this.#schemas.registry.list(after, limit);
   }
 
+  /**
+   * Removes a journal's oldest events now: those with a timestamp before `options.before`
+   * (seconds) or a seq before `options.beforeSeq` (that seq is kept), oldest first, in bounded
+   * steps while appends go on. The newest event is always kept. Consumers whose start lies
+   * before what is kept are told (`'truncated'`). Resolves with `{ trimmed: N }`.
+   */
+  async trim(journal: string, options: TrimOptions): Promise<TrimResult> {
+    checkJournalName(journal);
+    if (this.#closing) throw new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed');
+    return this.#store.trim(journal, options);
+  }
+
+  /**
+   * Writes an online, consistent copy of the store into `dir` (created; it must not exist or
+   * be empty) while appends go on; a server on it (`new LmdbStore({ path: dir })`) serves
+   * every event acknowledged before the call. One at a time (`BACKUP_REFUSED`); stores that
+   * cannot copy themselves refuse with `BACKUP_UNSUPPORTED`. Resolves with the status.
+   */
+  backup(dir: string): Promise<BackupStatus> {
+    if (this.#closing) return Promise.reject(new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed'));
+    return this.#backups.run(this.#store, dir);
+  }
+
+  /** The last backup's state: running, done (with its size) or failed (with its error). */
+  backupStatus(): BackupStatus {
+    return this.#backups.status;
+  }
+
+  /** Runs one round of retention over every journal now (as the background does every `retentionInterval`). */
+  enforceRetention(): Promise<void> {
+    return this.#retention.runOnce();
+  }
+
+  /** What retention does with the events below `beforeSeq`: archives them when the policy says so, else trims them. */
+  async #remove(journal: string, beforeSeq: number, policy: RetentionPolicy): Promise<number> {
+    if (policy.archive === true) return (await this.#archives.archive(this.#store, journal, { beforeSeq })).archived;
+    return (await this.#store.trim(journal, { beforeSeq })).trimmed;
+  }
+
+  /**
+   * Moves a journal's events before `options.before` (seconds) or `options.beforeSeq` (kept)
+   * out of the store into gzip'd archive files under `<dataDir>/archives/<journal>/`, written
+   * atomically, then trims them from the store (the newest event stays). Archived events stay
+   * readable by `GET …/events?archived=true` and `wsjournal export --archived`. Resolves with
+   * `{ archived: N }`.
+   */
+  async archive(journal: string, options: TrimOptions): Promise<{ archived: number }> {
+    checkJournalName(journal);
+    checkTrimOptions(options);
+    if (this.#closing) throw new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closed');
+    return this.#archives.archive(this.#store, journal, options);
+  }
+
+  /** Deletes the archive files whose newest event is more than `options.olderThan` seconds old; resolves with `{ purged: N }` (files). */
+  async purgeArchives(options: { olderThan: number }): Promise<{ purged: number }> {
+    const olderThan = options?.olderThan;
+    if (typeof olderThan !== 'number' || !(olderThan >= 0) || !Number.isFinite(olderThan)) {
+      throw new JournalError(ErrorCode.BAD_REQUEST, 'olderThan must be a number of seconds >= 0');
+    }
+    return this.#archives.purge(olderThan);
+  }
+
+  /** The archive files, of `journal` or of every journal. */
+  listArchives(journal?: string): Promise<ArchiveFile[]> {
+    if (journal !== undefined) checkJournalName(journal);
+    return this.#archives.list(journal);
+  }
+
   /** Closes every connection (1001), stops listening, and closes the store if the server made it. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -429,6 +522,7 @@ export class JournalServer {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     this.#slicer.close();
+    await this.#retention.close();
     const http = this.#http;
     if (http) {
       this.#observer.closing(this.#sessions.size);
@@ -500,6 +594,15 @@ export class JournalServer {
     const options = this.#options;
     return {
       store: this.#store,
+      admin: {
+        trim: (journal, trimOptions) => this.trim(journal, trimOptions),
+        backup: (dir) => this.backup(dir),
+        backupStatus: () => this.backupStatus(),
+        archive: (journal, archiveOptions) => this.archive(journal, archiveOptions),
+        purgeArchives: (purgeOptions) => this.purgeArchives(purgeOptions),
+        listArchives: (journal) => this.listArchives(journal),
+        readArchived: (journal, after, limit, keep) => this.#archives.read(journal, after, limit, keep),
+      },
       limits: {
         maxEventsPerAppend: options.maxEventsPerAppend,
         maxEventSize: options.maxEventSize,
@@ -640,5 +743,11 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase();
   } catch {
     return false;
+  }
+}
+
+function checkJournalName(journal: unknown): asserts journal is string {
+  if (typeof journal !== 'string' || !JOURNAL_NAME.test(journal)) {
+    throw new JournalError(ErrorCode.INVALID_JOURNAL, `invalid journal name ${JSON.stringify(journal)}`);
   }
 }

@@ -1,4 +1,5 @@
 /** The embedded durable store: every journal in one LMDB environment on local disk. */
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -8,10 +9,11 @@ import { eventJson, nextMicros, nowMicros, firstMicrosAfter, firstMicrosFrom, to
 import { KeyIndex } from './key-index.js';
 import { batchKeyPrefix, ChunkWriter, packValue, RecordReader } from './lmdb-records.js';
 import { checkContinues, preservedPositions, type PreservedPositions } from './preserve.js';
-import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
+import { IDEMPOTENCY_KEY_LIMIT, TRIM_SLICE_EVENTS } from './store.js';
+import { checkTrimOptions, trimBoundMicros } from './trim-bound.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { parseSchemaKey, schemaKey } from './schema-key.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema, StoreObserver } from './store.js';
+import type { AppendListener, AppendOptions, BackupResult, JournalHead, JournalInfo, JournalStart, JournalStore, NewEvent, StoredEvent, StoredSchema, StoreObserver, TrimOptions, TrimResult } from './store.js';
 import { Watchers } from './watchers.js';
 import { WriteAheadLog, type WalRecord } from './write-ahead-log.js';
 
@@ -122,6 +124,10 @@ export class LmdbStore implements JournalStore {
   readonly #heads: Database<HeadRecord, string>;
   /** schemaKey(id, version) → the schema's canonical JSON. Written directly, not through the log (see putSchema). */
   readonly #schemas: Database<string, string>;
+  /** journal → HeadRecord of the newest event a trim removed, written in the trim's transactions. */
+  readonly #removed: Database<HeadRecord, string>;
+  /** Trims, one at a time: each reads the chunks, then removes them in a transaction of its own. */
+  #trims: Promise<unknown> = Promise.resolve();
   /** Schema registrations, one at a time: each reads, then writes, what the one before committed. */
   #schemaWrites: Promise<unknown> = Promise.resolve();
   readonly #clock: () => number;
@@ -185,6 +191,7 @@ export class LmdbStore implements JournalStore {
       this.#events = root.openDB({ name: 'events', encoding: 'string' });
       this.#heads = root.openDB({ name: 'heads', useVersions: true });
       this.#schemas = root.openDB({ name: 'schemas', encoding: 'string' });
+      this.#removed = root.openDB({ name: 'removed' });
       this.#wal = wal;
       this.#recover();
     } catch (error) {
@@ -450,6 +457,132 @@ export class LmdbStore implements JournalStore {
     return names.map((name) => ({ name, head: heads.get(name)! }));
   }
 
+  /**
+   * Removes the journal's oldest events, oldest first, once LMDB holds every batch appended
+   * before the call: each step reads up to TRIM_SLICE_EVENTS events' chunks, then removes them
+   * in one fsync'd transaction with the position of the newest removed. A chunk the bound cuts
+   * is rewritten with the events it keeps, under the same key, in that transaction: a crash
+   * leaves a journal whose events are its old ones from some point on. Appends go on meanwhile;
+   * they only add chunks after the ones a trim reads.
+   */
+  trim(journal: string, options: TrimOptions): Promise<TrimResult> {
+    try {
+      this.#checkOpen();
+      checkJournal(journal);
+      checkTrimOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = this.#trims.then(() => this.#trim(journal, options));
+    this.#trims = run.catch(() => {});
+    return run;
+  }
+
+  async #trim(journal: string, options: TrimOptions): Promise<TrimResult> {
+    await this.flush();
+    const head = await this.head(journal);
+    if (head.seq === 0) return { trimmed: 0 };
+    const bound = await trimBoundMicros(options, toMicros(head.timestamp), async (seq) => (await this.readFromSeq(journal, seq, 1))[0]);
+    let trimmed = 0;
+    while (!this.#closing) {
+      const step = this.#guard(() => this.#trimStep(journal, bound));
+      if (step.events === 0) break;
+      try {
+        await this.#root.batch(() => {
+          for (const key of step.removes) void this.#events.remove(key);
+          if (step.rewrite !== undefined) void this.#events.put(step.rewrite.key, step.rewrite.text);
+          void this.#removed.put(journal, step.last);
+        });
+      } catch (error) {
+        throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `trimming ${journal} failed`, { cause: await commitFailure(error) });
+      }
+      trimmed += step.events;
+      if (!step.more) break;
+    }
+    return { trimmed };
+  }
+
+  /** One trim step: the oldest chunks wholly below `bound`, up to TRIM_SLICE_EVENTS events, and the chunk it cuts rewritten. */
+  #trimStep(journal: string, bound: number): { removes: EventKey[]; rewrite: { key: EventKey; text: string } | undefined; events: number; last: HeadRecord; more: boolean } {
+    const reader = this.#reader;
+    const removes: EventKey[] = [];
+    let rewrite: { key: EventKey; text: string } | undefined;
+    let events = 0;
+    let last: HeadRecord = [0, 0];
+    for (const { key, value } of this.#events.getRange({ start: [journal, 0], end: [journal, END] })) {
+      if (key[1] < bound) {
+        // The whole chunk goes: its last event is below the bound.
+        reader.reset(key[1], value);
+        let count = 0;
+        let chunkLast: HeadRecord = [0, 0];
+        while (reader.next()) {
+          count++;
+          chunkLast = [reader.seq(), reader.micros];
+        }
+        if (events > 0 && events + count > TRIM_SLICE_EVENTS) return { removes, rewrite, events, last, more: true };
+        removes.push(key);
+        events += count;
+        last = chunkLast;
+        continue;
+      }
+      // The chunk the bound falls in: what it keeps is written back under its key.
+      reader.reset(key[1], value);
+      const kept: [micros: number, value: string][] = [];
+      let cut = 0;
+      while (reader.next()) {
+        if (reader.micros < bound) {
+          cut++;
+          events++;
+          last = [reader.seq(), reader.micros];
+        } else {
+          kept.push([reader.micros, value.slice(reader.start, reader.end)]);
+        }
+      }
+      if (cut > 0) {
+        let text = '';
+        // Fewer events than the chunk held: they make one chunk, under the same last event's key.
+        const writer = new ChunkWriter((_last, chunk) => (text = chunk));
+        for (const [micros, entry] of kept) writer.add(micros, entry);
+        writer.end();
+        rewrite = { key, text };
+      }
+      return { removes, rewrite, events, last, more: false };
+    }
+    return { removes, rewrite, events, last, more: false };
+  }
+
+  /**
+   * Writes a copy of the environment into `dir` with LMDB's own copy (`mdb_env_copy`, through
+   * lmdb-js's `backup`), once LMDB holds every batch appended before the call: the copy is one
+   * read transaction's snapshot, consistent while appends go on, so the write-ahead log adds
+   * nothing to it (its batches from before the call are in LMDB by then). `new LmdbStore({ path:
+   * dir })` opens it. Refuses with `BACKUP_REFUSED` when `dir` exists and is not empty.
+   */
+  async backup(dir: string): Promise<BackupResult> {
+    this.#checkOpen();
+    await prepareBackupDir(dir);
+    await this.flush();
+    try {
+      await this.#root.backup(dir, false);
+      const { size } = await stat(join(dir, 'data.mdb'));
+      return { bytes: size };
+    } catch (error) {
+      throw new JournalError(ErrorCode.BACKUP_FAILED, `the backup into ${dir} failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** The journal's oldest kept event (in LMDB, or appended and not yet there), and the newest a trim removed. */
+  async start(journal: string): Promise<JournalStart> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const [first] = await this.read(journal, 0, 1);
+    const removed = this.#guard(() => this.#removed.get(journal));
+    return {
+      first: first ? { seq: first.seq, timestamp: first.timestamp } : { seq: 0, timestamp: 0 },
+      removed: removed ? { seq: removed[0], timestamp: removed[1] / 1e6 } : { seq: 0, timestamp: 0 },
+    };
+  }
+
   /** Resolves while appends can be taken; rejects once the store is closed or a write failed. */
   async check(): Promise<void> {
     this.#checkOpen();
@@ -492,6 +625,7 @@ export class LmdbStore implements JournalStore {
     this.#closing ??= (async () => {
       while (this.#checkpointing) await this.#checkpointing;
       await this.#schemaWrites;
+      await this.#trims;
       this.#watchers.clear();
       this.#journals.clear();
       await this.#root.close();
@@ -884,6 +1018,14 @@ async function commitFailure(error: unknown): Promise<unknown> {
   const detail = (error as { commitError?: Promise<unknown> } | null)?.commitError;
   if (detail === undefined) return error;
   return new Error('LMDB failed to commit', { cause: await detail.then(() => error, (cause: unknown) => cause) });
+}
+
+/** Creates `dir`, or checks that it is empty; `BACKUP_REFUSED` otherwise. */
+async function prepareBackupDir(dir: string): Promise<void> {
+  if (typeof dir !== 'string' || dir === '') throw new JournalError(ErrorCode.BACKUP_REFUSED, 'a backup needs a directory');
+  await mkdir(dir, { recursive: true });
+  const entries = await readdir(dir);
+  if (entries.length > 0) throw new JournalError(ErrorCode.BACKUP_REFUSED, `${dir} is not empty`);
 }
 
 function newCheckpoint(): Checkpoint {

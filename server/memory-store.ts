@@ -2,14 +2,18 @@
 import { JournalError, ErrorCode } from '../src/errors.js';
 import { encodeEvent, nextMicros, nowMicros, toMicros } from './encode.js';
 import { checkContinues, preservedPositions } from './preserve.js';
-import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
+import { IDEMPOTENCY_KEY_LIMIT, TRIM_SLICE_EVENTS } from './store.js';
+import { checkTrimOptions, trimBoundMicros } from './trim-bound.js';
+import { setImmediate as turn } from 'node:timers/promises';
 import type { SchemaRef } from '../src/protocol.js';
 import { schemaKey } from './schema-key.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStart, JournalStore, NewEvent, StoredEvent, StoredSchema, TrimOptions, TrimResult } from './store.js';
 import { Watchers } from './watchers.js';
 
 interface MemoryJournal {
   events: StoredEvent[];
+  /** The newest event a trim removed. */
+  removed: JournalHead;
   keys: Map<string, StoredEvent[]>;
 }
 
@@ -130,6 +134,36 @@ export class MemoryStore implements JournalStore {
     return keys.slice(0, Math.max(0, Math.floor(limit))).map((key) => this.#schemas.get(key)!);
   }
 
+  /** Removes the oldest events up to the bound, {@link TRIM_SLICE_EVENTS} per turn of the event loop; the newest is kept. */
+  async trim(journal: string, options: TrimOptions): Promise<TrimResult> {
+    this.#checkOpen();
+    checkTrimOptions(options);
+    const state = this.#journals.get(journal);
+    const newest = state?.events.at(-1);
+    if (state === undefined || newest === undefined) return { trimmed: 0 };
+    const bound = await trimBoundMicros(options, toMicros(newest.timestamp), async (seq) => (await this.readFromSeq(journal, seq, 1))[0]);
+    let trimmed = 0;
+    for (;;) {
+      if (this.#closed) break;
+      const { events } = state;
+      const end = Math.min(firstIndex(events, (event) => toMicros(event.timestamp) >= bound), TRIM_SLICE_EVENTS);
+      if (end === 0) break;
+      const last = events[end - 1]!;
+      events.splice(0, end);
+      state.removed = { seq: last.seq, timestamp: last.timestamp };
+      trimmed += end;
+      await turn();
+    }
+    return { trimmed };
+  }
+
+  async start(journal: string): Promise<JournalStart> {
+    this.#checkOpen();
+    const state = this.#journals.get(journal);
+    const first = state?.events[0];
+    return { first: first ? { seq: first.seq, timestamp: first.timestamp } : { seq: 0, timestamp: 0 }, removed: state?.removed ?? { seq: 0, timestamp: 0 } };
+  }
+
   watch(journal: string, listener: AppendListener): () => void {
     return this.#watchers.add(journal, listener);
   }
@@ -142,7 +176,7 @@ export class MemoryStore implements JournalStore {
   #journal(name: string): MemoryJournal {
     let state = this.#journals.get(name);
     if (!state) {
-      state = { events: [], keys: new Map() };
+      state = { events: [], keys: new Map(), removed: { seq: 0, timestamp: 0 } };
       this.#journals.set(name, state);
     }
     return state;

@@ -10,10 +10,11 @@ import { checkOptions } from '../src/validate.js';
 import { contextJson, firstMicrosAfter, firstMicrosFrom, schemaMember } from './encode.js';
 import { loadIoredis } from './load-ioredis.js';
 import { outOfOrderMessage, preservedPositions } from './preserve.js';
-import { IDEMPOTENCY_KEY_LIMIT } from './store.js';
+import { IDEMPOTENCY_KEY_LIMIT, TRIM_SLICE_EVENTS } from './store.js';
+import { checkTrimOptions, trimBoundMicros } from './trim-bound.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { parseSchemaKey, schemaKey } from './schema-key.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema } from './store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStart, JournalStore, NewEvent, StoredEvent, StoredSchema, TrimOptions, TrimResult } from './store.js';
 import { Watchers } from './watchers.js';
 
 export interface RedisStoreOptions {
@@ -186,6 +187,38 @@ end
 return redis.call('XRANGE', stream, idOf(low), '+', 'COUNT', count)
 `;
 
+/**
+ * One step of a trim: removes the stream's oldest entries below a time, at most a count of
+ * them, with `XTRIM … MINID` at the first entry kept (exact, not `~`: nothing below the bound
+ * stays, nothing above it goes), and records the newest removed as `<seq> <µs>`. The newest
+ * entry is never removed: it holds the journal's head, from which the append script counts.
+ *
+ * KEYS: the journal's stream, its removed-position key. ARGV: the bound in µs, the count.
+ * Returns the number of entries removed.
+ */
+const TRIM_LUA = `#!lua
+local stream, removedKey = KEYS[1], KEYS[2]
+local bound, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local function microsOf(id)
+  local ms, sub = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms) * 1000 + tonumber(sub)
+end
+local entries = redis.call('XRANGE', stream, '-', '+', 'COUNT', count + 1)
+local n = 0
+for i = 1, math.min(#entries, count) do
+  if microsOf(entries[i][1]) >= bound then break end
+  n = i
+end
+if n == 0 then return 0 end
+local kept = entries[n + 1]
+if not kept then kept = redis.call('XRANGE', stream, '(' .. entries[n][1], '+', 'COUNT', 1)[1] end
+if not kept then n = n - 1; if n == 0 then return 0 end; kept = entries[n + 1] end
+redis.call('XTRIM', stream, 'MINID', kept[1])
+local last = entries[n]
+redis.call('SET', removedKey, string.match(last[2][2], '^(%d+):') .. ' ' .. string.format('%d', microsOf(last[1])))
+return n
+`;
+
 /** Keys `SCAN` visits per call when listing journals. */
 const SCAN_COUNT = 1000;
 
@@ -195,6 +228,7 @@ interface StoreCommands {
   wsjournalAppend(...args: (string | number)[]): Promise<AppendReply>;
   wsjournalPutSchema(...args: string[]): Promise<[0 | 1, string]>;
   wsjournalSeekSeq(stream: string, seq: number, count: number): Promise<StreamEntry[]>;
+  wsjournalTrim(stream: string, removedKey: string, bound: number, count: number): Promise<number>;
 }
 
 /** A watched journal: where its blocking reader stands. */
@@ -455,6 +489,47 @@ export class RedisStore implements JournalStore {
     return journals;
   }
 
+  /**
+   * Removes the journal's oldest events with `XTRIM … MINID`, one script per TRIM_SLICE_EVENTS
+   * of them: each step is atomic in Redis, and appends of every server go on between steps.
+   * The newest event is kept.
+   */
+  async trim(journal: string, options: TrimOptions): Promise<TrimResult> {
+    this.#checkOpen();
+    checkJournal(journal);
+    checkTrimOptions(options);
+    const head = await this.head(journal);
+    if (head.seq === 0) return { trimmed: 0 };
+    const bound = await trimBoundMicros(options, Math.round(head.timestamp * 1e6), async (seq) => (await this.readFromSeq(journal, seq, 1))[0]);
+    let trimmed = 0;
+    while (!this.#closing) {
+      const removed = await this.#call(`trimming ${journal}`, () =>
+        this.#redis.wsjournalTrim(this.#streamKey(journal), this.#removedKey(journal), bound, TRIM_SLICE_EVENTS),
+      );
+      trimmed += removed;
+      if (removed < TRIM_SLICE_EVENTS) break;
+    }
+    return { trimmed };
+  }
+
+  /** The stream's first entry and the newest removed position, in one pipeline. */
+  async start(journal: string): Promise<JournalStart> {
+    this.#checkOpen();
+    checkJournal(journal);
+    const pipeline = this.#redis.pipeline();
+    pipeline.xrange(this.#streamKey(journal), '-', '+', 'COUNT', 1);
+    pipeline.get(this.#removedKey(journal));
+    const replies = await this.#call(`reading the start of ${journal}`, () => pipeline.exec());
+    for (const [error] of replies ?? []) {
+      if (error) throw new JournalError(ErrorCode.STORE_UNAVAILABLE, `reading the start of ${journal} failed: ${error.message}`, { cause: error });
+    }
+    const oldest = (replies?.[0]?.[1] as StreamEntry[] | undefined)?.[0];
+    const removed = replies?.[1]?.[1] as string | null | undefined;
+    const first = oldest === undefined ? { seq: 0, timestamp: 0 } : (({ seq, timestamp }) => ({ seq, timestamp }))(unpackEntry(oldest[0], oldest[1]).event);
+    const [seq, micros] = (removed ?? '0 0').split(' ').map(Number);
+    return { first, removed: { seq: seq!, timestamp: micros! / 1e6 } };
+  }
+
   /** Resolves once Redis answers a `PING`; rejects with STORE_UNAVAILABLE when it does not, or the store is closed. */
   async check(): Promise<void> {
     this.#checkOpen();
@@ -559,6 +634,7 @@ export class RedisStore implements JournalStore {
               wsjournalAppend: { lua: APPEND_LUA, numberOfKeys: 3 },
               wsjournalPutSchema: { lua: PUT_SCHEMA_LUA, numberOfKeys: 2 },
               wsjournalSeekSeq: { lua: SEEK_SEQ_LUA, numberOfKeys: 1, readOnly: true },
+              wsjournalTrim: { lua: TRIM_LUA, numberOfKeys: 2 },
             },
           }),
     });
@@ -595,6 +671,11 @@ export class RedisStore implements JournalStore {
 
   #streamKey(journal: string): string {
     return `${this.#prefix}j:{${journal}}`;
+  }
+
+  /** The newest removed position of a journal, `<seq> <µs>`: in the stream's hash slot. */
+  #removedKey(journal: string): string {
+    return `${this.#prefix}r:{${journal}}`;
   }
 
   /**

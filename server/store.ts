@@ -85,6 +85,43 @@ export interface AppendOptions {
   readonly preserve?: boolean | undefined;
 }
 
+/** What `trim` removes: the events with a timestamp before `before`, or a seq before `beforeSeq` (that seq is kept); both given, the earlier bound wins. */
+export interface TrimOptions {
+  /** Seconds: events with a timestamp strictly before it are removed. */
+  readonly before?: number | undefined;
+  /** Events with a seq strictly below it are removed. */
+  readonly beforeSeq?: number | undefined;
+}
+
+/** What a trim removed. */
+export interface TrimResult {
+  /** Events removed. */
+  readonly trimmed: number;
+}
+
+/**
+ * Where a journal starts now: the oldest event it keeps, and the newest event retention removed.
+ * A reader whose start lies before `removed.timestamp` missed events: its history is truncated.
+ */
+export interface JournalStart {
+  /** The oldest event kept: `{ seq: 0, timestamp: 0 }` for an empty or unknown journal. */
+  readonly first: JournalHead;
+  /** The newest event removed by a trim: `{ seq: 0, timestamp: 0 }` when none ever was. */
+  readonly removed: JournalHead;
+}
+
+/**
+ * Events a trim removes per step at most: each step is one transaction (LmdbStore), one script
+ * (RedisStore) or one splice (MemoryStore), and the event loop turns between steps.
+ */
+export const TRIM_SLICE_EVENTS = 4096;
+
+/** What a backup wrote. */
+export interface BackupResult {
+  /** Bytes of the copy. */
+  readonly bytes: number;
+}
+
 export interface JournalStore {
   /**
    * Appends a batch atomically: all of it or none. Assigns each event the next
@@ -135,6 +172,22 @@ export interface JournalStore {
   getSchema(id: string, version: number): Promise<StoredSchema | undefined>;
   /** Up to `limit` schemas in `id`, then `version`, order, starting after `after` (from the first when it is undefined). */
   listSchemas(after: SchemaRef | undefined, limit: number): Promise<StoredSchema[]>;
+  /**
+   * Removes a journal's oldest events, those before `options.before` (seconds) or
+   * `options.beforeSeq`, oldest first, in steps of at most {@link TRIM_SLICE_EVENTS} events each
+   * atomic, so that a crash in the middle leaves the journal without a hole: only a shorter
+   * prefix is gone. The newest event is always kept (it holds the journal's head, from which
+   * seqs go on). Events appended meanwhile are not touched. Resolves with how many were removed.
+   */
+  trim(journal: string, options: TrimOptions): Promise<TrimResult>;
+  /** Where the journal starts now: its oldest kept event, and the newest one removed. */
+  start(journal: string): Promise<JournalStart>;
+  /**
+   * Writes a consistent copy of the store into `dir` (created; it must not exist or be
+   * empty) while appends go on: it holds every event appended before the call. Stores that
+   * cannot copy themselves leave it out (the server then refuses with `BACKUP_UNSUPPORTED`).
+   */
+  backup?(dir: string): Promise<BackupResult>;
   /** Closes the store; later calls reject. Idempotent. */
   close(): Promise<void>;
 }

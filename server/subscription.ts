@@ -77,6 +77,8 @@ export class Subscription {
    * the event loop (one socket read's, say) reach the client in one frame, sent once they have run.
    */
   #liveBody = '';
+  /** Whether history's start was checked against what retention removed (once, at the first page). */
+  #startChecked = false;
 
   constructor(request: SubscriptionRequest, store: JournalStore, sink: SubscriptionSink, limits: SubscriptionLimits) {
     this.id = request.id;
@@ -154,12 +156,30 @@ export class Subscription {
     const { pageSize, sendHighWaterMark } = this.#limits;
     while (this.#lastSeq < headSeq) {
       const page = await this.#store.read(this.journal, this.#cursor, pageSize);
-      if (this.ended || page.length === 0) return;
+      if (this.ended) return;
+      if (!this.#startChecked) {
+        this.#startChecked = true;
+        await this.#checkStart(page);
+        if (this.ended) return;
+      }
+      if (page.length === 0) return;
       this.#sendEvents(page);
       if (page.length < pageSize) return;
       if (this.#sink.bufferedAmount > sendHighWaterMark) await this.#sink.drained();
       if (this.ended) return;
     }
+  }
+
+  /**
+   * Sends `truncated` before the first history page when retention removed events after
+   * `since`. Asked after the page was read, so a trim that ran before the read is seen; the
+   * first event named is the one history goes on from.
+   */
+  async #checkStart(page: readonly StoredEvent[]): Promise<void> {
+    const { removed, first } = await this.#store.start(this.journal);
+    if (this.ended || !(removed.timestamp > this.#request.since)) return;
+    const from = page[0] ?? first;
+    this.#sink.send(`{"type":"truncated","id":${this.id},"first":{"seq":${from.seq},"timestamp":${from.timestamp}}}`);
   }
 
   #onLive(events: readonly StoredEvent[]): void {

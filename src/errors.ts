@@ -116,6 +116,14 @@ export const ErrorCode = {
   SPOOL_LOCKED: 'SPOOL_LOCKED',
   /** A JournalLogger's spool directory cannot be opened, read or written. */
   SPOOL_ERROR: 'SPOOL_ERROR',
+  /** The store cannot make a backup of itself (RedisStore, MemoryStore): use the store's own means (Redis's persistence and replicas). */
+  BACKUP_UNSUPPORTED: 'BACKUP_UNSUPPORTED',
+  /** A backup's target directory exists and is not empty, or a backup is running already. */
+  BACKUP_REFUSED: 'BACKUP_REFUSED',
+  /** Writing a backup failed (a full disk, a directory that cannot be created). */
+  BACKUP_FAILED: 'BACKUP_FAILED',
+  /** Writing an archive file failed (a full disk, a directory that cannot be created); the events stay in the store. */
+  ARCHIVE_FAILED: 'ARCHIVE_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

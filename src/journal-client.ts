@@ -51,6 +51,8 @@ export interface EventsQuery {
   pageSize?: number | undefined;
   /** Stops the iteration: the pending request rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /** Read the journal's archive files (events retention or `archive` moved out of the store) instead; oldest first only. @default false */
+  archived?: boolean | undefined;
 }
 
 /** An event to append: its name and context. */
@@ -160,6 +162,49 @@ export class JournalClient {
     })) as { acks?: unknown };
     if (!Array.isArray(body.acks)) throw badAnswer(`POST /v1/journals/${journal}/events`);
     return body.acks as AppendResult[];
+  }
+
+  /**
+   * Removes the journal's oldest events now, those before `before` (seconds) or `beforeSeq`
+   * (that seq kept), the newest always kept: `POST /v1/admin/journals/{journal}/trim`, which
+   * needs an admin token when the server has tokens. Resolves with `{ trimmed: N }`.
+   */
+  async trim(journal: string, options: { before?: number; beforeSeq?: number }): Promise<{ trimmed: number }> {
+    checkJournalName(journal);
+    const body = (await this.#request('POST', `v1/admin/journals/${journal}/trim`, { body: JSON.stringify(options) })) as { trimmed?: unknown };
+    if (typeof body.trimmed !== 'number') throw badAnswer(`POST /v1/admin/journals/${journal}/trim`);
+    return { trimmed: body.trimmed };
+  }
+
+  /**
+   * Moves the journal's events before `before` (seconds) or `beforeSeq` (kept) into the server's
+   * archive files: `POST /v1/admin/journals/{journal}/archive`. Resolves with `{ archived: N }`.
+   */
+  async archive(journal: string, options: { before?: number; beforeSeq?: number }): Promise<{ archived: number }> {
+    checkJournalName(journal);
+    const body = (await this.#request('POST', `v1/admin/journals/${journal}/archive`, { body: JSON.stringify(options) })) as { archived?: unknown };
+    if (typeof body.archived !== 'number') throw badAnswer(`POST /v1/admin/journals/${journal}/archive`);
+    return { archived: body.archived };
+  }
+
+  /** Deletes the server's archive files whose newest event is more than `olderThan` seconds old: `POST /v1/admin/archives/purge`. */
+  async purgeArchives(options: { olderThan: number }): Promise<{ purged: number }> {
+    const body = (await this.#request('POST', 'v1/admin/archives/purge', { body: JSON.stringify(options) })) as { purged?: unknown };
+    if (typeof body.purged !== 'number') throw badAnswer('POST /v1/admin/archives/purge');
+    return { purged: body.purged };
+  }
+
+  /**
+   * Has the server write an online copy of its store into `dir`, a directory on the server's
+   * machine that must not exist or be empty, and resolves with the backup's status once done.
+   */
+  async backup(dir: string): Promise<Record<string, unknown>> {
+    return (await this.#request('POST', 'v1/admin/backup', { body: JSON.stringify({ dir }) })) as Record<string, unknown>;
+  }
+
+  /** The server's last backup: `{ state: 'idle' | 'running' | 'done' | 'failed', dir?, startedAt?, finishedAt?, bytes?, error? }`. */
+  async backupStatus(): Promise<Record<string, unknown>> {
+    return (await this.#request('GET', 'v1/admin/backup')) as Record<string, unknown>;
   }
 
   /**
@@ -273,6 +318,7 @@ function queryParams(query: EventsQuery): URLSearchParams {
     params.set('names', query.names.join(','));
   }
   if (query.level !== undefined) params.set('level', String(query.level));
+  if (query.archived === true) params.set('archived', 'true');
   if (query.where !== undefined) {
     if (!isPlainObject(query.where)) throw new TypeError('query.where must be a selector object');
     params.set('where', JSON.stringify(query.where));

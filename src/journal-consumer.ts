@@ -68,8 +68,11 @@ export interface JournalConsumerEvents<E> {
   disconnect: [error: ConnectionError];
   /** The connection dropped and is open again; the stream resumes from the last event received. */
   reconnect: [];
-  /** History after `since` was partly removed by retention. */
-  truncated: [];
+  /**
+   * Retention removed events after `since` (or after the last event received, on a resume):
+   * emitted before the first event that follows, which is `first`, the oldest event kept.
+   */
+  truncated: [info: { first: Head }];
 }
 
 type Callback<E> = (event: E | null, ...args: any[]) => unknown;
@@ -366,6 +369,9 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
         break;
       case 'response':
         this.#onResponse(frame);
+        break;
+      case 'truncated':
+        this.emit('truncated', { first: frame.first });
         break;
       case 'end':
         this.#onEnd(frame.code, frame.message);

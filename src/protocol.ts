@@ -133,6 +133,17 @@ export const ResponseFrame = z.looseObject({
 });
 export type ResponseFrame = z.infer<typeof ResponseFrame>;
 
+/**
+ * Retention removed events after the subscription's `since` (or resume point): sent once,
+ * before the first history page; history goes on from `first`, the oldest event kept.
+ */
+export const TruncatedFrame = z.looseObject({
+  type: z.literal('truncated'),
+  id: RequestId,
+  first: Head,
+});
+export type TruncatedFrame = z.infer<typeof TruncatedFrame>;
+
 /** The subscription ended: after a cancel, or with `code` when the server ended it. */
 export const EndFrame = z.object({
   type: z.literal('end'),
@@ -215,6 +226,7 @@ export const ServerFrame = z.discriminatedUnion('type', [
   HelloFrame,
   SubscribedFrame,
   ResponseFrame,
+  TruncatedFrame,
   EndFrame,
   AckFrame,
   ErrorFrame,

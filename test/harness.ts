@@ -7,7 +7,7 @@
 import { WebSocket, type RawData } from 'ws';
 import type { JournalServer, JournalServerOptions } from '../server/journal-server.js';
 import { MemoryStore } from '../server/memory-store.js';
-import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema } from '../server/store.js';
+import type { AppendListener, AppendOptions, JournalHead, JournalInfo, JournalStore, NewEvent, StoredEvent, StoredSchema, TrimOptions, TrimResult, JournalStart } from '../server/store.js';
 import type { SchemaRef } from '../src/protocol.js';
 import { JournalConnection, type JournalConnectionOptions } from '../src/connection.js';
 import { EventLogConsumer } from '../src/event-log-consumer.js';
@@ -287,6 +287,14 @@ export class GatedStore implements JournalStore {
     return this.#inner.listJournals(after, limit);
   }
 
+  trim(journal: string, options: TrimOptions): Promise<TrimResult> {
+    return this.#inner.trim(journal, options);
+  }
+
+  start(journal: string): Promise<JournalStart> {
+    return this.#inner.start(journal);
+  }
+
   check(): Promise<void> {
     return this.#inner.check();
   }
@@ -350,6 +358,14 @@ export class YieldingStore implements JournalStore {
 
   listJournals(after: string | undefined, limit: number): Promise<JournalInfo[]> {
     return this.#inner.listJournals(after, limit);
+  }
+
+  trim(journal: string, options: TrimOptions): Promise<TrimResult> {
+    return this.#inner.trim(journal, options);
+  }
+
+  start(journal: string): Promise<JournalStart> {
+    return this.#inner.start(journal);
   }
 
   check(): Promise<void> {

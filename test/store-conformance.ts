@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { IDEMPOTENCY_KEY_LIMIT } from '../server/store.js';
 import type { JournalStore, NewEvent, StoredEvent } from '../server/store.js';
 import { registerSchemaConformance } from './store-schema-conformance.js';
+import { registerTrimConformance } from './store-trim-conformance.js';
 
 /** Options a factory passes on to the store it opens. */
 export interface StoreOpenOptions {
@@ -371,6 +372,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     if (factory.persistent) registerPersistence(withStore);
     if (factory.clock) registerClock(factory, withStore);
     registerSchemaConformance(withStore, factory.persistent ? reopenOf : undefined);
+    registerTrimConformance(withStore, factory.persistent ? reopenOf : undefined);
   });
 }
 

@@ -5,7 +5,9 @@
  */
 import type { ServerObserver } from '../observe/observer.js';
 import type { SliceRunner } from '../query/scan-slicer.js';
-import type { JournalStore, NewEvent, StoredEvent } from '../store.js';
+import type { ArchiveFile } from '../retention/archives.js';
+import type { BackupStatus } from '../retention/backup-status.js';
+import type { JournalStore, NewEvent, StoredEvent, TrimOptions, TrimResult } from '../store.js';
 
 /** The server's limits as the routes apply them. */
 export interface HttpLimits {
@@ -47,4 +49,18 @@ export interface HttpContext {
    * store takes the batch, with `key` as its batch key.
    */
   append(journal: string, events: readonly NewEvent[], key: string | undefined): Promise<StoredEvent[]>;
+  /** The server's administration, as `/v1/admin/…` calls it. */
+  readonly admin: AdminOperations;
+}
+
+/** What the admin routes do: the server's own methods of the same names. */
+export interface AdminOperations {
+  trim(journal: string, options: TrimOptions): Promise<TrimResult>;
+  backup(dir: string): Promise<BackupStatus>;
+  backupStatus(): BackupStatus;
+  archive(journal: string, options: TrimOptions): Promise<{ archived: number }>;
+  purgeArchives(options: { olderThan: number }): Promise<{ purged: number }>;
+  listArchives(journal?: string): Promise<ArchiveFile[]>;
+  /** Archived events of `journal` above seq `after` that `keep` passes, oldest first, at most `limit`; `last` is the seq read last when the page filled. */
+  readArchived(journal: string, after: number, limit: number, keep: (event: StoredEvent) => boolean): Promise<{ events: string[]; last: number | undefined }>;
 }

@@ -31,6 +31,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   [ErrorCode.SCHEMA_REQUIRED]: 422,
   [ErrorCode.SCHEMA_NOT_ALLOWED]: 422,
   [ErrorCode.SCHEMA_CONFLICT]: 409,
+  [ErrorCode.BACKUP_REFUSED]: 409,
+  [ErrorCode.BACKUP_UNSUPPORTED]: 501,
   [ErrorCode.OVERLOADED]: 503,
   [ErrorCode.STORE_UNAVAILABLE]: 503,
   [ErrorCode.SHUTTING_DOWN]: 503,

@@ -2,7 +2,9 @@
  * A journal's events:
  * - `GET /v1/journals/{journal}/events`: one page of a query (server/query/event-query.ts),
  *   `{ events, next }`; filters `since`, `until`, `after`, `names`, `level`, `where`; `order`;
- *   `limit` (default 100, lowered to the server's `maxQueryLimit`).
+ *   `limit` (default 100, lowered to the server's `maxQueryLimit`); `truncated: true` when
+ *   retention removed events after `since` / `after` (the query's range lost its start).
+ *   `archived=true` reads the journal's archive files instead (oldest first, same filters).
  * - `GET /v1/journals/{journal}/events/{seq}`: one event, or 404.
  * - `POST /v1/journals/{journal}/events`: one event or an array of them (`{ name, context?,
  *   schema? }`), checked against the journal's policy and the schemas they name, then stored
@@ -56,6 +58,7 @@ const EventsQuery = z.strictObject({
   names: NamesParam.optional(),
   level: LevelParam.optional(),
   where: z.string().max(SELECTOR_LIMITS.maxLength, `at most ${SELECTOR_LIMITS.maxLength} characters`).optional(),
+  archived: z.enum(['true', 'false']).optional(),
   ...COMMON_QUERY,
 });
 
@@ -76,8 +79,20 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
     { schema: { params: JournalParams, querystring: EventsQuery } },
     async (request, reply) => {
       requireScope(request, 'read', request.params.journal);
-      const { since, until, after, limit, order, names, level, where } = request.query;
+      const { since, until, after, limit, order, names, level, where, archived } = request.query;
       const selector = where === undefined ? undefined : parseSelector(where);
+      if (archived === 'true') {
+        // The archive files, oldest first from `after`: `next` goes on after the last event read.
+        if (order === 'desc') throw new HttpError(400, ErrorCode.INVALID_QUERY, 'archived=true reads oldest first: order=desc is not supported');
+        const filter = eventFilter({ names: names === undefined ? undefined : new Set(names), level, where: selector });
+        const pageLimit = Math.min(limit ?? DEFAULT_LIMIT, limits.maxQueryLimit);
+        const keep = (event: { seq: number; timestamp: number; name: string; json: string }): boolean =>
+          (since === undefined || event.timestamp > since) && (until === undefined || event.timestamp <= until) && (filter === undefined || filter(event));
+        const page = await context.admin.readArchived(request.params.journal, after ?? 0, pageLimit, keep);
+        const next = page.last === undefined ? 'null' : JSON.stringify(`${queryString({ since, until, after: page.last, limit: pageLimit, order: 'asc', names, level, where })}&archived=true`);
+        void reply.type('application/json; charset=utf-8');
+        return `{"events":[${page.events.join(',')}],"next":${next}}`;
+      }
       const query: EventQuery = { since, until, after, limit: Math.min(limit ?? DEFAULT_LIMIT, limits.maxQueryLimit), order: order ?? 'asc', names, level, where };
       const filter = eventFilter({ names: names === undefined ? undefined : new Set(names), level, where: selector });
       // The scan stops if the client goes away before its page is ready.
@@ -93,8 +108,11 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
         signal: abandoned.signal,
       }).finally(() => request.raw.off('close', abandon));
       const next = page.next === null ? 'null' : JSON.stringify(queryString(page.next));
+      // Asked after the scan, so a trim that ran before it is seen.
+      const { removed } = await context.store.start(request.params.journal);
+      const truncated = removed.seq > 0 && removed.timestamp > (since ?? 0) && removed.seq > (after ?? 0);
       void reply.type('application/json; charset=utf-8');
-      return `{"events":[${page.events.join(',')}],"next":${next}}`;
+      return `{"events":[${page.events.join(',')}],"next":${next}${truncated ? ',"truncated":true' : ''}}`;
     },
   );
 

@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { HttpContext } from '../context.js';
+import { adminRoutes } from './admin.js';
 import { eventsRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { journalsRoutes } from './journals.js';
@@ -21,4 +22,4 @@ export interface RouteOptions {
 
 export type RoutePlugin = FastifyPluginAsync<RouteOptions>;
 
-export const ROUTES: readonly RoutePlugin[] = [rootRoutes, viewerRoutes, healthRoutes, metricsRoutes, journalsRoutes, eventsRoutes, reportRoutes, spansRoutes];
+export const ROUTES: readonly RoutePlugin[] = [rootRoutes, viewerRoutes, healthRoutes, metricsRoutes, journalsRoutes, eventsRoutes, reportRoutes, spansRoutes, adminRoutes];
