@@ -188,8 +188,29 @@ export const SchemasFrame = z.object({
 });
 export type SchemasFrame = z.infer<typeof SchemasFrame>;
 
+/**
+ * The server's first frame on every connection: its protocol version and the limits an append
+ * must keep within. Older servers send none; unknown keys, here and in `limits`, are ignored.
+ */
+export const HelloFrame = z.object({
+  type: z.literal('hello'),
+  /** Never present: the hello answers no request (declared so that every server frame has an `id` to look up). */
+  id: z.undefined().optional(),
+  version: z.int().min(1),
+  limits: z
+    .object({
+      maxFrameSize: z.int().min(1).optional().catch(undefined),
+      maxEventsPerAppend: z.int().min(1).optional().catch(undefined),
+      maxEventSize: z.int().min(1).optional().catch(undefined),
+    })
+    .optional()
+    .catch(undefined),
+});
+export type HelloFrame = z.infer<typeof HelloFrame>;
+
 /** Every frame a server may send. */
 export const ServerFrame = z.discriminatedUnion('type', [
+  HelloFrame,
   SubscribedFrame,
   ResponseFrame,
   EndFrame,

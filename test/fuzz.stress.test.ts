@@ -476,6 +476,9 @@ class Lane {
       REPLY_MS,
       'a raw socket to open',
     );
+    // The server's first frame is its hello.
+    const hello = await lane.next('the hello');
+    if (!('frame' in hello) || hello.frame['type'] !== 'hello') throw new Error(`the first frame is not the hello: ${JSON.stringify(hello)}`);
     return lane;
   }
 

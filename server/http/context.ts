@@ -4,7 +4,7 @@
  * so a new resource is one more file under `routes/` and one more line in `routes/index.ts`.
  */
 import type { ServerObserver } from '../observe/observer.js';
-import type { SliceRunner } from '../query/scan-slicer.js';
+import type { SliceRunner } from '../budget/scan-slicer.js';
 import type { JournalStore, NewEvent, StoredEvent } from '../store.js';
 
 /** The server's limits as the routes apply them. */

@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { z } from 'zod';
 import { ErrorCode } from '../../src/errors.js';
 import type { Logger } from '../observe/logger.js';
+import { isRefusal, type Refusal, type Ticket } from '../budget/admission.js';
 import type { HttpContext } from './context.js';
 import { errorResponse, HttpError, issueDetails } from './http-errors.js';
 import { ROUTES } from './routes/index.js';
@@ -21,20 +22,15 @@ declare module 'fastify' {
   }
 }
 
-/** Why the server refuses a request or handshake. */
-export interface Refusal {
-  readonly status: number;
-  readonly code: string;
-  readonly message: string;
-}
+export type { Refusal } from '../budget/admission.js';
 
 export interface HttpAppOptions {
   readonly context: HttpContext;
   readonly logger: Logger | undefined;
   /** Most HTTP requests handled at once; past it, 503 `OVERLOADED`. */
   readonly maxRequests: number;
-  /** The server's admission of a request (origin, token, connections), or its refusal. */
-  admit(request: IncomingMessage): Refusal | undefined;
+  /** The server's admission of a request (origin, token, connection slots: server/budget/admission.ts), or its refusal. */
+  admit(request: IncomingMessage): Refusal | Ticket;
 }
 
 export interface HttpApp {
@@ -94,10 +90,13 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     if (context.closing()) throw new HttpError(503, ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
     if (request.routeOptions.config.public === true) return;
     if (inFlight >= maxRequests) throw new HttpError(503, ErrorCode.OVERLOADED, `the server is handling ${maxRequests} requests; retry later`);
-    const refusal = admit(request.raw);
-    if (refusal !== undefined) throw new HttpError(refusal.status, refusal.code, refusal.message);
+    const admitted = admit(request.raw);
+    if (isRefusal(admitted)) throw new HttpError(admitted.status, admitted.code, admitted.message);
     inFlight++;
-    reply.raw.once('close', () => inFlight--);
+    reply.raw.once('close', () => {
+      inFlight--;
+      admitted.release();
+    });
   });
 
   app.addHook('onResponse', async (request, reply) => {
