@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, JournalError } from '../src/errors.js';
-import { isSchemaRef, JOURNAL_NAME, type SchemaRef } from '../src/protocol.js';
+import { isSchemaRef, isWellFormed, JOURNAL_NAME, type SchemaRef } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
 import { contextJson } from './encode.js';
+import { nonFiniteNumberPath } from './finite-numbers.js';
 import type { HttpContext } from './http/context.js';
 import { Admission, isRefusal } from './budget/admission.js';
 import { ServerBudget, defaultServerBuffer } from './budget/server-budget.js';
@@ -412,8 +413,8 @@ export class JournalServer {
     if (typeof journal !== 'string' || !JOURNAL_NAME.test(journal)) {
       throw new JournalError(ErrorCode.INVALID_JOURNAL, `invalid journal name ${JSON.stringify(journal)}`);
     }
-    if (typeof name !== 'string' || name === '') {
-      throw new JournalError(ErrorCode.INVALID_EVENT, 'event name must be a non-empty string');
+    if (typeof name !== 'string' || name === '' || !isWellFormed(name)) {
+      throw new JournalError(ErrorCode.INVALID_EVENT, 'event name must be a non-empty string with no lone UTF-16 surrogate');
     }
     if (!isPlainObject(context)) throw new JournalError(ErrorCode.INVALID_EVENT, 'event context must be a plain object');
     const { schema } = options;
@@ -421,6 +422,8 @@ export class JournalServer {
       throw new JournalError(ErrorCode.INVALID_EVENT, 'options.schema must be { id, version }: a URI or URN and a positive integer');
     }
     const contextJson = JSON.stringify(context);
+    const nonFinite = nonFiniteNumberPath(context, contextJson);
+    if (nonFinite !== undefined) throw new JournalError(ErrorCode.INVALID_EVENT, `${nonFinite}: a number JSON cannot hold (not finite)`);
     const event = { name, context: JSON.parse(contextJson) as Record<string, unknown>, contextJson, schema };
     const verdict = await this.#schemas.check.check(journal, [event]);
     if (verdict !== undefined) throw verdict;

@@ -14,6 +14,7 @@ import {
 } from '../src/protocol.js';
 import { decodeAppend, type DecodedAppend } from './append-decoder.js';
 import { formatMicros, toMicros } from './encode.js';
+import { nonFiniteNumberPath } from './finite-numbers.js';
 import { OutputBudget } from './budget/output-budget.js';
 import type { ServerBudget } from './budget/server-budget.js';
 import type { SliceRunner } from './budget/scan-slicer.js';
@@ -369,6 +370,11 @@ export class Session implements SubscriptionSink {
         return;
       }
       if (!this.#smallEnough(index, event.name, contextJson, frame.id)) return;
+      const nonFinite = nonFiniteNumberPath(context, contextJson);
+      if (nonFinite !== undefined) {
+        this.#error(ErrorCode.INVALID_EVENT, `events.${index}.${nonFinite}: a number JSON cannot hold (not finite)`, frame.id);
+        return;
+      }
       events[index] = preserve
         ? { name: event.name, context, contextJson, schema: event.schema, seq: event.seq!, timestamp: event.timestamp! }
         : { name: event.name, context, contextJson, schema: event.schema };
