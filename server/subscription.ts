@@ -59,6 +59,13 @@ type State = 'history' | 'live' | 'ended';
 
 /** Live events of one turn share a frame up to this many UTF-16 units of JSON (a batch larger alone gets its own). */
 const LIVE_FRAME_UNITS = 64 * 1024;
+/** What a history read gives when its turn came with no room to send: it is read again once there is. */
+const NO_ROOM_PAGE: readonly StoredEvent[] = Object.freeze([]);
+const NO_ROOM = Promise.resolve(NO_ROOM_PAGE);
+
+/** Events of a subscription's first history read at most, before the size of its events is known. */
+const FIRST_PAGE = 16;
+
 /** A history frame holds events up to this many UTF-16 units of JSON (or one event, when it is larger alone). */
 const HISTORY_FRAME_UNITS = 64 * 1024;
 
@@ -87,7 +94,12 @@ export class Subscription {
   #unitsPerEvent = 0;
   /** The history read's arguments and its work, made once (no allocation per page). */
   #readLimit = 0;
-  readonly #readPage = (): Promise<StoredEvent[]> => this.#store.read(this.journal, this.#cursor, this.#readLimit);
+  /**
+   * The read, run as a slice: the budget is checked again when the slice's turn comes, since
+   * other subscriptions' pages may have filled the connection since this one was queued.
+   */
+  readonly #readPage = (): Promise<readonly StoredEvent[]> =>
+    this.#sink.hasRoom() ? this.#store.read(this.journal, this.#cursor, this.#readLimit) : NO_ROOM;
 
   constructor(request: SubscriptionRequest, store: JournalStore, sink: SubscriptionSink, limits: SubscriptionLimits) {
     this.id = request.id;
@@ -174,9 +186,12 @@ export class Subscription {
       if (this.ended) return;
       // Pages of large events are cut to the room the connection has left under its mark.
       const room = Math.max(0, sendHighWaterMark - this.#sink.bufferedAmount);
-      this.#readLimit = this.#unitsPerEvent === 0 ? pageSize : Math.max(1, Math.min(pageSize, Math.floor(room / this.#unitsPerEvent)));
+      // The first page, of events of a size not known yet, is small (one slice's worth whatever their size).
+      this.#readLimit = this.#unitsPerEvent === 0 ? Math.min(pageSize, FIRST_PAGE) : Math.max(1, Math.min(pageSize, Math.floor(room / this.#unitsPerEvent)));
       const page = await this.#sink.read(this, this.#readPage);
-      if (this.ended || page.length === 0) return;
+      if (this.ended) return;
+      if (page === NO_ROOM_PAGE) continue;
+      if (page.length === 0) return;
       const whole = this.#sendPage(page);
       if (whole && page.length < this.#readLimit) return;
     }
