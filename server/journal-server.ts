@@ -394,6 +394,8 @@ export class JournalServer {
         maxEventsPerAppend: this.#options.maxEventsPerAppend,
         maxEventSize: this.#options.maxEventSize,
         maxConnections: this.#options.maxConnections,
+        maxConnectionsPerAddress: this.#options.maxConnectionsPerAddress,
+        maxServerBuffer: this.#options.maxServerBuffer,
         maxQueryLimit: this.#options.maxQueryLimit,
       },
     });
