@@ -41,6 +41,13 @@ export interface SessionBudgets {
   readonly slicer: SliceRunner;
 }
 
+/**
+ * Frames of one connection handled in one turn of the event loop at most; the rest wait for
+ * the next turn (reading paused meanwhile), so that a client sending many small frames takes
+ * its share of the loop, not all of it.
+ */
+const FRAMES_PER_TURN = 128;
+
 /** Longest error message sent, in UTF-16 units: error replies stay short whatever the input. */
 const MAX_ERROR_MESSAGE = 300;
 
@@ -108,7 +115,7 @@ export class Session implements SubscriptionSink {
     ws.on('message', (data, isBinary) => {
       this.alive = true;
       if (this.#held.length > 0 || this.#mustHold()) this.#hold(data, isBinary);
-      else this.#onMessage(data, isBinary);
+      else this.#handleNow(data, isBinary);
     });
     ws.on('pong', this.#onLife);
     ws.on('ping', this.#onLife);
@@ -190,8 +197,22 @@ export class Session implements SubscriptionSink {
   }
 
   #mustHold(): boolean {
-    return this.#appendsAtLimit() || this.#output.overHighWater;
+    return this.#appendsAtLimit() || this.#output.overHighWater || this.#framesThisTurn >= FRAMES_PER_TURN;
   }
+
+  /** Frames handled in this turn of the event loop; past {@link FRAMES_PER_TURN} the rest wait for the next. */
+  #framesThisTurn = 0;
+
+  #handleNow(data: RawData, isBinary: boolean): void {
+    if (this.#framesThisTurn++ === 0) setImmediate(this.#nextTurn);
+    this.#onMessage(data, isBinary);
+  }
+
+  /** A new turn: this connection may be read again (its frames held for the turn's budget go first). */
+  readonly #nextTurn = (): void => {
+    this.#framesThisTurn = 0;
+    this.#release();
+  };
 
   #appendsAtLimit(): boolean {
     return this.#pendingAppends >= this.#limits.maxPendingAppends || this.#pendingBytes >= this.#limits.maxPendingAppendBytes;
@@ -214,7 +235,7 @@ export class Session implements SubscriptionSink {
     if (this.#closed) return;
     while (this.#held.length > 0 && !this.#mustHold()) {
       const [data, isBinary] = this.#held.shift()!;
-      this.#onMessage(data, isBinary);
+      this.#handleNow(data, isBinary);
     }
     if (this.#held.length === 0 && !this.#mustHold() && this.#ws.isPaused) this.#ws.resume();
   };
