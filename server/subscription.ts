@@ -184,10 +184,10 @@ export class Subscription {
     while (this.#lastSeq < headSeq) {
       if (!this.#sink.hasRoom()) await this.#sink.ready();
       if (this.ended) return;
-      // Pages of large events are cut to the room the connection has left under its mark.
-      const room = Math.max(0, sendHighWaterMark - this.#sink.bufferedAmount);
-      // The first page, of events of a size not known yet, is small (one slice's worth whatever their size).
-      this.#readLimit = this.#unitsPerEvent === 0 ? Math.min(pageSize, FIRST_PAGE) : Math.max(1, Math.min(pageSize, Math.floor(room / this.#unitsPerEvent)));
+      // Pages of large events hold no more than the high-water mark; the first page, of events
+      // of a size not known yet, is small (one slice's worth whatever their size).
+      this.#readLimit =
+        this.#unitsPerEvent === 0 ? Math.min(pageSize, FIRST_PAGE) : Math.max(1, Math.min(pageSize, Math.floor(sendHighWaterMark / this.#unitsPerEvent)));
       const page = await this.#sink.read(this, this.#readPage);
       if (this.ended) return;
       if (page === NO_ROOM_PAGE) continue;
