@@ -607,7 +607,7 @@ export class JournalServer {
       for (const session of this.#sessions) {
         // A client is heard by its pongs, pings and frames, or by reading what it was sent; one
         // that the server stopped reading while its appends are at the store cannot be heard.
-        if (!session.heardFrom && !session.waitingForStore) session.terminate();
+        if (!session.heardFrom() && !session.waitingForStore) session.terminate();
         else session.ping();
       }
     }, seconds * 1000);

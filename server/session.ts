@@ -77,9 +77,9 @@ export class Session implements SubscriptionSink {
   #pendingAppends = 0;
   #pendingBytes = 0;
   /**
-   * Frames read while the pending appends were at a limit or the output over its high-water
-   * mark, handled in order once neither holds; reading is paused meanwhile, so this holds at
-   * most what one socket read brought.
+   * Frames read while the pending appends were at a limit, the output over its high-water
+   * mark, or this turn's frames handled, taken in order once none holds; reading is paused
+   * meanwhile, so this holds at most what one socket read brought.
    */
   readonly #held: [data: RawData, isBinary: boolean][] = [];
   /**
@@ -174,9 +174,9 @@ export class Session implements SubscriptionSink {
 
   /**
    * Whether the client showed life since the last heartbeat: a pong, a ping or a frame, or
-   * output of ours it read. Clears the mark, as each heartbeat's ping does.
+   * output of ours it read. Clears the output's mark (the heartbeat's ping clears `alive`).
    */
-  get heardFrom(): boolean {
+  heardFrom(): boolean {
     const heard = this.alive || this.#output.progressed;
     this.#output.progressed = false;
     return heard;
