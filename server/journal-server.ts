@@ -175,7 +175,7 @@ const VALIDATION_HEAP_MB = 128;
 /** Events per store read while a query scans. */
 const QUERY_READ_SIZE = 256;
 /** A scan's slice of the event loop, ms. */
-const SCAN_SLICE_MS = 2;
+const SCAN_SLICE_MS = 4;
 /** How long closing connections get to finish their closing handshake before they are cut off, ms. */
 const CLOSE_GRACE_MS = 1000;
 
