@@ -72,6 +72,8 @@ export class Session implements SubscriptionSink {
   readonly #limits: SessionLimits;
   readonly #observer: ConnectionObserver;
   readonly #subscriptions = new Map<number, Subscription>();
+  /** Units of live batches taken by subscriptions and not queued yet (reserveLive). */
+  #liveReserved = 0;
   #closed = false;
   /** Appends handed to the store and not yet answered, and the bytes of their frames. */
   #pendingAppends = 0;
@@ -137,6 +139,17 @@ export class Session implements SubscriptionSink {
 
   hasRoom(): boolean {
     return this.#output.hasRoom();
+  }
+
+  reserveLive(units: number): boolean {
+    const committed = this.#output.buffered + this.#liveReserved;
+    if (committed > 0 && committed + units > this.#limits.maxSendBuffer) return false;
+    this.#liveReserved += units;
+    return true;
+  }
+
+  releaseLive(units: number): void {
+    this.#liveReserved -= units;
   }
 
   ready(): Promise<void> {

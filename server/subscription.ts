@@ -24,6 +24,13 @@ export interface SubscriptionSink {
   hasRoom(): boolean;
   /** Resolves once {@link hasRoom} is true, or the connection is gone. */
   ready(): Promise<void>;
+  /**
+   * Reserves `units` of the connection's output for a live batch not queued yet; false (and
+   * nothing reserved) when what is queued and reserved would pass `maxSendBuffer`.
+   */
+  reserveLive(units: number): boolean;
+  /** Gives back what {@link reserveLive} reserved (the batch is queued, or dropped). */
+  releaseLive(units: number): void;
   /** Runs one history read as a slice of the server's scan slicer, sharing the event loop with every other scan. */
   read<T>(subscription: Subscription, work: () => Promise<T>): Promise<T>;
   /** Called once when the subscription has ended with an `end` frame: `code` and `message` are the frame's. */
@@ -90,6 +97,8 @@ export class Subscription {
    * the event loop (one socket read's, say) reach the client in one frame, sent once they have run.
    */
   #liveBody = '';
+  /** UTF-16 units reserved on the connection for `#liveBody` (SubscriptionSink.reserveLive). */
+  #liveUnits = 0;
   /** UTF-16 units of the last history page read, per event: sizes the next read to the room left. */
   #unitsPerEvent = 0;
   /** The history read's arguments and its work, made once (no allocation per page). */
@@ -171,6 +180,8 @@ export class Subscription {
     this.#held = [];
     this.#heldBytes = 0;
     this.#liveBody = '';
+    this.#sink.releaseLive(this.#liveUnits);
+    this.#liveUnits = 0;
   }
 
   /**
@@ -218,23 +229,42 @@ export class Subscription {
       this.#fellBehind();
       return;
     }
+    // The batch's share of the connection's output is reserved before its body is built: the
+    // subscriptions of one connection that would together pass `maxSendBuffer` this turn end
+    // instead of each building a copy of the batch.
+    let units = 0;
+    for (let i = 0; i < events.length; i++) units += events[i]!.json.length;
+    if (!this.#sink.reserveLive(units)) {
+      this.#fellBehind();
+      return;
+    }
     const body = this.#take(events);
-    if (body === '') return;
+    if (body === '') {
+      this.#sink.releaseLive(units);
+      return;
+    }
     if (this.#liveBody === '') {
       this.#liveBody = body;
+      this.#liveUnits = units;
       process.nextTick(this.#flushLive);
     } else if (this.#liveBody.length + body.length > LIVE_FRAME_UNITS) {
       // Frames stay about as small as one append's: a turn's appends from many producers may be large.
-      if (!this.#sendLiveBody(this.#liveBody)) return;
+      const before = this.#liveBody;
+      this.#sink.releaseLive(this.#liveUnits);
       this.#liveBody = body;
+      this.#liveUnits = units;
+      this.#sendLiveBody(before);
     } else {
       this.#liveBody = `${this.#liveBody},${body}`;
+      this.#liveUnits += units;
     }
   }
 
   readonly #flushLive = (): void => {
     const body = this.#liveBody;
     this.#liveBody = '';
+    this.#sink.releaseLive(this.#liveUnits);
+    this.#liveUnits = 0;
     if (body !== '' && this.#state === 'live') this.#sendLiveBody(body);
   };
 
