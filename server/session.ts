@@ -558,11 +558,12 @@ export class Session implements SubscriptionSink {
   }
 }
 
-/** Details sent with an error at most; their paths and messages cut to {@link MAX_ERROR_MESSAGE} / 4 units each. */
-const MAX_ERROR_DETAILS = 10;
+/** Details sent with an error at most, and the longest path or message of one (the schema checks' own bounds). */
+const MAX_ERROR_DETAILS = 20;
+const MAX_DETAIL_TEXT = 200;
 
 function boundedDetails(details: readonly ErrorDetail[]): ErrorDetail[] {
-  const cut = (text: string): string => (text.length > MAX_ERROR_MESSAGE / 4 ? `${text.slice(0, MAX_ERROR_MESSAGE / 4)}…` : text);
+  const cut = (text: string): string => (text.length > MAX_DETAIL_TEXT ? `${text.slice(0, MAX_DETAIL_TEXT - 1)}…` : text);
   return details.slice(0, MAX_ERROR_DETAILS).map((detail) => ({ ...detail, path: cut(detail.path), message: cut(detail.message) }));
 }
 
