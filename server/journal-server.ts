@@ -11,14 +11,17 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, JournalError } from '../src/errors.js';
-import { isSchemaRef, JOURNAL_NAME, type SchemaRef } from '../src/protocol.js';
+import { isSchemaRef, isWellFormed, JOURNAL_NAME, type SchemaRef } from '../src/protocol.js';
 import { isPlainObject } from '../src/validate.js';
 import { AccessTokens, type TokensOption } from './auth/access-tokens.js';
 import { bearerToken } from './auth/bearer-token.js';
 import { Principal } from './auth/principal.js';
 import { contextJson } from './encode.js';
+import { nonFiniteNumberPath } from './finite-numbers.js';
 import type { HttpContext } from './http/context.js';
-import { createHttpApp, type Admission, type HttpApp } from './http/http-app.js';
+import { Admission, isRefusal } from './budget/admission.js';
+import { ServerBudget, defaultServerBuffer } from './budget/server-budget.js';
+import { createHttpApp, type HttpApp } from './http/http-app.js';
 import { JournalPolicies, type JournalPolicy, type RetentionPolicy } from './journal-policies.js';
 import { RetentionWorker } from './retention/retention-worker.js';
 import { Backups, type BackupStatus } from './retention/backup-status.js';
@@ -28,7 +31,7 @@ import { LmdbStore } from './lmdb-store.js';
 import { createLogger, type Logger, type LoggerOption } from './observe/logger.js';
 import { ServerMetrics } from './observe/metrics.js';
 import { ServerObserver } from './observe/observer.js';
-import { ScanSlicer } from './query/scan-slicer.js';
+import { ScanSlicer } from './budget/scan-slicer.js';
 import { AppendCheck } from './schemas/append-check.js';
 import { SchemaRegistry, type Registration, type SchemaPage } from './schemas/registry.js';
 import { ValidatorPool } from './schemas/validator-pool.js';
@@ -72,13 +75,29 @@ export interface JournalServerOptions {
   maxPendingAppendBytes?: number;
   /** Most open subscriptions on one connection. @default 256 */
   maxSubscriptionsPerConnection?: number;
-  /** Most connections at once; more are refused with 503. @default 10000 */
+  /** Most connections at once (WebSocket connections and HTTP requests together); more are refused with 503 `OVERLOADED`. @default 10000 */
   maxConnections?: number;
+  /** Most connections (and HTTP requests in flight) from one client address; more are refused with 429 `TOO_MANY_CONNECTIONS`. @default 256 */
+  maxConnectionsPerAddress?: number;
+  /** With `tokens`, most connections (and HTTP requests in flight) presenting one token; more are refused with 429 `TOO_MANY_CONNECTIONS`. @default 1024 */
+  maxConnectionsPerToken?: number;
+  /**
+   * Bytes of output all connections together may hold queued and unsent. History reads wait
+   * from three quarters of it; reaching it, the server closes the connections holding the most,
+   * largest first, with 1013 `OVERLOADED`, until it is under again. @default 1/32 of V8's heap limit, at least 16 MiB
+   */
+  maxServerBuffer?: number;
   /** Events per history page. @default 100 */
   pageSize?: number;
-  /** History replay pauses while a connection has more than this many bytes unsent. @default 1048576 */
+  /**
+   * While a connection has more than this many bytes unsent, the server reads no more of its
+   * input and its history reads wait. @default 1048576
+   */
   sendHighWaterMark?: number;
-  /** A live subscription whose connection has more than this many bytes unsent is ended with SLOW_CONSUMER. @default 4194304 */
+  /**
+   * A live subscription whose connection has more than this many bytes unsent is ended with
+   * SLOW_CONSUMER; a connection with more than twice this is closed, 1008 `SLOW_CONSUMER`. @default 4194304
+   */
   maxSendBuffer?: number;
   /** Live events held per subscription while its history replays; past it, replay reads on from the store. @default 10000 */
   liveHoldSize?: number;
@@ -149,6 +168,9 @@ const DEFAULTS: Settings = {
   maxPendingAppendBytes: 16 * 1024 * 1024,
   maxSubscriptionsPerConnection: 256,
   maxConnections: 10_000,
+  maxConnectionsPerAddress: 256,
+  maxConnectionsPerToken: 1024,
+  maxServerBuffer: 0,
   pageSize: 100,
   sendHighWaterMark: 1024 * 1024,
   maxSendBuffer: 4 * 1024 * 1024,
@@ -185,6 +207,9 @@ const INTEGER_OPTIONS = [
   'maxPendingAppendBytes',
   'maxSubscriptionsPerConnection',
   'maxConnections',
+  'maxConnectionsPerAddress',
+  'maxConnectionsPerToken',
+  'maxServerBuffer',
   'pageSize',
   'sendHighWaterMark',
   'maxSendBuffer',
@@ -227,6 +252,10 @@ export class JournalServer {
   readonly #retention: RetentionWorker;
   readonly #backups = new Backups();
   readonly #archives: Archives;
+  readonly #admission: Admission;
+  readonly #budget: ServerBudget;
+  /** The `hello` frame every connection is sent first. */
+  readonly #hello: string;
   #wss: WebSocketServer | undefined;
   #http: HttpApp | undefined;
   #unobserveStore: (() => void) | undefined;
@@ -244,7 +273,7 @@ export class JournalServer {
       if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`options.${key} is not a known option`);
     }
     const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-    const merged = { ...DEFAULTS, ...defined } as Settings;
+    const merged = { ...DEFAULTS, maxServerBuffer: defaultServerBuffer(), ...defined } as Settings;
     if (!Number.isInteger(merged.port) || merged.port < 0 || merged.port > 65535) {
       throw new RangeError(`options.port must be an integer from 0 to 65535, got ${String(merged.port)}`);
     }
@@ -285,6 +314,19 @@ export class JournalServer {
       );
     }
     this.#options = merged;
+    this.#admission = new Admission({
+      maxConnections: merged.maxConnections,
+      maxConnectionsPerAddress: merged.maxConnectionsPerAddress,
+      maxConnectionsPerToken: merged.maxConnectionsPerToken,
+      tokens: this.#tokens,
+      origins: this.#origins,
+    });
+    this.#hello = JSON.stringify({
+      type: 'hello',
+      version: 1,
+      limits: { maxFrameSize: merged.maxFrameSize, maxEventsPerAppend: merged.maxEventsPerAppend, maxEventSize: merged.maxEventSize },
+    });
+    this.#budget = new ServerBudget(merged.maxServerBuffer, () => this.#observer.shed());
     this.#ownsStore = options.store === undefined;
     this.#store = options.store ?? new LmdbStore({ path: merged.dataDir });
     this.#pool = new ValidatorPool({
@@ -361,7 +403,7 @@ export class JournalServer {
       context: this.#httpContext(),
       logger: this.#observer.log,
       maxRequests: this.#options.maxHttpRequests,
-      admit: (request) => this.#admit(request),
+      admit: (request) => this.#admission.admit(request),
     });
     this.#http = http;
     http.app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -388,6 +430,8 @@ export class JournalServer {
         maxEventsPerAppend: this.#options.maxEventsPerAppend,
         maxEventSize: this.#options.maxEventSize,
         maxConnections: this.#options.maxConnections,
+        maxConnectionsPerAddress: this.#options.maxConnectionsPerAddress,
+        maxServerBuffer: this.#options.maxServerBuffer,
         maxQueryLimit: this.#options.maxQueryLimit,
       },
     });
@@ -407,8 +451,8 @@ export class JournalServer {
     if (typeof journal !== 'string' || !JOURNAL_NAME.test(journal)) {
       throw new JournalError(ErrorCode.INVALID_JOURNAL, `invalid journal name ${JSON.stringify(journal)}`);
     }
-    if (typeof name !== 'string' || name === '') {
-      throw new JournalError(ErrorCode.INVALID_EVENT, 'event name must be a non-empty string');
+    if (typeof name !== 'string' || name === '' || !isWellFormed(name)) {
+      throw new JournalError(ErrorCode.INVALID_EVENT, 'event name must be a non-empty string with no lone UTF-16 surrogate');
     }
     if (!isPlainObject(context)) throw new JournalError(ErrorCode.INVALID_EVENT, 'event context must be a plain object');
     const { schema } = options;
@@ -416,6 +460,8 @@ export class JournalServer {
       throw new JournalError(ErrorCode.INVALID_EVENT, 'options.schema must be { id, version }: a URI or URN and a positive integer');
     }
     const contextJson = JSON.stringify(context);
+    const nonFinite = nonFiniteNumberPath(context, contextJson);
+    if (nonFinite !== undefined) throw new JournalError(ErrorCode.INVALID_EVENT, `${nonFinite}: a number JSON cannot hold (not finite)`);
     const event = { name, context: JSON.parse(contextJson) as Record<string, unknown>, contextJson, schema };
     const verdict = await this.#schemas.check.check(journal, [event]);
     if (verdict !== undefined) throw verdict;
@@ -523,6 +569,7 @@ export class JournalServer {
     this.#heartbeat = undefined;
     this.#slicer.close();
     await this.#retention.close();
+    this.#budget.close();
     const http = this.#http;
     if (http) {
       this.#observer.closing(this.#sessions.size);
@@ -627,33 +674,14 @@ export class JournalServer {
     };
   }
 
-  /**
-   * Whether a WebSocket handshake or an HTTP request may go on: the server-wide connection
-   * budget (WebSocket connections and HTTP requests together), the origin, the token; and if
-   * so, who it acts as (the token's principal, resolved here once).
-   */
-  #admit(req: IncomingMessage): Admission {
-    if (this.#sessions.size + (this.#http?.inFlight() ?? 0) >= this.#options.maxConnections) {
-      return { refusal: { status: 503, code: ErrorCode.OVERLOADED, message: 'Too many connections' } };
-    }
-    const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
-    // The server's own origin (the viewer it serves) is always allowed.
-    if (this.#origins && typeof origin === 'string' && !this.#origins.has(origin) && !sameOrigin(origin, req.headers.host)) {
-      return { refusal: { status: 403, code: ErrorCode.FORBIDDEN, message: 'Origin not allowed' } };
-    }
-    if (this.#tokens === undefined) return { principal: Principal.ALL };
-    const principal = this.#tokens.resolve(bearerToken(req));
-    if (principal === undefined) return { refusal: { status: 401, code: ErrorCode.UNAUTHORIZED, message: 'Unauthorized' } };
-    return { principal };
-  }
-
   #verify(req: IncomingMessage, done: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
-    const admission = this.#admit(req);
-    if ('principal' in admission) {
-      this.#handshakes.set(req, admission.principal);
+    const refusal = this.#admission.admit(req);
+    if (!isRefusal(refusal)) {
+      // The slot is held until the connection's socket closes, whether or not the upgrade completes.
+      req.socket.once('close', refusal.release);
+      this.#handshakes.set(req, refusal.principal);
       return done(true);
     }
-    const { refusal } = admission;
     this.#observer.handshakeRefused(req.socket.remoteAddress, refusal.status, refusal.code, refusal.message);
     // The body is the HTTP API's error body; the status is what clients act on.
     const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
@@ -679,7 +707,9 @@ export class JournalServer {
       maxPendingAppends: this.#options.maxPendingAppends,
       maxPendingAppendBytes: this.#options.maxPendingAppendBytes,
       maxSubscriptions: this.#options.maxSubscriptionsPerConnection,
-    } satisfies SessionLimits, this.#schemas, socket, this.#observer.connection(socket.remoteAddress), principal);
+    } satisfies SessionLimits, this.#schemas, socket, this.#observer.connection(socket.remoteAddress), { server: this.#budget, slicer: this.#slicer }, principal);
+    // The first frame: the protocol version and the limits an append must keep within.
+    session.send(this.#hello);
     this.#sessions.add(session);
     ws.once('close', () => {
       this.#sessions.delete(session);
@@ -698,8 +728,9 @@ export class JournalServer {
     if (seconds === 0) return;
     this.#heartbeat = setInterval(() => {
       for (const session of this.#sessions) {
-        // A connection the server itself stopped reading (appends at a limit) cannot be heard.
-        if (!session.alive && !session.readPaused) session.terminate();
+        // A client is heard by its pongs, pings and frames, or by reading what it was sent; one
+        // that the server stopped reading while its appends are at the store cannot be heard.
+        if (!session.heardFrom() && !session.waitingForStore) session.terminate();
         else session.ping();
       }
     }, seconds * 1000);
@@ -733,17 +764,6 @@ function isStore(value: unknown): value is JournalStore {
       (key) => typeof store[key as keyof JournalStore] === 'function',
     )
   );
-}
-
-/** True when `origin` names this very server: a page it served itself. Browsers cannot forge Origin. */
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  if (host === undefined) return false;
-  try {
-    const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase();
-  } catch {
-    return false;
-  }
 }
 
 function checkJournalName(journal: unknown): asserts journal is string {

@@ -16,7 +16,10 @@ import { decodeAppend, type DecodedAppend } from './append-decoder.js';
 import type { Principal } from './auth/principal.js';
 import { forbiddenMessage, type Scope } from './auth/scope.js';
 import { formatMicros, toMicros } from './encode.js';
-import { TurnCork } from './turn-cork.js';
+import { nonFiniteNumberPath } from './finite-numbers.js';
+import { OutputBudget } from './budget/output-budget.js';
+import type { ServerBudget } from './budget/server-budget.js';
+import type { SliceRunner } from './budget/scan-slicer.js';
 import { isPlainObject } from '../src/validate.js';
 import type { AppendCheck, CheckedEvent, Verdict } from './schemas/append-check.js';
 import type { SchemaRegistry } from './schemas/registry.js';
@@ -32,6 +35,24 @@ export interface SessionSchemas {
   readonly check: AppendCheck;
 }
 
+/** The server-wide budgets a session draws from (server/budget/). */
+export interface SessionBudgets {
+  /** The server's memory budget for output, which this connection's output budget charges. */
+  readonly server: ServerBudget;
+  /** Runs history reads in slices that share the event loop with every other scan. */
+  readonly slicer: SliceRunner;
+}
+
+/**
+ * Frames of one connection handled in one turn of the event loop at most; the rest wait for
+ * the next turn (reading paused meanwhile), so that a client sending many small frames takes
+ * its share of the loop, not all of it.
+ */
+const FRAMES_PER_TURN = 128;
+
+/** Longest error message sent, in UTF-16 units: error replies stay short whatever the input. */
+const MAX_ERROR_MESSAGE = 300;
+
 /** Schemas per `schemas` page when the request gives no limit. */
 const SCHEMA_PAGE = 100;
 
@@ -45,9 +66,9 @@ export interface SessionLimits extends SubscriptionLimits {
 
 export class Session implements SubscriptionSink {
   readonly #ws: WebSocket;
-  /** The TCP socket under `#ws`, corked while a turn's frames are queued. */
-  readonly #socket: Socket | undefined;
-  readonly #cork = new TurnCork();
+  /** Every frame this connection is sent goes through it (server/budget/output-budget.ts). */
+  readonly #output: OutputBudget;
+  readonly #slicer: SliceRunner;
   readonly #store: JournalStore;
   readonly #schemas: SessionSchemas;
   readonly #limits: SessionLimits;
@@ -55,14 +76,16 @@ export class Session implements SubscriptionSink {
   /** Who the connection acts as: what its token may read, append to and administer. */
   readonly #principal: Principal;
   readonly #subscriptions = new Map<number, Subscription>();
-  #drainWaiters: (() => void)[] = [];
+  /** Units of live batches taken by subscriptions and not queued yet (reserveLive). */
+  #liveReserved = 0;
   #closed = false;
   /** Appends handed to the store and not yet answered, and the bytes of their frames. */
   #pendingAppends = 0;
   #pendingBytes = 0;
   /**
-   * Frames read while the pending appends were at a limit, handled in order as appends are
-   * answered; reading is paused meanwhile, so this holds at most what one socket read brought.
+   * Frames read while the pending appends were at a limit, the output over its high-water
+   * mark, or this turn's frames handled, taken in order once none holds; reading is paused
+   * meanwhile, so this holds at most what one socket read brought.
    */
   readonly #held: [data: RawData, isBinary: boolean][] = [];
   /**
@@ -80,7 +103,8 @@ export class Session implements SubscriptionSink {
 
   /**
    * `socket` is the connection's TCP socket (the upgrade request's `socket`); `observer` counts
-   * and logs what it does; `principal` says what its token may do.
+   * and logs what it does; `budgets` are the server's output budget and scan slicer it shares;
+   * `principal` says what its token may do.
    */
   constructor(
     ws: WebSocket,
@@ -89,10 +113,12 @@ export class Session implements SubscriptionSink {
     schemas: SessionSchemas,
     socket: Socket | undefined,
     observer: ConnectionObserver,
+    budgets: SessionBudgets,
     principal: Principal,
   ) {
     this.#ws = ws;
-    this.#socket = socket;
+    this.#output = new OutputBudget(ws, socket, limits, budgets.server, this.#release);
+    this.#slicer = budgets.slicer;
     this.#store = store;
     this.#schemas = schemas;
     this.#limits = limits;
@@ -100,8 +126,8 @@ export class Session implements SubscriptionSink {
     this.#principal = principal;
     ws.on('message', (data, isBinary) => {
       this.alive = true;
-      if (this.#held.length > 0 || this.#appendsAtLimit()) this.#hold(data, isBinary);
-      else this.#onMessage(data, isBinary);
+      if (this.#held.length > 0 || this.#mustHold()) this.#hold(data, isBinary);
+      else this.#handleNow(data, isBinary);
     });
     ws.on('pong', this.#onLife);
     ws.on('ping', this.#onLife);
@@ -111,23 +137,37 @@ export class Session implements SubscriptionSink {
   }
 
   get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
+    return this.#output.buffered;
   }
 
   send(frame: string): void {
     if (this.#closed) return;
-    // Frames sent in one turn of the event loop (the acks and live batches of one
-    // commit, say) leave in one write: the socket is corked until the turn's ticks run.
-    if (this.#socket !== undefined) this.#cork.hold(this.#socket);
-    // A frame that may take the buffer over the mark carries the callback that
-    // wakes `drained()` (3 bytes per UTF-16 unit bounds its UTF-8 size).
-    if (this.#ws.bufferedAmount + 3 * frame.length > this.#limits.sendHighWaterMark) this.#ws.send(frame, this.#onFlushed);
-    else this.#ws.send(frame);
+    this.#output.send(frame);
+    // Past the mark, the rest of what this socket read waits: a client is answered only as fast as it reads.
+    if (!this.readPaused && this.#output.overHighWater) this.#ws.pause();
   }
 
-  drained(): Promise<void> {
-    if (this.#closed || this.#ws.bufferedAmount <= this.#limits.sendHighWaterMark) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  hasRoom(): boolean {
+    return this.#output.hasRoom();
+  }
+
+  reserveLive(units: number): boolean {
+    const committed = this.#output.buffered + this.#liveReserved;
+    if (committed > 0 && committed + units > this.#limits.maxSendBuffer) return false;
+    this.#liveReserved += units;
+    return true;
+  }
+
+  releaseLive(units: number): void {
+    this.#liveReserved -= units;
+  }
+
+  ready(): Promise<void> {
+    return this.#output.ready();
+  }
+
+  read<T>(subscription: Subscription, work: () => Promise<T>): Promise<T> {
+    return this.#slicer.run(subscription, work);
   }
 
   ended(subscription: Subscription, code?: string, message?: string): void {
@@ -155,42 +195,73 @@ export class Session implements SubscriptionSink {
     this.#ws.ping();
   }
 
+  /**
+   * Whether the client showed life since the last heartbeat: a pong, a ping or a frame, or
+   * output of ours it read. Clears the output's mark (the heartbeat's ping clears `alive`).
+   */
+  heardFrom(): boolean {
+    const heard = this.alive || this.#output.progressed;
+    this.#output.progressed = false;
+    return heard;
+  }
+
   readonly #onLife = (): void => {
     this.alive = true;
   };
 
-  readonly #onFlushed = (): void => {
-    if (!this.#closed && this.#ws.bufferedAmount > this.#limits.sendHighWaterMark) return;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const wake of waiters) wake();
-  };
-
-  /** True while reading is paused because the pending appends are at a limit. */
+  /** True while reading is paused: the pending appends at a limit, or the output over its high-water mark. */
   get readPaused(): boolean {
-    return this.#held.length > 0;
+    return this.#held.length > 0 || this.#ws.isPaused;
   }
+
+  /** True while reading is paused for the store (appends at a limit), not for the client. */
+  get waitingForStore(): boolean {
+    return this.#appendsAtLimit();
+  }
+
+  #mustHold(): boolean {
+    return this.#appendsAtLimit() || this.#output.overHighWater || this.#framesThisTurn >= FRAMES_PER_TURN;
+  }
+
+  /** Frames handled in this turn of the event loop; past {@link FRAMES_PER_TURN} the rest wait for the next. */
+  #framesThisTurn = 0;
+
+  #handleNow(data: RawData, isBinary: boolean): void {
+    if (this.#framesThisTurn++ === 0) setImmediate(this.#nextTurn);
+    this.#onMessage(data, isBinary);
+  }
+
+  /** A new turn: this connection may be read again (its frames held for the turn's budget go first). */
+  readonly #nextTurn = (): void => {
+    this.#framesThisTurn = 0;
+    this.#release();
+  };
 
   #appendsAtLimit(): boolean {
     return this.#pendingAppends >= this.#limits.maxPendingAppends || this.#pendingBytes >= this.#limits.maxPendingAppendBytes;
   }
 
   #hold(data: RawData, isBinary: boolean): void {
-    if (this.#held.length === 0) this.#ws.pause();
+    this.#ws.pause();
     this.#held.push([data, isBinary]);
   }
 
-  /** An append was answered: handle the frames held back while there is room, then read again. */
+  /** An append was answered: the frames held back may go on. */
   #appendSettled(bytes: number): void {
     this.#pendingAppends--;
     this.#pendingBytes -= bytes;
-    if (this.#closed || this.#held.length === 0) return;
-    while (this.#held.length > 0 && !this.#appendsAtLimit()) {
-      const [data, isBinary] = this.#held.shift()!;
-      this.#onMessage(data, isBinary);
-    }
-    if (this.#held.length === 0) this.#ws.resume();
+    this.#release();
   }
+
+  /** Handles the frames held back while neither limit holds, then reads again. */
+  readonly #release = (): void => {
+    if (this.#closed) return;
+    while (this.#held.length > 0 && !this.#mustHold()) {
+      const [data, isBinary] = this.#held.shift()!;
+      this.#handleNow(data, isBinary);
+    }
+    if (this.#held.length === 0 && !this.#mustHold() && this.#ws.isPaused) this.#ws.resume();
+  };
 
   #onClose(code: number, reason: string): void {
     this.#closed = true;
@@ -201,13 +272,15 @@ export class Session implements SubscriptionSink {
       this.#observer.subscriptionEnded(subscription.journal, subscription.id, 'disconnected');
     }
     this.#subscriptions.clear();
-    this.#onFlushed();
+    this.#output.closed();
   }
 
   #error(code: string, message: string, id?: number, details?: readonly ErrorDetail[]): void {
     this.#observer.frameRefused(code, message);
+    // Short whatever the input: a message is cut, and at most a few details are sent, each cut too.
+    if (message.length > MAX_ERROR_MESSAGE) message = `${message.slice(0, MAX_ERROR_MESSAGE)}…`;
     const frame: Record<string, unknown> = id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message };
-    if (details !== undefined) frame['details'] = details;
+    if (details !== undefined) frame['details'] = boundedDetails(details);
     this.send(JSON.stringify(frame));
   }
 
@@ -350,6 +423,11 @@ export class Session implements SubscriptionSink {
         return;
       }
       if (!this.#smallEnough(index, event.name, contextJson, frame.id)) return;
+      const nonFinite = nonFiniteNumberPath(context, contextJson);
+      if (nonFinite !== undefined) {
+        this.#error(ErrorCode.INVALID_EVENT, `events.${index}.${nonFinite}: a number JSON cannot hold (not finite)`, frame.id);
+        return;
+      }
       events[index] = preserve
         ? { name: event.name, context, contextJson, schema: event.schema, seq: event.seq!, timestamp: event.timestamp! }
         : { name: event.name, context, contextJson, schema: event.schema };
@@ -499,6 +577,15 @@ export class Session implements SubscriptionSink {
       },
     );
   }
+}
+
+/** Details sent with an error at most, and the longest path or message of one (the schema checks' own bounds). */
+const MAX_ERROR_DETAILS = 20;
+const MAX_DETAIL_TEXT = 200;
+
+function boundedDetails(details: readonly ErrorDetail[]): ErrorDetail[] {
+  const cut = (text: string): string => (text.length > MAX_DETAIL_TEXT ? `${text.slice(0, MAX_DETAIL_TEXT - 1)}…` : text);
+  return details.slice(0, MAX_ERROR_DETAILS).map((detail) => ({ ...detail, path: cut(detail.path), message: cut(detail.message) }));
 }
 
 /** Store errors that refuse a batch for what it holds, passed on with their own code; any other is STORE_UNAVAILABLE. */

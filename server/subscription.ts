@@ -20,8 +20,19 @@ export interface SubscriptionSink {
   send(frame: string): void;
   /** Bytes queued on the socket and not yet written. */
   readonly bufferedAmount: number;
-  /** Resolves when the socket's send buffer has drained below the high-water mark. */
-  drained(): Promise<void>;
+  /** True when a history page may be read and sent now (the connection's output budget, and the server's). */
+  hasRoom(): boolean;
+  /** Resolves once {@link hasRoom} is true, or the connection is gone. */
+  ready(): Promise<void>;
+  /**
+   * Reserves `units` of the connection's output for a live batch not queued yet; false (and
+   * nothing reserved) when what is queued and reserved would pass `maxSendBuffer`.
+   */
+  reserveLive(units: number): boolean;
+  /** Gives back what {@link reserveLive} reserved (the batch is queued, or dropped). */
+  releaseLive(units: number): void;
+  /** Runs one history read as a slice of the server's scan slicer, sharing the event loop with every other scan. */
+  read<T>(subscription: Subscription, work: () => Promise<T>): Promise<T>;
   /** Called once when the subscription has ended with an `end` frame: `code` and `message` are the frame's. */
   ended(subscription: Subscription, code?: string, message?: string): void;
 }
@@ -55,6 +66,15 @@ type State = 'history' | 'live' | 'ended';
 
 /** Live events of one turn share a frame up to this many UTF-16 units of JSON (a batch larger alone gets its own). */
 const LIVE_FRAME_UNITS = 64 * 1024;
+/** What a history read gives when its turn came with no room to send: it is read again once there is. */
+const NO_ROOM_PAGE: readonly StoredEvent[] = Object.freeze([]);
+const NO_ROOM = Promise.resolve(NO_ROOM_PAGE);
+
+/** Events of a subscription's first history read at most, before the size of its events is known. */
+const FIRST_PAGE = 16;
+
+/** A history frame holds events up to this many UTF-16 units of JSON (or one event, when it is larger alone). */
+const HISTORY_FRAME_UNITS = 64 * 1024;
 
 export class Subscription {
   readonly id: number;
@@ -79,6 +99,18 @@ export class Subscription {
   #liveBody = '';
   /** Whether history's start was checked against what retention removed (once, at the first page). */
   #startChecked = false;
+  /** UTF-16 units reserved on the connection for `#liveBody` (SubscriptionSink.reserveLive). */
+  #liveUnits = 0;
+  /** UTF-16 units of the last history page read, per event: sizes the next read to the room left. */
+  #unitsPerEvent = 0;
+  /** The history read's arguments and its work, made once (no allocation per page). */
+  #readLimit = 0;
+  /**
+   * The read, run as a slice: the budget is checked again when the slice's turn comes, since
+   * other subscriptions' pages may have filled the connection since this one was queued.
+   */
+  readonly #readPage = (): Promise<readonly StoredEvent[]> =>
+    this.#sink.hasRoom() ? this.#store.read(this.journal, this.#cursor, this.#readLimit) : NO_ROOM;
 
   constructor(request: SubscriptionRequest, store: JournalStore, sink: SubscriptionSink, limits: SubscriptionLimits) {
     this.id = request.id;
@@ -150,23 +182,36 @@ export class Subscription {
     this.#held = [];
     this.#heldBytes = 0;
     this.#liveBody = '';
+    this.#sink.releaseLive(this.#liveUnits);
+    this.#liveUnits = 0;
   }
 
+  /**
+   * Replays history up to `headSeq`, a page at a time. Each page waits for room in the output
+   * budget *before* it is read, is read as one slice of the scan slicer (so a scan that finds
+   * nothing to send still yields the event loop), and is sent in frames while there is room;
+   * what does not fit is read again once there is.
+   */
   async #replayTo(headSeq: number): Promise<void> {
     const { pageSize, sendHighWaterMark } = this.#limits;
     while (this.#lastSeq < headSeq) {
-      const page = await this.#store.read(this.journal, this.#cursor, pageSize);
+      if (!this.#sink.hasRoom()) await this.#sink.ready();
       if (this.ended) return;
+      // Pages of large events hold no more than the high-water mark; the first page, of events
+      // of a size not known yet, is small (one slice's worth whatever their size).
+      this.#readLimit =
+        this.#unitsPerEvent === 0 ? Math.min(pageSize, FIRST_PAGE) : Math.max(1, Math.min(pageSize, Math.floor(sendHighWaterMark / this.#unitsPerEvent)));
+      const page = await this.#sink.read(this, this.#readPage);
+      if (this.ended) return;
+      if (page === NO_ROOM_PAGE) continue;
       if (!this.#startChecked) {
         this.#startChecked = true;
         await this.#checkStart(page);
         if (this.ended) return;
       }
       if (page.length === 0) return;
-      this.#sendEvents(page);
-      if (page.length < pageSize) return;
-      if (this.#sink.bufferedAmount > sendHighWaterMark) await this.#sink.drained();
-      if (this.ended) return;
+      const whole = this.#sendPage(page);
+      if (whole && page.length < this.#readLimit) return;
     }
   }
 
@@ -200,41 +245,104 @@ export class Subscription {
 
   #sendLive(events: readonly StoredEvent[]): void {
     if (this.#sink.bufferedAmount > this.#limits.maxSendBuffer) {
-      this.end(ErrorCode.SLOW_CONSUMER, 'the subscription fell too far behind; resume from the last event received');
+      this.#fellBehind();
+      return;
+    }
+    // The batch's share of the connection's output is reserved before its body is built: the
+    // subscriptions of one connection that would together pass `maxSendBuffer` this turn end
+    // instead of each building a copy of the batch.
+    let units = 0;
+    for (let i = 0; i < events.length; i++) units += events[i]!.json.length;
+    if (!this.#sink.reserveLive(units)) {
+      this.#fellBehind();
       return;
     }
     const body = this.#take(events);
-    if (body === '') return;
+    if (body === '') {
+      this.#sink.releaseLive(units);
+      return;
+    }
     if (this.#liveBody === '') {
       this.#liveBody = body;
+      this.#liveUnits = units;
       process.nextTick(this.#flushLive);
     } else if (this.#liveBody.length + body.length > LIVE_FRAME_UNITS) {
       // Frames stay about as small as one append's: a turn's appends from many producers may be large.
-      this.#send(this.#liveBody);
+      const before = this.#liveBody;
+      this.#sink.releaseLive(this.#liveUnits);
       this.#liveBody = body;
+      this.#liveUnits = units;
+      this.#sendLiveBody(before);
     } else {
       this.#liveBody = `${this.#liveBody},${body}`;
+      this.#liveUnits += units;
     }
   }
 
   readonly #flushLive = (): void => {
     const body = this.#liveBody;
     this.#liveBody = '';
-    if (body !== '' && this.#state === 'live') this.#send(body);
+    this.#sink.releaseLive(this.#liveUnits);
+    this.#liveUnits = 0;
+    if (body !== '' && this.#state === 'live') this.#sendLiveBody(body);
   };
 
-  /** Sends the events above `#lastSeq` that pass the filters, and advances the cursor past all of them. */
-  #sendEvents(events: readonly StoredEvent[]): void {
-    const body = this.#take(events);
-    if (body !== '') this.#send(body);
+  /**
+   * Sends a live frame unless it would take the connection's output past `maxSendBuffer`
+   * (checked when it is queued, so that many subscriptions of one connection cannot each
+   * queue a turn's batch past it); then the subscription ends with SLOW_CONSUMER instead.
+   */
+  #sendLiveBody(body: string): boolean {
+    const buffered = this.#sink.bufferedAmount;
+    if (buffered > 0 && buffered + body.length > this.#limits.maxSendBuffer) {
+      this.#liveBody = '';
+      this.#fellBehind();
+      return false;
+    }
+    this.#send(body);
+    return true;
   }
 
-  /** The events above `#lastSeq` that pass the filters, as a frame body; advances the cursor past all of them. */
-  #take(events: readonly StoredEvent[]): string {
+  #fellBehind(): void {
+    this.end(ErrorCode.SLOW_CONSUMER, 'the subscription fell too far behind; resume from the last event received');
+  }
+
+  /**
+   * Sends a history page's events above `#lastSeq` that pass the filters, in frames of at most
+   * {@link HISTORY_FRAME_UNITS}, each only while the output budget has room. True when the whole
+   * page was taken; false when it stopped for room (the cursor stays after the last event sent).
+   */
+  #sendPage(page: readonly StoredEvent[]): boolean {
+    let units = 0;
+    let index = 0;
+    while (index < page.length) {
+      if (!this.#sink.hasRoom()) break;
+      const start = index;
+      const body = this.#take(page, index, HISTORY_FRAME_UNITS);
+      index = this.#taken;
+      for (let i = start; i < index; i++) units += page[i]!.json.length;
+      if (body !== '') this.#send(body);
+    }
+    this.#unitsPerEvent = index === 0 ? this.#unitsPerEvent : Math.ceil(units / index);
+    return index === page.length;
+  }
+
+  /** Where the last {@link #take} stopped: the index after the last event it took. */
+  #taken = 0;
+
+  /**
+   * The events from `from` above `#lastSeq` that pass the filters, as a frame body of about
+   * `maxUnits` at most (a larger event alone); advances the cursor past every event it looked
+   * at, and sets {@link #taken} to where it stopped.
+   */
+  #take(events: readonly StoredEvent[], from = 0, maxUnits = Infinity): string {
     const { since, names, schemas, where } = this.#request;
     let body = '';
-    for (const event of events) {
+    let index = from;
+    for (; index < events.length; index++) {
+      const event = events[index]!;
       if (event.seq <= this.#lastSeq) continue;
+      if (body !== '' && body.length + event.json.length > maxUnits) break;
       this.#lastSeq = event.seq;
       this.#cursor = event.timestamp;
       if (event.timestamp <= since || (names !== undefined && !names.has(event.name))) continue;
@@ -242,6 +350,7 @@ export class Subscription {
       if (where !== undefined && !where(event)) continue;
       body = body === '' ? event.json : `${body},${event.json}`;
     }
+    this.#taken = index;
     return body;
   }
 

@@ -40,6 +40,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   /** The server is at a connection or request limit; retry later, with backoff. */
   OVERLOADED: 'OVERLOADED',
+  /** This client address (or token) holds as many connections as the server allows one client (HTTP 429); close some, or retry later. */
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   /** The server failed to answer an HTTP request (a bug); its log says why. */
   INTERNAL_ERROR: 'INTERNAL_ERROR',
   /** A request id already in use on this connection. */

@@ -9,6 +9,18 @@ import { z } from 'zod';
 /** Journal names: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`. */
 export const JOURNAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+/**
+ * True when `text` holds no lone UTF-16 surrogate: a string that survives UTF-8 (the store's,
+ * and the socket's) unchanged. Names, keys and filters must be; `"a\ud800"` is refused.
+ */
+export function isWellFormed(text: string): boolean {
+  const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  return native !== undefined ? native.call(text) : !LONE_SURROGATE.test(text);
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const WELL_FORMED = 'must not hold a lone UTF-16 surrogate';
+
 const RequestId = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const JournalName = z.string().regex(JOURNAL_NAME, 'invalid journal name');
 const Context = z.record(z.string(), z.unknown());
@@ -42,7 +54,7 @@ export type EventEntry = z.infer<typeof EventEntry>;
  * append with `preserve`, where every event carries its own (and no other append may).
  */
 export const NewEventEntry = z.strictObject({
-  name: z.string().min(1, 'event name must be a non-empty string'),
+  name: z.string().min(1, 'event name must be a non-empty string').refine(isWellFormed, WELL_FORMED),
   context: Context.optional(),
   /** The registered schema the server checks `context` against before storing the event. */
   schema: SchemaRef.optional(),
@@ -53,8 +65,8 @@ export type NewEventEntry = z.infer<typeof NewEventEntry>;
 
 /** Subscription filters understood by every journal: only events whose name, or whose schema's `$id`, is listed. */
 export const SubscribePayload = z.looseObject({
-  names: z.array(z.string().min(1)).min(1).optional(),
-  schemas: z.array(z.string().min(1)).min(1).optional(),
+  names: z.array(z.string().min(1).refine(isWellFormed, WELL_FORMED)).min(1).optional(),
+  schemas: z.array(z.string().min(1).refine(isWellFormed, WELL_FORMED)).min(1).optional(),
 });
 
 export const SubscribeFrame = z.strictObject({
@@ -82,7 +94,7 @@ export const AppendFrame = z.strictObject({
    * Optional batch key chosen by the client. A batch resent with a key the
    * server has already stored is acknowledged again, not stored twice.
    */
-  key: z.string().min(1).max(128).optional(),
+  key: z.string().min(1).max(128).refine(isWellFormed, WELL_FORMED).optional(),
   /**
    * Store each event with the `seq` and `timestamp` it carries (how `wsjournal import
    * --preserve` moves a journal between stores). The batch must continue the journal:
@@ -278,7 +290,7 @@ export function asAppendFrame(value: Record<string, unknown>): AppendFrame | und
   const { type, id, journal, events, key, preserve } = value;
   if (type !== 'append' || typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) return undefined;
   if (typeof journal !== 'string' || !JOURNAL_NAME.test(journal)) return undefined;
-  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 128)) return undefined;
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 128 || !isWellFormed(key))) return undefined;
   if (preserve !== undefined && typeof preserve !== 'boolean') return undefined;
   if (!Array.isArray(events) || events.length === 0) return undefined;
   for (const event of events) if (!isNewEventEntry(event)) return undefined;
@@ -289,7 +301,7 @@ function isNewEventEntry(value: unknown): value is NewEventEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   for (const key of Object.keys(value)) if (!NEW_EVENT_KEYS.has(key)) return false;
   const { name, context, schema, seq, timestamp } = value as Record<string, unknown>;
-  if (typeof name !== 'string' || name.length === 0) return false;
+  if (typeof name !== 'string' || name.length === 0 || !isWellFormed(name)) return false;
   if (schema !== undefined && !isSchemaRef(schema)) return false;
   if (seq !== undefined && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1)) return false;
   if (timestamp !== undefined && !(typeof timestamp === 'number' && timestamp >= 0 && Number.isFinite(timestamp))) return false;

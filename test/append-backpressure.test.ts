@@ -53,7 +53,10 @@ async function withServer(
 
 async function open(url: string): Promise<WebSocket> {
   const ws = new WebSocket(url);
+  // The server's first frame is its hello: past it, every frame answers what was sent.
+  const hello = once(ws, 'message', 5000);
   await once(ws, 'open');
+  await hello;
   return ws;
 }
 

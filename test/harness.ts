@@ -125,6 +125,8 @@ export type Frame = Record<string, unknown> & { type: string };
  */
 export class RawClient {
   readonly ws: WebSocket;
+  /** The server's hello, its first frame. */
+  hello: Frame | undefined;
   readonly #frames: Frame[] = [];
   #wake: (() => void) | undefined;
   /** Resolves with the close code and reason once the socket closes. */
@@ -156,6 +158,10 @@ export class RawClient {
       5000,
       'a raw socket to open',
     );
+    // The server's first frame is its hello (protocol version and limits).
+    const hello = await client.next();
+    if (hello.type !== 'hello') throw new Error(`the server's first frame is not its hello: ${JSON.stringify(hello)}`);
+    client.hello = hello;
     return client;
   }
 

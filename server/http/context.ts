@@ -4,7 +4,7 @@
  * so a new resource is one more file under `routes/` and one more line in `routes/index.ts`.
  */
 import type { ServerObserver } from '../observe/observer.js';
-import type { SliceRunner } from '../query/scan-slicer.js';
+import type { SliceRunner } from '../budget/scan-slicer.js';
 import type { ArchiveFile } from '../retention/archives.js';
 import type { BackupStatus } from '../retention/backup-status.js';
 import type { JournalStore, NewEvent, StoredEvent, TrimOptions, TrimResult } from '../store.js';

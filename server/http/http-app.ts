@@ -12,6 +12,7 @@ import { ErrorCode } from '../../src/errors.js';
 import type { Principal } from '../auth/principal.js';
 import '../auth/require-scope.js';
 import type { Logger } from '../observe/logger.js';
+import { isRefusal, type Refusal, type Ticket } from '../budget/admission.js';
 import type { HttpContext } from './context.js';
 import { errorResponse, HttpError, issueDetails } from './http-errors.js';
 import { ROUTES } from './routes/index.js';
@@ -23,23 +24,15 @@ declare module 'fastify' {
   }
 }
 
-/** Why the server refuses a request or handshake. */
-export interface Refusal {
-  readonly status: number;
-  readonly code: string;
-  readonly message: string;
-}
-
-/** A request or handshake let in, with who it acts as, or refused. */
-export type Admission = { readonly principal: Principal } | { readonly refusal: Refusal };
+export type { Refusal } from '../budget/admission.js';
 
 export interface HttpAppOptions {
   readonly context: HttpContext;
   readonly logger: Logger | undefined;
   /** Most HTTP requests handled at once; past it, 503 `OVERLOADED`. */
   readonly maxRequests: number;
-  /** The server's admission of a request (origin, token, connections) and its principal, or its refusal. */
-  admit(request: IncomingMessage): Admission;
+  /** The server's admission of a request (origin, token and its principal, connection slots: server/budget/admission.ts), or its refusal. */
+  admit(request: IncomingMessage): Refusal | Ticket;
 }
 
 export interface HttpApp {
@@ -102,11 +95,14 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     if (context.closing()) throw new HttpError(503, ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
     if (request.routeOptions.config.public === true) return;
     if (inFlight >= maxRequests) throw new HttpError(503, ErrorCode.OVERLOADED, `the server is handling ${maxRequests} requests; retry later`);
-    const admission = admit(request.raw);
-    if ('refusal' in admission) throw new HttpError(admission.refusal.status, admission.refusal.code, admission.refusal.message);
-    request.principal = admission.principal;
+    const admitted = admit(request.raw);
+    if (isRefusal(admitted)) throw new HttpError(admitted.status, admitted.code, admitted.message);
+    request.principal = admitted.principal;
     inFlight++;
-    reply.raw.once('close', () => inFlight--);
+    reply.raw.once('close', () => {
+      inFlight--;
+      admitted.release();
+    });
   });
 
   app.addHook('onResponse', async (request, reply) => {

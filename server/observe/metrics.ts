@@ -59,6 +59,8 @@ export class ServerMetrics {
   readonly handshakesRefused: Counter<'status'>;
   /** Store calls that failed, by operation. */
   readonly storeErrors: Counter<'operation'>;
+  /** Connections closed by the server for their output: `overloaded` (1013, the memory budget shed them). */
+  readonly connectionsClosed: Counter<'reason'>;
   /** The write-ahead log's fdatasync rounds (LmdbStore). */
   readonly fsyncSeconds: LatencyHistogram;
   /** HTTP requests answered, by route pattern, method and status. */
@@ -112,6 +114,12 @@ export class ServerMetrics {
       registers,
     });
     this.storeErrors = new Counter({ name: 'wsjournal_store_errors_total', help: 'Store calls that failed, by operation.', labelNames: ['operation'], registers });
+    this.connectionsClosed = new Counter({
+      name: 'wsjournal_connections_closed_for_output_total',
+      help: 'Connections the server closed for their unread output: overloaded (1013, shed by the memory budget).',
+      labelNames: ['reason'],
+      registers,
+    });
     this.fsyncSeconds = new LatencyHistogram({
       name: 'wsjournal_wal_fsync_duration_seconds',
       help: "Seconds of each fdatasync round of the store's write-ahead log.",

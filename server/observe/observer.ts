@@ -59,6 +59,13 @@ export class ServerObserver {
     if (suppressed !== undefined) this.log?.warn({ remote, status, code, suppressed }, `handshake refused: ${message}`);
   }
 
+  /** A connection shed by the server's memory budget (1013). */
+  shed(): void {
+    this.metrics.connectionsClosed.labels('overloaded').inc();
+    const suppressed = this.#ends.take();
+    if (suppressed !== undefined) this.log?.warn({ suppressed }, 'connection shed: the server is out of memory for output (1013 OVERLOADED)');
+  }
+
   /** A new WebSocket connection: the observer its session reports to. */
   connection(remote: string | undefined): ConnectionObserver {
     const id = ++this.#connections;

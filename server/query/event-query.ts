@@ -11,7 +11,7 @@
 import { formatMicros, firstMicrosAfter, toMicros } from '../encode.js';
 import type { JournalStore, StoredEvent } from '../store.js';
 import type { EventFilter } from './event-filter.js';
-import type { SliceRunner } from './scan-slicer.js';
+import type { SliceRunner } from '../budget/scan-slicer.js';
 
 /** A query as the HTTP route reads it: the page's filters and where it starts. */
 export interface EventQuery {

@@ -10,7 +10,7 @@
  */
 import { ErrorCode, JournalError } from '../../src/errors.js';
 import { toMicros } from '../encode.js';
-import type { SliceRunner } from '../query/scan-slicer.js';
+import type { SliceRunner } from '../budget/scan-slicer.js';
 import type { JournalStore, StoredEvent } from '../store.js';
 import type { TableLimits } from './report-table.js';
 

@@ -23,6 +23,7 @@ import { requireScope } from '../../auth/require-scope.js';
 import { eventFilter, parseLevel } from '../../query/event-filter.js';
 import { formatTimestamp, queryPage, queryString, type EventQuery } from '../../query/event-query.js';
 import { parseSelector, SELECTOR_LIMITS } from '../../query/selector.js';
+import { nonFiniteNumberPath } from '../../finite-numbers.js';
 import type { NewEvent } from '../../store.js';
 import { HttpError } from '../http-errors.js';
 import { COMMON_QUERY, IntegerParam, JournalParams, TimestampParam } from '../params.js';
@@ -147,6 +148,8 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
         if (size > limits.maxEventSize) {
           throw new HttpError(413, ErrorCode.EVENT_TOO_LARGE, `event ${index} is ${size} bytes; at most ${limits.maxEventSize} per event`);
         }
+        const nonFinite = nonFiniteNumberPath(context, contextJson);
+        if (nonFinite !== undefined) throw new HttpError(422, ErrorCode.INVALID_EVENT, `body[${index}].${nonFinite}: a number JSON cannot hold (not finite)`);
         return event.schema === undefined ? { name: event.name, context, contextJson } : { name: event.name, context, contextJson, schema: event.schema };
       });
       const stored = await context.append(request.params.journal, events, request.headers['idempotency-key']);

@@ -1,6 +1,6 @@
 /**
- * Shares the event loop among scans (queries over large journals): a scan does its work in
- * bounded slices (one store read and what is done with it), each run through
+ * Shares the event loop among scans: subscriptions' history replays (filtered or not), HTTP
+ * queries and reports. A scan does its work in bounded slices (one store read and what is done with it), each run through
  * {@link ScanSlicer.run}. The slices of one turn of the event loop run for at most `sliceMs`;
  * the rest wait for the next turn, after the I/O waiting now, so that appends and acks of other
  * clients are held up by about one slice at most, however many scans run. One slice runs at a
