@@ -38,6 +38,9 @@ describe('JournalPolicies', () => {
 
   it('resolves each policy into what the server applies', () => {
     const resolved = new JournalPolicies({ j: { allowedSchemas: ['urn:a', 'urn:b'] } }).for('j');
-    assert.deepEqual(resolved, { key: 'j', requireSchema: false, allowedSchemas: new Set(['urn:a', 'urn:b']) });
+    assert.deepEqual(resolved, { key: 'j', requireSchema: false, allowedSchemas: new Set(['urn:a', 'urn:b']), retention: undefined });
+    const kept = new JournalPolicies({ 'logs.*': { retention: { maxEvents: 10, archive: true } } });
+    assert.deepEqual(kept.for('logs.a')?.retention, { maxEvents: 10, archive: true });
+    assert.equal(kept.hasRetention, true);
   });
 });
