@@ -204,13 +204,28 @@ export class Subscription {
       const page = await this.#sink.read(this, this.#readPage);
       if (this.ended) return;
       if (page === NO_ROOM_PAGE) continue;
-      if (!this.#startChecked) {
+      const firstPage = !this.#startChecked;
+      if (firstPage) {
         this.#startChecked = true;
         await this.#checkStart(page);
         if (this.ended) return;
       }
       if (page.length === 0) return;
-      const whole = this.#sendPage(page);
+      // Seqs that skip where a trim removed events during the replay: what comes before the gap
+      // goes first, then `truncated` names the event after it.
+      let rest = page;
+      const gap = this.#gapIn(page, firstPage);
+      if (gap >= 0) {
+        const { removed } = await this.#store.start(this.journal);
+        if (this.ended) return;
+        if (removed.seq >= (gap === 0 ? this.#lastSeq : page[gap - 1]!.seq) + 1) {
+          if (gap > 0 && !this.#sendPage(page.slice(0, gap))) continue;
+          const next = page[gap]!;
+          this.#sink.send(`{"type":"truncated","id":${this.id},"first":{"seq":${next.seq},"timestamp":${next.timestamp}}}`);
+          rest = page.slice(gap);
+        }
+      }
+      const whole = this.#sendPage(rest);
       if (whole && page.length < this.#readLimit) return;
     }
   }
@@ -225,6 +240,23 @@ export class Subscription {
     if (this.ended || !(removed.timestamp > this.#request.since)) return;
     const from = page[0] ?? first;
     this.#sink.send(`{"type":"truncated","id":${this.id},"first":{"seq":${from.seq},"timestamp":${from.timestamp}}}`);
+  }
+
+  /**
+   * Where the seqs of a history page skip: the index of the first event not sent yet that does
+   * not follow the one before it (on the first page, a skip before its first event is the
+   * start's business, see #checkStart); -1 when none does. Seqs also skip, with nothing
+   * removed, in a journal imported with preserved seqs.
+   */
+  #gapIn(page: readonly StoredEvent[], firstPage: boolean): number {
+    let expect = firstPage ? 0 : this.#lastSeq + 1;
+    for (let i = 0; i < page.length; i++) {
+      const seq = page[i]!.seq;
+      if (seq <= this.#lastSeq) continue;
+      if (expect !== 0 && seq !== expect) return i;
+      expect = seq + 1;
+    }
+    return -1;
   }
 
   #onLive(events: readonly StoredEvent[]): void {

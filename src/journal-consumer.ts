@@ -120,6 +120,8 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
   #floor: number | undefined;
   #sentinelSeen = false;
   #history: E[] = [];
+  /** `'truncated'` notices that came while history was held: emitted before the held event at `at`. */
+  #truncations: { readonly at: number; readonly first: Head }[] = [];
   readonly #queue = new Fifo<E>();
   #paused = false;
   #waiters: Waiter<E>[] = [];
@@ -203,6 +205,7 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
     this.#headKnown = restart && this.#floor !== undefined;
     this.#sentinelSeen = false;
     this.#history = [];
+    this.#truncations = [];
     this.#queue.clear();
     this.#nullDelivered = false;
     this.#setPaused(false);
@@ -371,7 +374,12 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
         this.#onResponse(frame);
         break;
       case 'truncated':
-        this.emit('truncated', { first: frame.first });
+        // While history is held (bufferHistory), the notice waits for its place among the events.
+        if (this.full && this.#bufferHistory && !this.#sentinelSeen && this.#history.length > 0) {
+          this.#truncations.push({ at: this.#history.length, first: frame.first });
+        } else {
+          this.emit('truncated', { first: frame.first });
+        }
         break;
       case 'end':
         this.#onEnd(frame.code, frame.message);
@@ -479,10 +487,17 @@ export abstract class JournalConsumer<E extends JournalEvent = JournalEvent>
 
   #flushHistory(): void {
     const history = this.#history;
-    if (history.length === 0) return;
+    const truncations = this.#truncations;
+    this.#truncations = [];
     this.#history = [];
+    // History arrives in time order (the sort is stable, and keeps the notices' places right).
     history.sort((a, b) => a.timestamp - b.timestamp);
-    for (const event of history) this.#enqueue(event, false);
+    let next = 0;
+    for (let i = 0; i < history.length; i++) {
+      while (next < truncations.length && truncations[next]!.at === i) this.emit('truncated', { first: truncations[next++]!.first });
+      this.#enqueue(history[i]!, false);
+    }
+    while (next < truncations.length) this.emit('truncated', { first: truncations[next++]!.first });
   }
 
   #enqueue(event: E, bounded: boolean): void {
