@@ -111,6 +111,9 @@ export function decodeAppend(text: string): DecodedAppend | undefined {
   if (!text.startsWith(EVENTS, i)) return undefined;
   i += EVENTS.length;
   const events: DecodedEvent[] = [];
+  /** The last `,"schema":{…}` member read, and its ref. */
+  let previousMember: string | undefined;
+  let previousSchema: SchemaRef | undefined;
   for (;;) {
     // An empty array fails here too, and the general path gives its message.
     if (!text.startsWith(NAME, i)) return undefined;
@@ -129,7 +132,13 @@ export function decodeAppend(text: string): DecodedAppend | undefined {
       contextJson = text.slice(contextStart, i);
     }
     let schema: SchemaRef | undefined;
-    if (text.startsWith(SCHEMA, i)) {
+    if (previousMember !== undefined && text.slice(i, i + previousMember.length) === previousMember) {
+      // The events of a batch mostly name one schema: the previous event's member, as it was written, is the same ref
+      // (a slice and a comparison cost a tenth of what startsWith at an offset does here).
+      i += previousMember.length;
+      schema = previousSchema;
+    } else if (text.startsWith(SCHEMA, i)) {
+      const memberStart = i;
       const idStart = i + SCHEMA.length;
       const idEnd = text.indexOf('"', idStart);
       // An id is a URI or URN: no escapes, so its string is its text (SCHEMA_ID says which characters).
@@ -149,6 +158,8 @@ export function decodeAppend(text: string): DecodedAppend | undefined {
       if (i === versionStart || i - versionStart > 16 || version > Number.MAX_SAFE_INTEGER || c !== CLOSE_BRACE) return undefined;
       i++;
       schema = { id, version };
+      previousMember = text.slice(memberStart, i);
+      previousSchema = schema;
     }
     if (text.charCodeAt(i) !== CLOSE_BRACE) return undefined;
     events.push({ name: nameJson.slice(1, -1), nameJson, contextJson, schema });

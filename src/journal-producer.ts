@@ -521,6 +521,10 @@ export class JournalProducer extends EventEmitter<JournalProducerEvents> impleme
     }
     const bound = Object.keys(this.#context).length > 0;
     const maxEventSize = this.#shared.connection.limits?.maxEventSize;
+    let lastSchema: SchemaRef | undefined;
+    let lastId: unknown;
+    let lastVersion: unknown;
+    let lastMember = '';
     return events.map((event, index) => {
       if (!isPlainObject(event)) throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index} must be an object`);
       if (typeof event.name !== 'string' || event.name === '') {
@@ -546,12 +550,23 @@ export class JournalProducer extends EventEmitter<JournalProducerEvents> impleme
           throw new JournalError(ErrorCode.EVENT_TOO_LARGE, `event ${index} is ${size} bytes; the server takes at most ${maxEventSize} per event`);
         }
       }
-      const { schema } = event;
-      if (schema !== undefined && !isSchemaRef(schema)) {
-        throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: schema must be { id, version }: a URI or URN, and a positive integer`);
+      const schema: unknown = event.schema;
+      let schemaMember = '';
+      if (schema !== undefined) {
+        // The events of a batch mostly name one schema: the previous event's ref is checked once.
+        const ref = schema as SchemaRef;
+        if (ref !== lastSchema || ref.id !== lastId || ref.version !== lastVersion) {
+          if (!isSchemaRef(ref)) {
+            throw new JournalError(ErrorCode.INVALID_EVENT, `event ${index}: schema must be { id, version }: a URI or URN, and a positive integer`);
+          }
+          lastSchema = ref;
+          lastId = ref.id;
+          lastVersion = ref.version;
+          // An id (SCHEMA_ID) holds nothing JSON escapes: the server's fast path reads this form.
+          lastMember = `,"schema":{"id":"${ref.id}","version":${ref.version}}`;
+        }
+        schemaMember = lastMember;
       }
-      // An id (SCHEMA_ID) holds nothing JSON escapes: the server's fast path reads this form.
-      const schemaMember = schema === undefined ? '' : `,"schema":{"id":"${schema.id}","version":${schema.version}}`;
       if (!preserve) return `{"name":${JSON.stringify(event.name)},"context":${context}${schemaMember}}`;
       const { seq, timestamp } = event;
       if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1 || typeof timestamp !== 'number' || !(timestamp >= 0 && timestamp < Infinity)) {

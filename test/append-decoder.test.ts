@@ -390,6 +390,33 @@ describe('decodeAppend', () => {
     assert.equal(decodeAppend(frame('{"name":"a","schema":{"id":"urn:a","version":1},"context":{}}')), undefined, 'schema before context');
   });
 
+  it('reads each event\'s schema member when the events of a frame name the same schema, and when they differ by a character', () => {
+    const events = [
+      '{"name":"a","schema":{"id":"urn:job","version":1}}',
+      '{"name":"b","schema":{"id":"urn:job","version":1}}',
+      '{"name":"c","schema":{"id":"urn:job","version":12}}',
+      '{"name":"d","schema":{"id":"urn:jobs","version":12}}',
+      '{"name":"e"}',
+      '{"name":"f","schema":{"id":"urn:jobs","version":12}}',
+      '{"name":"g","schema":{"id":"urn:jobs","version":1}}',
+    ];
+    const decoded = decodeAndCompare(frame(events.join(',')));
+    assert.deepStrictEqual(
+      decoded?.events.map((event) => event.schema),
+      [
+        { id: 'urn:job', version: 1 },
+        { id: 'urn:job', version: 1 },
+        { id: 'urn:job', version: 12 },
+        { id: 'urn:jobs', version: 12 },
+        undefined,
+        { id: 'urn:jobs', version: 12 },
+        { id: 'urn:jobs', version: 1 },
+      ],
+    );
+    // A member like the one before it, broken after its common part, still goes to the general path.
+    assert.equal(decodeAppend(frame('{"name":"a","schema":{"id":"urn:a","version":1}},{"name":"b","schema":{"id":"urn:a","version":1,"x":1}}')), undefined);
+  });
+
   it('leaves missing, extra and reordered keys to the general path', () => {
     const cases = [
       '{"id":1,"journal":"jobs","events":[{"name":"a"}]}',
