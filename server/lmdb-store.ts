@@ -302,7 +302,9 @@ export class LmdbStore implements JournalStore {
     state.unstored.push(batch);
     if (key !== undefined) state.keys!.remember(key, times[0]!);
     checkpoint.batches.push(batch);
-    if (this.#unpublished.push({ state, batch, seq: seqBefore, micros: microsBefore }) === 1) queueMicrotask(this.#publish);
+    // Published once this turn's microtasks have run: the batches appended meanwhile (those an awaited check let through
+    // one after another among them) go out in one write(2).
+    if (this.#unpublished.push({ state, batch, seq: seqBefore, micros: microsBefore }) === 1) process.nextTick(this.#publish);
     this.#checkpointing ??= this.#checkpoint();
     return result;
   }
