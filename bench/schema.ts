@@ -20,13 +20,14 @@ import type { AppendConfig } from './append-producer.js';
  * and the server process's CPU µs per event (all its threads, the validation worker's included;
  * warm-up included), which a loaded machine disturbs less than events/s.
  */
-async function appendRun(shape: AppendConfig, schema: boolean): Promise<{ eventsPerSec: number; serverCpuUs: number | undefined }> {
+async function appendRun(shape: AppendConfig, schema: boolean, profileArgv: ScenarioContext['profileArgv']): Promise<{ eventsPerSec: number; serverCpuUs: number | undefined }> {
   const dir = tempDir('schema-append');
-  const server = new BenchProcess('journal-server', { store: 'lmdb', path: dir.path, schemas: [BENCH_SCHEMA] });
+  const role = schema ? 'validated' : 'unnamed';
+  const server = new BenchProcess('journal-server', { store: 'lmdb', path: dir.path, schemas: [BENCH_SCHEMA] }, { execArgv: profileArgv(`schema-server-${role}`) });
   let producer: BenchProcess | undefined;
   try {
     const { url } = await server.next<{ type: 'listening'; url: string }>('listening');
-    producer = new BenchProcess('append-producer', { ...shape, url, schema });
+    producer = new BenchProcess('append-producer', { ...shape, url, schema }, { execArgv: profileArgv(`schema-producer-${role}`) });
     const result = await producer.next<{ type: 'result'; events: number; ms: number }>('result');
     await stopAll([producer, server]);
     const closed = await server.next<{ type: 'closed'; cpuMs: number }>('closed', 1).catch(() => undefined);
@@ -68,10 +69,10 @@ export async function schema(context: ScenarioContext): Promise<void> {
   const plainCpu: number[] = [];
   const checkedCpu: number[] = [];
   for (let rep = 0; rep < reps; rep++) {
-    const unnamed = await appendRun(shape, false);
+    const unnamed = await appendRun(shape, false, context.profileArgv);
     plain.push(unnamed.eventsPerSec);
     if (unnamed.serverCpuUs !== undefined) plainCpu.push(unnamed.serverCpuUs);
-    const validated = await appendRun(shape, true);
+    const validated = await appendRun(shape, true, context.profileArgv);
     checked.push(validated.eventsPerSec);
     if (validated.serverCpuUs !== undefined) checkedCpu.push(validated.serverCpuUs);
   }

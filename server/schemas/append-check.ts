@@ -4,15 +4,19 @@
  * whole batch, and a batch with one bad event is refused whole.
  *
  * Batches whose events name no schema, in journals without a policy, cost one Map lookup and
- * answer at once; the rest answer with a promise, since schemas may have to come from the
- * store and contexts are validated in worker threads (validator-pool.ts).
+ * answer at once. So do batches whose schemas are in memory and proved cheap (inline-schema.ts):
+ * they are validated on the event loop, with the same validator the workers run. The rest answer
+ * with a promise: their schemas may have to come from the store, and their contexts are
+ * validated in worker threads (validator-pool.ts).
  */
 import { ErrorCode, JournalError, type ErrorDetail } from '../../src/errors.js';
 import type { SchemaRef } from '../../src/protocol.js';
 import type { JournalPolicies } from '../journal-policies.js';
 import type { SchemaRegistry } from './registry.js';
 import { MAX_DETAILS, type ValidatorPool } from './validator-pool.js';
-import type { SchemaSource } from './worker-protocol.js';
+import { runsInline } from './inline-schema.js';
+import { handle } from './validator-core.js';
+import type { SchemaSource, WorkerDetail } from './worker-protocol.js';
 
 /** What the checks read of an event. */
 export interface CheckedEvent {
@@ -28,6 +32,8 @@ export class AppendCheck {
   readonly #registry: SchemaRegistry;
   readonly #pool: ValidatorPool;
   readonly #policies: JournalPolicies;
+  /** Whether each schema seen runs inline, by key. */
+  readonly #inlineByKey = new Map<string, boolean>();
 
   constructor(registry: SchemaRegistry, pool: ValidatorPool, policies: JournalPolicies) {
     this.#registry = registry;
@@ -35,7 +41,10 @@ export class AppendCheck {
     this.#policies = policies;
   }
 
-  /** Checks a batch: a verdict now when no event names a schema, else a promise of one. Never throws or rejects. */
+  /**
+   * Checks a batch: a verdict now when no event names a schema, or when every schema named is
+   * in memory and runs inline (inline-schema.ts); else a promise of one. Never throws or rejects.
+   */
   check(journal: string, events: readonly CheckedEvent[]): Verdict | Promise<Verdict> {
     const policy = this.#policies.empty ? undefined : this.#policies.for(journal);
     let named = false;
@@ -61,54 +70,56 @@ export class AppendCheck {
     return named ? this.#validate(events) : undefined;
   }
 
-  async #validate(events: readonly CheckedEvent[]): Promise<Verdict> {
+  /** The batch's validation: inline when it can be, in the worker pool otherwise. */
+  #validate(events: readonly CheckedEvent[]): Verdict | Promise<Verdict> {
+    const work = workOf(events);
+    const sources = new Array<SchemaSource | undefined>(work.refs.length);
+    let inline = true;
+    for (let at = 0; at < work.refs.length; at++) {
+      const source = this.#registry.cached(work.refs[at]!);
+      if (source === undefined) return this.#validateLater(work);
+      sources[at] = source;
+      inline &&= this.#inline(source);
+    }
+    if (!inline) return this.#validateLater(work, sources as SchemaSource[]);
     try {
-      // One entry per distinct schema; each event points at its schema's index. The events of a
-      // batch mostly name one schema: the previous event's is tried before the map.
-      const indexOf = new Map<string, number>();
-      const refs: SchemaRef[] = [];
-      /** Two numbers per named event: its schema's index in refs, its index in the batch. */
-      const work: number[] = [];
-      const contexts: string[] = [];
-      let previous: SchemaRef | undefined;
-      let at = -1;
-      for (let index = 0; index < events.length; index++) {
-        const { schema, contextJson } = events[index]!;
-        if (schema === undefined) continue;
-        if (previous === undefined || schema.id !== previous.id || schema.version !== previous.version) {
-          const name = `${schema.version} ${schema.id}`;
-          const known = indexOf.get(name);
-          if (known === undefined) {
-            at = refs.length;
-            indexOf.set(name, at);
-            refs.push(schema);
-          } else {
-            at = known;
-          }
-          previous = schema;
-        }
-        work.push(at, index);
-        contexts.push(contextJson);
-      }
-      const sources = await Promise.all(refs.map((ref) => this.#registry.cached(ref) ?? this.#registry.load(ref)));
+      const reply = handle({ op: 'validate', seq: 0, schemas: sources as SchemaSource[], contexts: `[${work.contexts.join(',')}]`, events: work.pairs, maxDetails: MAX_DETAILS + 1 });
+      if (reply.error !== undefined) return refusal(ErrorCode.INVALID_SCHEMA, `a schema cannot be compiled: ${reply.error}`, [{ path: '', message: reply.error }]);
+      return violation(reply.details ?? []);
+    } catch (error) {
+      return refusal(ErrorCode.SCHEMA_VIOLATION, `the batch cannot be validated: ${(error as Error).message}`, [{ path: '', message: (error as Error).message }]);
+    }
+  }
+
+  /** Whether a schema runs inline, decided once per schema. */
+  #inline([key, json]: SchemaSource): boolean {
+    let decided = this.#inlineByKey.get(key);
+    if (decided === undefined) {
+      if (this.#inlineByKey.size >= MAX_DECISIONS) this.#inlineByKey.clear();
+      decided = runsInline(json);
+      this.#inlineByKey.set(key, decided);
+    }
+    return decided;
+  }
+
+  async #validateLater(work: Work, known?: readonly SchemaSource[]): Promise<Verdict> {
+    try {
+      const { refs, pairs, contexts } = work;
+      const sources = known ?? (await Promise.all(refs.map((ref) => this.#registry.cached(ref) ?? this.#registry.load(ref))));
       const unknown = refs.filter((_, at) => sources[at] === undefined);
       if (unknown.length > 0) {
         const details: ErrorDetail[] = [];
-        for (let i = 0; i < work.length; i += 2) {
-          const schema = work[i]!;
+        for (let i = 0; i < pairs.length; i += 2) {
+          const schema = pairs[i]!;
           if (sources[schema] !== undefined) continue;
           const { id, version } = refs[schema]!;
-          details.push({ index: work[i + 1]!, path: '', message: `schema ${id} version ${version} is not registered` });
+          details.push({ index: pairs[i + 1]!, path: '', message: `schema ${id} version ${version} is not registered` });
         }
         const [first] = unknown;
         return refusal(ErrorCode.UNKNOWN_SCHEMA, `schema ${first!.id} version ${first!.version} is not registered`, details);
       }
       // Each context is the JSON text of an object: joined with commas in brackets, they are one JSON array.
-      const details = await this.#pool.validate(sources as SchemaSource[], `[${contexts.join(',')}]`, work);
-      if (details.length === 0) return undefined;
-      const [first] = details;
-      const where = first!.path === '' ? 'the context' : first!.path;
-      return refusal(ErrorCode.SCHEMA_VIOLATION, `event ${first!.index}: ${where} ${first!.message}`, details);
+      return violation(await this.#pool.validate(sources as SchemaSource[], `[${contexts.join(',')}]`, pairs));
     } catch (error) {
       if (!(error instanceof JournalError)) {
         return new JournalError(ErrorCode.STORE_UNAVAILABLE, `the schemas could not be read: ${(error as Error).message}`, { cause: error });
@@ -120,6 +131,57 @@ export class AppendCheck {
     }
   }
 }
+
+/** A batch's named events, ready for a validator. */
+interface Work {
+  /** The distinct schemas named. */
+  readonly refs: readonly SchemaRef[];
+  /** Two numbers per named event: its schema's index in refs, its index in the batch. */
+  readonly pairs: readonly number[];
+  /** The named events' contexts, as JSON. */
+  readonly contexts: readonly string[];
+}
+
+function workOf(events: readonly CheckedEvent[]): Work {
+  // One entry per distinct schema; each event points at its schema's index. The events of a
+  // batch mostly name one schema: the previous event's is tried before the map.
+  const indexOf = new Map<string, number>();
+  const refs: SchemaRef[] = [];
+  const pairs: number[] = [];
+  const contexts: string[] = [];
+  let previous: SchemaRef | undefined;
+  let at = -1;
+  for (let index = 0; index < events.length; index++) {
+    const { schema, contextJson } = events[index]!;
+    if (schema === undefined) continue;
+    if (previous === undefined || (schema !== previous && (schema.id !== previous.id || schema.version !== previous.version))) {
+      const name = `${schema.version} ${schema.id}`;
+      const known = indexOf.get(name);
+      if (known === undefined) {
+        at = refs.length;
+        indexOf.set(name, at);
+        refs.push(schema);
+      } else {
+        at = known;
+      }
+      previous = schema;
+    }
+    pairs.push(at, index);
+    contexts.push(contextJson);
+  }
+  return { refs, pairs, contexts };
+}
+
+/** The verdict of a validation's details: none pass, else SCHEMA_VIOLATION naming the first. */
+function violation(details: readonly WorkerDetail[]): Verdict {
+  if (details.length === 0) return undefined;
+  const [first] = details;
+  const where = first!.path === '' ? 'the context' : first!.path;
+  return refusal(ErrorCode.SCHEMA_VIOLATION, `event ${first!.index}: ${where} ${first!.message}`, details);
+}
+
+/** Inline decisions kept at most; past it they are made again. */
+const MAX_DECISIONS = 1024;
 
 /** A refusal with at most MAX_DETAILS details. */
 function refusal(code: string, message: string, details: readonly ErrorDetail[]): JournalError {

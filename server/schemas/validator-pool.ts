@@ -27,10 +27,20 @@ type Request =
   | { op: 'compile'; schema: SchemaSource }
   | { op: 'validate'; schemas: readonly SchemaSource[]; contexts: string; events: readonly number[] };
 
-interface Job {
+/** One request and its caller. */
+interface Part {
   readonly request: Request;
   readonly resolve: (reply: WorkerReply) => void;
   readonly reject: (error: Error) => void;
+}
+
+/**
+ * What a worker runs at once, under one deadline: one request, or the validations asked for in
+ * one turn, sent in one message and answered in one (so that the appends they let through are
+ * stored together). A group that fails is split: each of its requests runs again alone.
+ */
+interface Job {
+  readonly parts: readonly Part[];
 }
 
 const WORKER_URL = new URL('./validation-worker.js', import.meta.url);
@@ -46,34 +56,38 @@ class Thread {
 
   constructor(
     heapMb: number,
-    readonly onReply: (thread: Thread, reply: WorkerReply) => void,
+    readonly onReply: (thread: Thread, replies: readonly WorkerReply[]) => void,
     readonly onReady: (thread: Thread) => void,
     readonly onFailure: (thread: Thread, why: string) => void,
   ) {
     this.worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 } });
     // An idle pool does not keep the process alive; the server terminates its workers on close.
     this.worker.unref();
-    this.worker.on('message', (message: WorkerReply | WorkerReady) => {
-      if ('ready' in message) onReady(this);
-      else onReply(this, message);
+    this.worker.on('message', (message: WorkerReply | WorkerReply[] | WorkerReady) => {
+      if (Array.isArray(message)) onReply(this, message);
+      else if ('ready' in message) onReady(this);
+      else onReply(this, [message]);
     });
     this.worker.on('error', (error) => onFailure(this, (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'ran out of memory' : `failed: ${error.message}`));
     this.worker.on('exit', () => onFailure(this, 'stopped'));
   }
 
   post(job: Job): void {
-    const seq = ++this.#seq;
-    const message: WorkerRequest =
-      job.request.op === 'compile'
-        ? { op: 'compile', seq, schema: job.request.schema }
-        : { op: 'validate', seq, schemas: job.request.schemas, contexts: job.request.contexts, events: job.request.events, maxDetails: MAX_DETAILS + 1 };
-    this.worker.postMessage(message);
+    const messages = job.parts.map(({ request }): WorkerRequest => {
+      const seq = ++this.#seq;
+      return request.op === 'compile'
+        ? { op: 'compile', seq, schema: request.schema }
+        : { op: 'validate', seq, schemas: request.schemas, contexts: request.contexts, events: request.events, maxDetails: MAX_DETAILS + 1 };
+    });
+    this.worker.postMessage(messages.length === 1 ? messages[0] : messages);
   }
 }
 
 export class ValidatorPool {
   readonly #options: ValidatorPoolOptions;
   readonly #threads: Thread[] = [];
+  /** Validations asked for in this turn, sent as one job once its ticks have run. */
+  #gathered: Part[] = [];
   #closed = false;
 
   constructor(options: ValidatorPoolOptions) {
@@ -102,11 +116,13 @@ export class ValidatorPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const closing = (): JournalError => new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closing');
+    for (const part of this.#gathered.splice(0)) part.reject(closing());
     const threads = this.#threads.splice(0);
     await Promise.all(
       threads.map((thread) => {
         clearTimeout(thread.timer);
-        for (const job of thread.queue.splice(0)) job.reject(new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closing'));
+        for (const job of thread.queue.splice(0)) for (const part of job.parts) part.reject(closing());
         return thread.worker.terminate();
       }),
     );
@@ -115,12 +131,25 @@ export class ValidatorPool {
   #run(request: Request): Promise<WorkerReply> {
     if (this.#closed) return Promise.reject(new JournalError(ErrorCode.SHUTTING_DOWN, 'the server is closing'));
     return new Promise((resolve, reject) => {
-      const thread = this.#pick();
-      const job: Job = { request, resolve, reject };
-      thread.queue.push(job);
-      if (thread.ready) thread.post(job);
-      if (thread.queue.length === 1) this.#arm(thread);
+      const part: Part = { request, resolve, reject };
+      if (request.op === 'compile') {
+        this.#queue({ parts: [part] });
+        return;
+      }
+      if (this.#gathered.push(part) === 1) process.nextTick(this.#dispatch);
     });
+  }
+
+  readonly #dispatch = (): void => {
+    const parts = this.#gathered;
+    this.#gathered = [];
+    if (parts.length > 0 && !this.#closed) this.#queue({ parts });
+  };
+
+  #queue(job: Job, thread = this.#pick()): void {
+    thread.queue.push(job);
+    if (thread.ready) thread.post(job);
+    if (thread.queue.length === 1) this.#arm(thread);
   }
 
   /** The thread with the shortest queue, starting a new one while there is room and none is idle. */
@@ -144,9 +173,10 @@ export class ValidatorPool {
     const head = thread.queue[0];
     if (head === undefined || !thread.ready) return;
     const { validateMs, compileMs } = this.#options;
-    const sources = head.request.op === 'compile' ? [head.request.schema] : head.request.schemas;
+    const requests = head.parts.map(({ request }) => request);
+    const sources = requests.flatMap((request) => (request.op === 'compile' ? [request.schema] : request.schemas));
     const compiling = sources.some(([key]) => !thread.compiled.has(key));
-    const ms = head.request.op === 'compile' ? compileMs : compiling ? compileMs + validateMs : validateMs;
+    const ms = requests[0]!.op === 'compile' ? compileMs : compiling ? compileMs + validateMs : validateMs;
     thread.timer = setTimeout(() => this.#onFailure(thread, `took longer than ${ms} ms`), ms);
   }
 
@@ -156,12 +186,15 @@ export class ValidatorPool {
     this.#arm(thread);
   };
 
-  readonly #onReply = (thread: Thread, reply: WorkerReply): void => {
-    for (const key of reply.compiled) thread.compiled.add(key);
-    for (const key of reply.evicted) thread.compiled.delete(key);
+  readonly #onReply = (thread: Thread, replies: readonly WorkerReply[]): void => {
+    for (const reply of replies) {
+      for (const key of reply.compiled) thread.compiled.add(key);
+      for (const key of reply.evicted) thread.compiled.delete(key);
+    }
     const job = thread.queue.shift();
     this.#arm(thread);
-    job?.resolve(reply);
+    if (job === undefined) return;
+    for (let i = 0; i < job.parts.length; i++) job.parts[i]!.resolve(replies[i]!);
   };
 
   /**
@@ -177,12 +210,15 @@ export class ValidatorPool {
     const [head, ...rest] = thread.queue.splice(0);
     const replacement = this.#start();
     this.#threads[index] = replacement;
+    // A group's requests run again one by one, so that only those that fail alone are refused.
+    if (head !== undefined && head.parts.length > 1) for (const part of head.parts) replacement.queue.push({ parts: [part] });
     for (const job of rest) replacement.queue.push(job);
-    if (head !== undefined) {
-      const compiling = head.request.op === 'compile';
+    if (head?.parts.length === 1) {
+      const [part] = head.parts;
+      const compiling = part!.request.op === 'compile';
       const code = compiling ? ErrorCode.INVALID_SCHEMA : ErrorCode.SCHEMA_VIOLATION;
       const what = compiling ? 'compiling the schema' : 'validating the batch';
-      head.reject(new JournalError(code, `${what} ${why}`));
+      part!.reject(new JournalError(code, `${what} ${why}`));
     }
   };
 }
