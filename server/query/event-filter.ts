@@ -1,7 +1,7 @@
 /**
  * One predicate over stored events from a query's filters: names, the least log level and a
- * selector. Checks that need no parsing go first; an event's JSON is parsed only when the
- * level or the selector reads its context, once per event.
+ * selector. Checks that need no parsing go first, then the selector's check of the JSON text;
+ * an event's JSON is parsed only when the level or the selector reads its context, once per event.
  */
 import { isLogLevel, LOG_LEVELS } from '../../src/logger/levels.js';
 import type { StoredEvent } from '../store.js';
@@ -41,6 +41,7 @@ export function eventFilter(options: EventFilterOptions): EventFilter | undefine
     if (names !== undefined && !names.has(event.name)) return false;
     if (level !== undefined && event.name !== LOG_EVENT) return false;
     if (!parse) return where === undefined || where.test({ name: event.name, timestamp: event.timestamp, seq: event.seq });
+    if (where?.mayMatch !== undefined && !where.mayMatch(event.json)) return false;
     const document = JSON.parse(event.json) as EventDocument;
     if (level !== undefined) {
       const levelno = document.context?.['levelno'];

@@ -15,6 +15,7 @@ import { RE2JS } from 're2js';
 import sift from 'sift';
 import { ErrorCode, JournalError } from '../../src/errors.js';
 import { isPlainObject } from '../../src/validate.js';
+import { textPrefilter, type TextPrefilter } from './text-prefilter.js';
 
 /** The fields of an event a selector sees. */
 export interface EventDocument {
@@ -30,6 +31,8 @@ export interface Selector {
   test(event: EventDocument): boolean;
   /** Whether the selector reads `context` (the event's JSON must then be parsed). */
   readonly readsContext: boolean;
+  /** A check of an event's JSON text that is false only for events the selector cannot match (text-prefilter.ts). */
+  readonly mayMatch?: TextPrefilter | undefined;
 }
 
 /** How large a selector may be. */
@@ -113,7 +116,7 @@ export function compileSelector(selector: unknown, limits: SelectorLimits = SELE
     if (error instanceof JournalError) throw error;
     invalid((error as Error).message);
   }
-  return { test, readsContext: check.readsContext };
+  return { test, readsContext: check.readsContext, mayMatch: check.readsContext ? textPrefilter(selector) : undefined };
 }
 
 /** Walks a selector, refusing what the contract does not allow and counting its size. */
