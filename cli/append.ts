@@ -208,7 +208,7 @@ async function appendLines(
 function outcome(client: CliConnection, error: unknown, plural = false): string {
   const code = (error as { code?: unknown } | undefined)?.code;
   const unknown =
-    (client.opened && error instanceof ConnectionError && code !== ErrorCode.UNAUTHORIZED) ||
+    (client.opened && error instanceof ConnectionError && code !== ErrorCode.UNAUTHORIZED && code !== ErrorCode.FORBIDDEN) ||
     // Sent and not acknowledged in time, or acknowledged wrongly: the server may have stored it.
     (client.opened && code === ErrorCode.APPEND_TIMEOUT) ||
     code === ErrorCode.PROTOCOL_ERROR;

@@ -75,6 +75,9 @@ export class CliConnection {
     if (cause instanceof JournalError && cause.code === ErrorCode.UNAUTHORIZED) {
       return `unauthorized: ${this.url} refused the connection (${cause.message}); check --token`;
     }
+    if (cause instanceof JournalError && cause.code === ErrorCode.FORBIDDEN && !this.#opened) {
+      return `forbidden: ${this.url} refused the connection (${cause.message}); the server's --origin list does not allow this client`;
+    }
     if (cause instanceof ConnectionError && !this.#opened) {
       return `cannot connect to ${this.url} (${cause.message}); is a wsjournal server running there?`;
     }

@@ -369,7 +369,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
       const status = res.statusCode ?? 0;
       res.resume?.();
       const code =
-        status === 401 || status === 403 ? ErrorCode.UNAUTHORIZED : status === 429 || status === 503 ? ErrorCode.OVERLOADED : ErrorCode.CONNECTION_CLOSED;
+        status === 401 ? ErrorCode.UNAUTHORIZED : status === 403 ? ErrorCode.FORBIDDEN : status === 429 || status === 503 ? ErrorCode.OVERLOADED : ErrorCode.CONNECTION_CLOSED;
       refused = new ConnectionError(`the server refused the connection with HTTP ${status}`, { code });
       ws.terminate?.();
     });
@@ -448,7 +448,7 @@ export class JournalConnection extends EventEmitter<ConnectionEvents> {
     this.#channels.clear();
     const delay = this.#backoff.next();
     const give_up =
-      !this.#options.reconnect || this.#backoff.failures > this.#options.maxReconnectAttempts || error.code === ErrorCode.UNAUTHORIZED;
+      !this.#options.reconnect || this.#backoff.failures > this.#options.maxReconnectAttempts || FINAL_REFUSALS.has(error.code);
     if (give_up) {
       this.#shutdown(error);
       this.emit('error', error);
@@ -533,6 +533,9 @@ function notReached(failure: unknown): boolean {
 }
 
 /** The error for a closed socket; a close reason `CODE: message` with a known code gives the error that code. */
+/** Refusals that another attempt would meet again: the connection gives up at once. */
+const FINAL_REFUSALS: ReadonlySet<string> = new Set([ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN]);
+
 function closedError(url: string, code: number, reason: string, failure: unknown): ConnectionError {
   const cause = failure instanceof Error ? failure.message : typeof failure === 'string' ? failure : undefined;
   const detail = cause ?? `${code}${reason ? ` ${reason}` : ''}`;
