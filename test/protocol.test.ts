@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { WebSocket } from 'ws';
 import { AppendFrame, asAppendFrame, ClientFrame, decodeServerFrame, EventEntry, isEventEntry, ServerFrame } from '../src/protocol.js';
+import { startServer } from './helpers.js';
 
 const anyValue = fc.oneof(
   fc.string(),
@@ -222,5 +224,26 @@ describe('protocol', () => {
     assert.equal(ClientFrame.safeParse({ type: 'cancel', id: 1, extra: true }).success, false);
     assert.equal(ClientFrame.safeParse({ type: 'append', id: 1, journal: 'j', events: [] }).success, false);
     assert.equal(ClientFrame.safeParse({ type: 'append', id: 1, journal: '../x', events: [{ name: 'a' }] }).success, false);
+  });
+});
+
+describe('the server hello', () => {
+  it('is the first frame, and the client schema reads the limits the server was given', async (t) => {
+    const server = await startServer({ maxFrameSize: 300_000, maxEventsPerAppend: 77, maxEventSize: 12_345 });
+    t.after(() => server.close());
+    const ws = new WebSocket(server.url);
+    t.after(() => ws.terminate());
+    const first = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no hello within 5 s')), 5000);
+      ws.once('message', (data) => {
+        clearTimeout(timer);
+        resolve(data.toString());
+      });
+      ws.once('error', reject);
+    });
+    const frame = decodeServerFrame(first);
+    assert.deepEqual(frame, { type: 'hello', version: 1, limits: { maxFrameSize: 300_000, maxEventsPerAppend: 77, maxEventSize: 12_345 } });
+    // Every key of the frame is one the schema names: nothing the client would silently drop.
+    assert.deepEqual(Object.keys(JSON.parse(first) as object).sort(), ['limits', 'type', 'version']);
   });
 });
