@@ -38,10 +38,10 @@ describe('ValidatorPool', () => {
     assert.deepEqual(outcomes[2], { details: [] });
   });
 
-  it('answers the validations of one turn each with its own verdict, in order', async (t) => {
+  it('answers the validations of one turn each with its own verdict, in order, however many they are', async (t) => {
     const pool = new ValidatorPool({ threads: 1, validateMs: 5000, compileMs: 5000, heapMb: 64 });
     t.after(() => pool.close());
-    const verdicts = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.validate([NUMBER], i % 3 === 0 ? '[{"n":"x"}]' : '[{"n":1}]', [0, i])));
+    const verdicts = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.validate([NUMBER], i % 3 === 0 ? '[{"n":"x"}]' : '[{"n":1}]', [0, i])));
     verdicts.forEach((details, i) => assert.deepEqual(details, i % 3 === 0 ? [{ index: i, path: '/n', message: 'must be number' }] : [], `validation ${i}`));
   });
 

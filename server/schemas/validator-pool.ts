@@ -23,6 +23,9 @@ export interface ValidatorPoolOptions {
 /** Details per refused append at most. */
 export const MAX_DETAILS = 20;
 
+/** Validations sent to a worker as one job, under one deadline, at most. */
+const MAX_GROUP = 16;
+
 type Request =
   | { op: 'compile'; schema: SchemaSource }
   | { op: 'validate'; schemas: readonly SchemaSource[]; contexts: string; events: readonly number[] };
@@ -143,7 +146,9 @@ export class ValidatorPool {
   readonly #dispatch = (): void => {
     const parts = this.#gathered;
     this.#gathered = [];
-    if (parts.length > 0 && !this.#closed) this.#queue({ parts });
+    if (this.#closed) return;
+    // A job of many validations would rarely fit one deadline: at most MAX_GROUP share one.
+    for (let start = 0; start < parts.length; start += MAX_GROUP) this.#queue({ parts: parts.slice(start, start + MAX_GROUP) });
   };
 
   #queue(job: Job, thread = this.#pick()): void {
