@@ -5,24 +5,13 @@ import { ErrorCode } from '../src/errors.js';
 import { JournalServer, type JournalServerOptions } from '../server/journal-server.js';
 import { MemoryStore } from '../server/memory-store.js';
 import type { JournalStore, StoredEvent } from '../server/store.js';
+import { range, readAll } from './harness.js';
 import { within } from './helpers.js';
 import { onEveryStore, type OpenStore } from './fixtures/stores.js';
 
 const LIMIT = { timeout: 60_000 };
 
-async function readAll(store: JournalStore, journal: string): Promise<StoredEvent[]> {
-  const all: StoredEvent[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await store.read(journal, after, 1000);
-    if (page.length === 0) return all;
-    all.push(...page);
-    after = page.at(-1)!.timestamp;
-  }
-}
-
 const seqsOf = (events: readonly StoredEvent[]) => events.map((event) => event.seq);
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 function registerRetention(kind: string, open: OpenStore): void {
   describe(`retention on ${kind}`, () => {
