@@ -1,6 +1,6 @@
 /** `wsjournal backup`: has the server write an online copy of its store (HTTP API, admin). */
 import { checkPositionals, parseCommandLine, UsageError, type Command } from './args.js';
-import { httpClient, requestFailure } from './http.js';
+import { httpClient, request } from './http.js';
 import { DEFAULT_URL } from './io.js';
 
 const USAGE = `Usage: wsjournal backup --to DIR [options]
@@ -41,12 +41,8 @@ async function run(args: string[]): Promise<number> {
   checkPositionals(positionals, 0, 0, '');
   if ((values.to === undefined) === (values.status !== true)) throw new UsageError('backup needs either --to DIR or --status');
   const client = httpClient(values.url, values.token);
-  let status;
-  try {
-    status = values.to === undefined ? await client.backupStatus() : await client.backup(values.to);
-  } catch (error) {
-    throw requestFailure(client, error);
-  }
+  const to = values.to;
+  const status = await request(client, () => (to === undefined ? client.backupStatus() : client.backup(to)));
   process.stdout.write(`${JSON.stringify(status)}\n`);
   return 0;
 }

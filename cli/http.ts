@@ -10,6 +10,15 @@ export function httpClient(url: string | undefined, token: string | undefined): 
   return checkArgument(() => new JournalClient(url ?? DEFAULT_URL, resolved === undefined ? {} : { token: resolved }), '--url');
 }
 
+/** The answer of `call`, a request to `client`; a failure becomes the CliError `requestFailure` makes of it. */
+export async function request<T>(client: JournalClient, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw requestFailure(client, error);
+  }
+}
+
 /** A CliError saying in one line why a request to `client` failed. */
 export function requestFailure(client: JournalClient, error: unknown): CliError {
   if (error instanceof TimeoutError) return new CliError(`${client.url} did not answer in time`, { cause: error });

@@ -1,6 +1,6 @@
 /** `wsjournal journals`: the server's journals and their heads. */
 import { checkPositionals, parseCommandLine, type Command } from './args.js';
-import { httpClient, requestFailure } from './http.js';
+import { httpClient, request } from './http.js';
 import { DEFAULT_URL } from './io.js';
 
 const USAGE = `Usage: wsjournal journals [options]
@@ -34,12 +34,7 @@ async function run(args: string[]): Promise<number> {
   }
   checkPositionals(positionals, 0, 0, '');
   const client = httpClient(values.url, values.token);
-  let journals;
-  try {
-    journals = await client.journals();
-  } catch (error) {
-    throw requestFailure(client, error);
-  }
+  const journals = await request(client, () => client.journals());
   const lines = journals.map((journal) => (values.json === true ? JSON.stringify(journal) : `${journal.name} ${journal.head.seq} ${journal.head.timestamp}`));
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

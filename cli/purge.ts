@@ -1,6 +1,6 @@
 /** `wsjournal purge`: deletes the server's older archive files (HTTP API, admin). */
 import { checkPositionals, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
-import { httpClient, requestFailure } from './http.js';
+import { httpClient, request } from './http.js';
 import { DEFAULT_URL } from './io.js';
 
 const USAGE = `Usage: wsjournal purge --older-than SECONDS [options]
@@ -37,12 +37,7 @@ async function run(args: string[]): Promise<number> {
   if (values['older-than'] === undefined) throw new UsageError('purge needs --older-than SECONDS');
   const olderThan = parseNumber(values['older-than'], '--older-than', { min: 0 });
   const client = httpClient(values.url, values.token);
-  let result;
-  try {
-    result = await client.purgeArchives({ olderThan });
-  } catch (error) {
-    throw requestFailure(client, error);
-  }
+  const result = await request(client, () => client.purgeArchives({ olderThan }));
   process.stdout.write(values.json === true ? `${JSON.stringify(result)}\n` : `purged ${result.purged}\n`);
   return 0;
 }

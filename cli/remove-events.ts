@@ -3,7 +3,7 @@
  * `--before-seq N`), one admin call over HTTP, and the count it answers printed.
  */
 import { checkPositionals, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
-import { httpClient, requestFailure } from './http.js';
+import { httpClient, request } from './http.js';
 import { DEFAULT_URL } from './io.js';
 
 const OPTIONS = {
@@ -50,12 +50,8 @@ Exit status: 0 on success; 1 when the server cannot be reached or refuses;
     if (before === undefined && beforeSeq === undefined) throw new UsageError(`${verb} needs --before or --before-seq`);
     const bound = { ...(before === undefined ? {} : { before }), ...(beforeSeq === undefined ? {} : { beforeSeq }) };
     const client = httpClient(values.url, values.token);
-    let count: number;
-    try {
-      count = verb === 'trim' ? (await client.trim(positionals[0]!, bound)).trimmed : (await client.archive(positionals[0]!, bound)).archived;
-    } catch (error) {
-      throw requestFailure(client, error);
-    }
+    const journal = positionals[0]!;
+    const count = await request(client, async () => (verb === 'trim' ? (await client.trim(journal, bound)).trimmed : (await client.archive(journal, bound)).archived));
     process.stdout.write(values.json === true ? `${JSON.stringify({ [counted]: count })}\n` : `${counted} ${count}\n`);
     return 0;
   };

@@ -19,6 +19,7 @@ import { RedisStore } from '../server/redis-store.js';
 import { Harness, readAll } from './harness.js';
 import { within } from './helpers.js';
 import { REDIS_URL, withRedis } from './redis-available.js';
+import { deleteKeys } from './fixtures/redis-keys.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -163,12 +164,7 @@ await withRedis('moving a journal between stores', 'test/export-import.test.ts',
   const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
   admin.on('error', () => {});
   after(async () => {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await admin.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeys(admin, prefix);
     await admin.quit();
   });
 

@@ -4,33 +4,21 @@
  * MemoryStore; each page through real HTTP, compared with the store's own full read.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import type { JournalServer } from '../server/journal-server.js';
-import { LmdbStore } from '../server/lmdb-store.js';
-import { MemoryStore } from '../server/memory-store.js';
-import { RedisStore } from '../server/redis-store.js';
-import type { JournalStore, StoredEvent } from '../server/store.js';
+import type { StoredEvent } from '../server/store.js';
 import { JournalClient } from '../src/journal-client.js';
-import { readAll } from './harness.js';
+import { range, readAll } from './harness.js';
 import { get, where } from './http-client.js';
 import { startServer } from './helpers.js';
-import { REDIS_URL, withRedis } from './redis-available.js';
+import { onEveryStore, type OpenStore } from './fixtures/stores.js';
+import type { StoreFixture } from './store-conformance.js';
 
 const LIMIT = { timeout: 60_000 };
 
-interface Fixture {
-  readonly store: JournalStore;
-  cleanup(): Promise<void>;
-}
-
-function queryConformance(name: string, open: () => Promise<Fixture>): void {
+function queryConformance(name: string, open: OpenStore): void {
   describe(`HTTP queries on ${name}`, () => {
-    let fixture: Fixture;
+    let fixture: StoreFixture;
     let server: JournalServer;
     let all: StoredEvent[];
     let client: JournalClient;
@@ -117,42 +105,4 @@ class JournalEventLike {
   }
 }
 
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-}
-
-queryConformance('MemoryStore', async () => {
-  const store = new MemoryStore();
-  return { store, cleanup: () => store.close() };
-});
-
-queryConformance('LmdbStore', async () => {
-  const path = await mkdtemp(join(tmpdir(), 'wsjournal-http-'));
-  const store = new LmdbStore({ path });
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      await rm(path, { recursive: true, force: true });
-    },
-  };
-});
-
-await withRedis('HTTP queries on RedisStore', 'test/http-stores.test.ts', () => {
-  const prefix = `wsjournal-test:${randomUUID()}:`;
-  const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
-  admin.on('error', () => {});
-  after(async () => {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await admin.del(...keys);
-    } while (cursor !== '0');
-    await admin.quit();
-  });
-  queryConformance('RedisStore', async () => {
-    const store = new RedisStore({ url: REDIS_URL, prefix });
-    return { store, cleanup: () => store.close() };
-  });
-});
+await onEveryStore({ title: 'HTTP queries', file: 'test/http-stores.test.ts', tag: 'http' }, queryConformance);

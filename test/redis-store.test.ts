@@ -15,6 +15,7 @@ import { TcpProxy } from './fixtures/tcp-proxy.js';
 import { freePort, Signal, within } from './helpers.js';
 import { storeConformance, type StoreOpenOptions } from './store-conformance.js';
 import { REDIS_URL, withRedis } from './redis-available.js';
+import { deleteKeys } from './fixtures/redis-keys.js';
 
 /** Every key this run writes starts with this, and is deleted at the end. */
 const RUN_PREFIX = `wsjournal-test:${randomUUID()}:`;
@@ -419,15 +420,6 @@ async function killClients(admin: Redis, name: string): Promise<number> {
     .map((line) => /^id=(\d+)/.exec(line)![1]!);
   for (const id of ids) await admin.call('CLIENT', 'KILL', 'ID', id);
   return ids.length;
-}
-
-async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 /** Each call, in turn, rejects with STORE_UNAVAILABLE within 3 s. */

@@ -6,21 +6,14 @@
  * count made here with `Intl`; every other answer must be the same text on every store.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import type { JournalServer } from '../server/journal-server.js';
-import { LmdbStore } from '../server/lmdb-store.js';
-import { MemoryStore } from '../server/memory-store.js';
-import { RedisStore } from '../server/redis-store.js';
 import type { JournalStore } from '../server/store.js';
 import { readAll } from './harness.js';
 import { get } from './http-client.js';
 import { startServer } from './helpers.js';
-import { REDIS_URL, withRedis } from './redis-available.js';
+import { onEveryStore, type OpenStore } from './fixtures/stores.js';
+import type { StoreFixture } from './store-conformance.js';
 
 const LIMIT = { timeout: 60_000 };
 const INSTRUMENTS = ['hplc-1', 'hplc-2', 'ms-1'];
@@ -39,11 +32,6 @@ const QUERIES = [
   'spans?start=run_start&stop=run_end&key=context.instrument&period=day&tz=Europe/Berlin&to=2024-10-30',
   'spans?start=run_start&stop=run_end&key=context.instrument&period=hour&tz=Europe/Berlin&from=2024-10-27T00:00&to=2024-10-27T04:00&format=csv',
 ];
-
-interface Fixture {
-  readonly store: JournalStore;
-  cleanup(): Promise<void>;
-}
 
 /** A clock the test moves: microseconds since the epoch. */
 class Clock {
@@ -77,9 +65,9 @@ async function fill(store: JournalStore, clock: Clock): Promise<void> {
   }
 }
 
-function reportConformance(name: string, open: (clock: () => number) => Promise<Fixture>): void {
+function reportConformance(name: string, open: OpenStore): void {
   describe(`reports on ${name}`, () => {
-    let fixture: Fixture;
+    let fixture: StoreFixture;
     let server: JournalServer;
     const clock = new Clock();
 
@@ -122,38 +110,4 @@ function reportConformance(name: string, open: (clock: () => number) => Promise<
   });
 }
 
-reportConformance('MemoryStore', async (clock) => {
-  const store = new MemoryStore({ clock });
-  return { store, cleanup: () => store.close() };
-});
-
-reportConformance('LmdbStore', async (clock) => {
-  const path = await mkdtemp(join(tmpdir(), 'wsjournal-report-'));
-  const store = new LmdbStore({ path, clock });
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      await rm(path, { recursive: true, force: true });
-    },
-  };
-});
-
-await withRedis('reports on RedisStore', 'test/report-stores.test.ts', () => {
-  const prefix = `wsjournal-test:${randomUUID()}:`;
-  const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
-  admin.on('error', () => {});
-  after(async () => {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await admin.del(...keys);
-    } while (cursor !== '0');
-    await admin.quit();
-  });
-  reportConformance('RedisStore', async (clock) => {
-    const store = new RedisStore({ url: REDIS_URL, prefix, clock });
-    return { store, cleanup: () => store.close() };
-  });
-});
+await onEveryStore({ title: 'reports', file: 'test/report-stores.test.ts', tag: 'report' }, reportConformance);

@@ -1,44 +1,19 @@
 /** Retention policies enforced by the server on MemoryStore, LmdbStore and RedisStore: each limit, the background rounds, server.trim(). */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { ErrorCode } from '../src/errors.js';
 import { JournalServer, type JournalServerOptions } from '../server/journal-server.js';
-import { LmdbStore } from '../server/lmdb-store.js';
 import { MemoryStore } from '../server/memory-store.js';
-import { RedisStore } from '../server/redis-store.js';
 import type { JournalStore, StoredEvent } from '../server/store.js';
+import { range, readAll } from './harness.js';
 import { within } from './helpers.js';
-import { REDIS_URL, withRedis } from './redis-available.js';
+import { onEveryStore, type OpenStore } from './fixtures/stores.js';
 
 const LIMIT = { timeout: 60_000 };
 
-/** A store whose clock the test moves, in microseconds. */
-interface Fixture {
-  readonly store: JournalStore;
-  cleanup(): Promise<void>;
-}
-type Open = (clock: () => number) => Promise<Fixture>;
-
-async function readAll(store: JournalStore, journal: string): Promise<StoredEvent[]> {
-  const all: StoredEvent[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await store.read(journal, after, 1000);
-    if (page.length === 0) return all;
-    all.push(...page);
-    after = page.at(-1)!.timestamp;
-  }
-}
-
 const seqsOf = (events: readonly StoredEvent[]) => events.map((event) => event.seq);
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-function registerRetention(kind: string, open: Open): void {
+function registerRetention(kind: string, open: OpenStore): void {
   describe(`retention on ${kind}`, () => {
     /** A server (not listening unless asked) on a fresh store whose clock starts at `start` seconds. */
     const withServer =
@@ -147,40 +122,4 @@ describe('retention options', () => {
   });
 });
 
-registerRetention('MemoryStore', async (clock) => {
-  const store = new MemoryStore({ clock });
-  return { store, cleanup: () => store.close() };
-});
-
-registerRetention('LmdbStore', async (clock) => {
-  const path = await mkdtemp(join(tmpdir(), 'wsjournal-retention-'));
-  const store = new LmdbStore({ path, clock });
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      await rm(path, { recursive: true, force: true });
-    },
-  };
-});
-
-await withRedis('retention on RedisStore', 'test/retention.test.ts', () =>
-  registerRetention('RedisStore', async (clock) => {
-    const prefix = `wsjournal-test:${randomUUID()}:`;
-    const store = new RedisStore({ url: REDIS_URL, prefix, clock });
-    return {
-      store,
-      async cleanup() {
-        await store.close();
-        const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
-        let cursor = '0';
-        do {
-          const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          if (keys.length > 0) await admin.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
-        await admin.quit();
-      },
-    };
-  }),
-);
+await onEveryStore({ title: 'retention', file: 'test/retention.test.ts', tag: 'retention' }, registerRetention);
