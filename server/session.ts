@@ -117,7 +117,7 @@ export class Session implements SubscriptionSink {
     principal: Principal,
   ) {
     this.#ws = ws;
-    this.#output = new OutputBudget(ws, socket, limits, budgets.server, this.#release);
+    this.#output = new OutputBudget(ws, socket, limits, budgets.server, this.#release, () => observer.closedSlow());
     this.#slicer = budgets.slicer;
     this.#store = store;
     this.#schemas = schemas;

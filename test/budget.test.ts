@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { AccessTokens } from '../server/auth/access-tokens.js';
 import { Admission, isRefusal, type Ticket } from '../server/budget/admission.js';
+import { OutputBudget } from '../server/budget/output-budget.js';
 import { ServerBudget, type Charged } from '../server/budget/server-budget.js';
 import { JournalProducer } from '../src/journal-producer.js';
 import { once, startServer, within } from './helpers.js';
@@ -84,6 +85,46 @@ describe('ServerBudget', () => {
 function request(address: string, token?: string): IncomingMessage {
   return { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, socket: { remoteAddress: address }, url: '/' } as unknown as IncomingMessage;
 }
+
+/** A WebSocket whose peer never reads: every frame sent stays queued. */
+class UnreadSocket {
+  bufferedAmount = 0;
+  readonly closes: [number, string][] = [];
+  terminated = false;
+  send(frame: string): void {
+    this.bufferedAmount += Buffer.byteLength(frame);
+  }
+  close(code: number, reason: string): void {
+    this.closes.push([code, reason]);
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+}
+
+describe('OutputBudget', () => {
+  it('closes a connection 1008 SLOW_CONSUMER once it leaves more than twice maxSendBuffer unread, and says so once', () => {
+    const server = new ServerBudget(1 << 30);
+    const ws = new UnreadSocket();
+    let slow = 0;
+    const output = new OutputBudget(ws as unknown as WebSocket, undefined, { sendHighWaterMark: 100, maxSendBuffer: 200 }, server, () => {}, () => slow++);
+    const frame = 'x'.repeat(150);
+    output.send(frame);
+    assert.equal(output.overHighWater, true, 'one frame may take it past its mark');
+    output.send(frame);
+    assert.deepEqual(ws.closes, [], 'under the hard limit (400 bytes)');
+    output.send(frame);
+    assert.equal(ws.closes.length, 1);
+    assert.equal(ws.closes[0]![0], 1008);
+    assert.match(ws.closes[0]![1], /^SLOW_CONSUMER: more than 400 bytes unread/);
+    assert.equal(slow, 1);
+    output.send(frame);
+    assert.equal(ws.bufferedAmount, 450, 'nothing is queued after the close');
+    assert.equal(slow, 1);
+    output.closed();
+    server.close();
+  });
+});
 
 describe('Admission', () => {
   it('limits slots per address (429), per token (429) and in all (503); a released slot is free again', () => {

@@ -39,6 +39,8 @@ export class OutputBudget implements Charged {
   readonly #server: ServerBudget;
   /** Called when the output drains to the high-water mark or below, after being over it. */
   readonly #onDrained: () => void;
+  /** Called when the connection is closed 1008 for its unread output. */
+  readonly #onSlow: (() => void) | undefined;
   #drainWaiters: (() => void)[] = [];
   #closed = false;
   #killTimer: ReturnType<typeof setTimeout> | undefined;
@@ -46,13 +48,14 @@ export class OutputBudget implements Charged {
   progressed = false;
   charge = 0;
 
-  constructor(ws: WebSocket, socket: Socket | undefined, limits: OutputLimits, server: ServerBudget, onDrained: () => void) {
+  constructor(ws: WebSocket, socket: Socket | undefined, limits: OutputLimits, server: ServerBudget, onDrained: () => void, onSlow?: () => void) {
     this.#ws = ws;
     this.#socket = socket;
     this.#limits = limits;
     this.#hardLimit = 2 * limits.maxSendBuffer;
     this.#server = server;
     this.#onDrained = onDrained;
+    this.#onSlow = onSlow;
     server.add(this);
   }
 
@@ -99,6 +102,7 @@ export class OutputBudget implements Charged {
     // still sent frames, answers to what it sent before, is closed once they pass the hard limit.
     if (after > this.#hardLimit && before > this.#limits.sendHighWaterMark) {
       this.#closeFor(1008, `${ErrorCode.SLOW_CONSUMER}: more than ${this.#hardLimit} bytes unread`);
+      this.#onSlow?.();
       return;
     }
     if (after !== this.charge) this.#server.charge(this, after);

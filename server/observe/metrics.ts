@@ -59,7 +59,7 @@ export class ServerMetrics {
   readonly handshakesRefused: Counter<'status'>;
   /** Store calls that failed, by operation. */
   readonly storeErrors: Counter<'operation'>;
-  /** Connections closed by the server for their output: `overloaded` (1013, the memory budget shed them). */
+  /** Connections closed by the server for their output: `overloaded` (1013, the memory budget shed them), `slow_consumer` (1008, past twice `maxSendBuffer` unread). */
   readonly connectionsClosed: Counter<'reason'>;
   /** The write-ahead log's fdatasync rounds (LmdbStore). */
   readonly fsyncSeconds: LatencyHistogram;
@@ -116,7 +116,7 @@ export class ServerMetrics {
     this.storeErrors = new Counter({ name: 'wsjournal_store_errors_total', help: 'Store calls that failed, by operation.', labelNames: ['operation'], registers });
     this.connectionsClosed = new Counter({
       name: 'wsjournal_connections_closed_for_output_total',
-      help: 'Connections the server closed for their unread output: overloaded (1013, shed by the memory budget).',
+      help: 'Connections the server closed for their unread output: overloaded (1013, shed by the memory budget), slow_consumer (1008, past twice maxSendBuffer unread).',
       labelNames: ['reason'],
       registers,
     });

@@ -66,6 +66,13 @@ export class ServerObserver {
     if (suppressed !== undefined) this.log?.warn({ suppressed }, 'connection shed: the server is out of memory for output (1013 OVERLOADED)');
   }
 
+  /** @internal A connection closed 1008 for its unread output. */
+  closedSlow(fields: Record<string, unknown>): void {
+    this.metrics.connectionsClosed.labels('slow_consumer').inc();
+    const suppressed = this.#ends.take();
+    if (suppressed !== undefined) this.log?.warn({ ...fields, suppressed }, 'connection closed: it does not read its output (1008 SLOW_CONSUMER)');
+  }
+
   /** A new WebSocket connection: the observer its session reports to. */
   connection(remote: string | undefined): ConnectionObserver {
     const id = ++this.#connections;
@@ -169,6 +176,11 @@ export class ConnectionObserver {
   subscriptionEnded(journal: string, subscription: number, reason: string, message?: string): void {
     this.#server.subscriptionEnded({ connection: this.id, remote: this.remote, journal, subscription, reason, message });
     if (reason === ErrorCode.STORE_UNAVAILABLE) this.#server.storeError('read', message);
+  }
+
+  /** The connection closed 1008: it left more than twice `maxSendBuffer` unread. */
+  closedSlow(): void {
+    this.#server.closedSlow({ connection: this.id, remote: this.remote });
   }
 
   closed(code: number, reason: string): void {
