@@ -1,6 +1,8 @@
 /** `wsjournal serve`: runs a JournalServer until SIGINT/SIGTERM. */
-// The server and its stores are loaded once the command line is checked: a mistake in it is told at once.
-import type { JournalServer, JournalServerOptions } from '../server/journal-server.js';
+import { JournalServer, type JournalServerOptions } from '../server/journal-server.js';
+import { LmdbStore } from '../server/lmdb-store.js';
+import { RedisStore } from '../server/redis-store.js';
+import { MemoryStore } from '../server/memory-store.js';
 import type { JournalStore } from '../server/store.js';
 import { JournalError } from '../src/errors.js';
 import { checkArgument, checkPositionals, CliError, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
@@ -110,8 +112,7 @@ async function run(args: string[]): Promise<number> {
   }
 
   const tokens = await serverTokens({ flags: values.token, env: process.env[TOKENS_VARIABLE], file: values['token-file'] });
-  const { store, label } = await openStore(storeUrl, values.data ?? DEFAULT_DATA);
-  const { JournalServer } = await import('../server/journal-server.js');
+  const { store, label } = openStore(storeUrl, values.data ?? DEFAULT_DATA);
   const logger = await serverLogger(logLevel, logFormat as LogFormat);
   if (values.token !== undefined) logger.warn(`--token is visible to every user of this machine (ps); prefer ${TOKENS_VARIABLE} or --token-file`);
   if (tokens === undefined && (process.env['WSJOURNAL_TOKEN'] ?? '') !== '') {
@@ -182,30 +183,24 @@ function storeScheme(url: string): string {
 }
 
 /** Opens the store a --store URL names; `dataDir` is for the embedded store. */
-async function openStore(url: string, dataDir: string): Promise<OpenedStore> {
+function openStore(url: string, dataDir: string): OpenedStore {
   switch (storeScheme(url)) {
-    case 'lmdb:': {
-      const { LmdbStore } = await import('../server/lmdb-store.js');
+    case 'lmdb:':
       try {
         return { store: new LmdbStore({ path: dataDir }), label: `lmdb ${dataDir}` };
       } catch (error) {
         const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
         throw new CliError(`cannot open the store at ${dataDir}${cause}`, { cause: error });
       }
-    }
-    case 'memory:': {
-      const { MemoryStore } = await import('../server/memory-store.js');
+    case 'memory:':
       return { store: new MemoryStore(), label: 'memory' };
-    }
     case 'redis:':
-    case 'rediss:': {
-      const { RedisStore } = await import('../server/redis-store.js');
+    case 'rediss:':
       try {
         return { store: new RedisStore({ url }), label: `redis ${new URL(url).host}` };
       } catch (error) {
         throw new UsageError(`--store ${url}: ${(error as Error).message}`);
       }
-    }
     default:
       throw new UsageError(`--store ${url}: unknown kind of store; expected lmdb:, memory: or redis://`);
   }
