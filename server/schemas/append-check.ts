@@ -15,8 +15,7 @@ import type { JournalPolicies } from '../journal-policies.js';
 import type { SchemaRegistry } from './registry.js';
 import { MAX_DETAILS, type ValidatorPool } from './validator-pool.js';
 import { runsInline } from './inline-schema.js';
-import { handle } from './validator-core.js';
-import type { SchemaSource, WorkerDetail } from './worker-protocol.js';
+import type { SchemaSource, WorkerDetail, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 /** What the checks read of an event. */
 export interface CheckedEvent {
@@ -34,6 +33,11 @@ export class AppendCheck {
   readonly #policies: JournalPolicies;
   /** Whether each schema seen runs inline, by key. */
   readonly #inlineByKey = new Map<string, boolean>();
+  /** The inline validator, once loaded. */
+  #core: ((request: WorkerRequest) => WorkerReply) | undefined;
+  #coreLoading: Promise<void> | undefined;
+  /** Set if the inline validator could not be loaded: every schema goes to the pool. */
+  #noInline = false;
 
   constructor(registry: SchemaRegistry, pool: ValidatorPool, policies: JournalPolicies) {
     this.#registry = registry;
@@ -82,6 +86,9 @@ export class AppendCheck {
       inline &&= this.#inline(source);
     }
     if (!inline) return this.#validateLater(work, sources as SchemaSource[]);
+    // Ajv is loaded on the event loop with the first plain schema: a server whose events name none never loads it.
+    const handle = this.#core;
+    if (handle === undefined) return this.#loadCore().then(() => this.#validate(events));
     try {
       const reply = handle({ op: 'validate', seq: 0, schemas: sources as SchemaSource[], contexts: `[${work.contexts.join(',')}]`, events: work.pairs, maxDetails: MAX_DETAILS + 1 });
       if (reply.error !== undefined) return refusal(ErrorCode.INVALID_SCHEMA, `a schema cannot be compiled: ${reply.error}`, [{ path: '', message: reply.error }]);
@@ -91,8 +98,23 @@ export class AppendCheck {
     }
   }
 
+  /** Loads validator-core.ts for inline validation, once; a failure sends every batch to the pool. */
+  #loadCore(): Promise<void> {
+    this.#coreLoading ??= import('./validator-core.js').then(
+      (core) => {
+        this.#core = core.handle;
+      },
+      () => {
+        this.#inlineByKey.clear();
+        this.#noInline = true;
+      },
+    );
+    return this.#coreLoading;
+  }
+
   /** Whether a schema runs inline, decided once per schema. */
   #inline([key, json]: SchemaSource): boolean {
+    if (this.#noInline) return false;
     let decided = this.#inlineByKey.get(key);
     if (decided === undefined) {
       if (this.#inlineByKey.size >= MAX_DECISIONS) this.#inlineByKey.clear();
