@@ -48,7 +48,7 @@ export interface SessionBudgets {
  * the next turn (reading paused meanwhile), so that a client sending many small frames takes
  * its share of the loop, not all of it.
  */
-const FRAMES_PER_TURN = 64;
+const FRAMES_PER_TURN = 128;
 
 /** Longest error message sent, in UTF-16 units: error replies stay short whatever the input. */
 const MAX_ERROR_MESSAGE = 300;
