@@ -105,7 +105,6 @@ export class AppendCheck {
         this.#core = core.handle;
       },
       () => {
-        this.#inlineByKey.clear();
         this.#noInline = true;
       },
     );
