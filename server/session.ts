@@ -16,6 +16,7 @@ import { decodeAppend, type DecodedAppend } from './append-decoder.js';
 import type { Principal } from './auth/principal.js';
 import { forbiddenMessage, type Scope } from './auth/scope.js';
 import { formatMicros, toMicros } from './encode.js';
+import type { LivePart } from './live-frame.js';
 import { nonFiniteNumberPath } from './finite-numbers.js';
 import { OutputBudget } from './budget/output-budget.js';
 import type { ServerBudget } from './budget/server-budget.js';
@@ -144,6 +145,12 @@ export class Session implements SubscriptionSink {
     if (this.#closed) return;
     this.#output.send(frame);
     // Past the mark, the rest of what this socket read waits: a client is answered only as fast as it reads.
+    if (!this.readPaused && this.#output.overHighWater) this.#ws.pause();
+  }
+
+  sendFragments(fragments: readonly LivePart[]): void {
+    if (this.#closed) return;
+    this.#output.sendFragments(fragments);
     if (!this.readPaused && this.#output.overHighWater) this.#ws.pause();
   }
 

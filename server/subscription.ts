@@ -11,13 +11,16 @@
  */
 import { ErrorCode } from '../src/errors.js';
 import { schemaIdOf } from './encode.js';
+import { batchTail, liveFragments, SHARED_BATCH_UNITS, type LivePart } from './live-frame.js';
 import type { EventFilter } from './query/event-filter.js';
 import type { JournalStore, StoredEvent } from './store.js';
 
 /** What a subscription needs from its connection. */
 export interface SubscriptionSink {
-  /** Sends a text frame; resolves once the socket has taken it if `wait`. */
+  /** Sends a text frame. */
   send(frame: string): void;
+  /** Sends one text frame in fragments, none of them copied (see server/live-frame.ts). */
+  sendFragments(fragments: readonly LivePart[]): void;
   /** Bytes queued on the socket and not yet written. */
   readonly bufferedAmount: number;
   /** True when a history page may be read and sent now (the connection's output budget, and the server's). */
@@ -93,13 +96,14 @@ export class Subscription {
   /** Timestamp of the event at `#lastSeq` (or `since`): where the next history read starts. */
   #cursor: number;
   /**
-   * Live events not sent yet, as the body of one response frame: the appends of one turn of
-   * the event loop (one socket read's, say) reach the client in one frame, sent once they have run.
+   * Live events not sent yet, as the parts of one response frame's body: the appends of one
+   * turn of the event loop (one socket read's, say) reach the client in one frame, sent once
+   * they have run.
    */
-  #liveBody = '';
+  #liveParts: LivePart[] = [];
   /** Whether history's start was checked against what retention removed (once, at the first page). */
   #startChecked = false;
-  /** UTF-16 units reserved on the connection for `#liveBody` (SubscriptionSink.reserveLive). */
+  /** UTF-16 units reserved on the connection for `#liveParts` (SubscriptionSink.reserveLive). */
   #liveUnits = 0;
   /** UTF-16 units of the last history page read, per event: sizes the next read to the room left. */
   #unitsPerEvent = 0;
@@ -181,7 +185,7 @@ export class Subscription {
     this.#unwatch = undefined;
     this.#held = [];
     this.#heldBytes = 0;
-    this.#liveBody = '';
+    this.#liveParts = [];
     this.#sink.releaseLive(this.#liveUnits);
     this.#liveUnits = 0;
   }
@@ -289,34 +293,57 @@ export class Subscription {
       this.#fellBehind();
       return;
     }
-    const body = this.#take(events);
-    if (body === '') {
+    const part = this.#takeLive(events, units);
+    if (part === '') {
       this.#sink.releaseLive(units);
       return;
     }
-    if (this.#liveBody === '') {
-      this.#liveBody = body;
-      this.#liveUnits = units;
+    const parts = this.#liveParts;
+    if (parts.length === 0) {
       process.nextTick(this.#flushLive);
-    } else if (this.#liveBody.length + body.length > LIVE_FRAME_UNITS) {
+    } else if (this.#liveUnits + units > LIVE_FRAME_UNITS) {
       // Frames stay about as small as one append's: a turn's appends from many producers may be large.
-      const before = this.#liveBody;
+      this.#liveParts = [];
       this.#sink.releaseLive(this.#liveUnits);
-      this.#liveBody = body;
-      this.#liveUnits = units;
-      this.#sendLiveBody(before);
-    } else {
-      this.#liveBody = `${this.#liveBody},${body}`;
-      this.#liveUnits += units;
+      this.#liveUnits = 0;
+      this.#sendLiveParts(parts);
+      // The flush already queued for this turn sends what follows.
+      if (this.#state !== 'live') {
+        this.#sink.releaseLive(units);
+        return;
+      }
     }
+    const end = this.#liveParts.length - 1;
+    const before = this.#liveParts[end];
+    if (typeof before === 'string' && typeof part === 'string') this.#liveParts[end] = `${before},${part}`;
+    else this.#liveParts.push(part);
+    this.#liveUnits += units;
+  }
+
+  /**
+   * A live batch's part of this subscription's next frame: the batch's shared tail when the
+   * subscription sends every event of a batch large enough to share, else the events it sends
+   * joined ('' when none).
+   */
+  #takeLive(events: readonly StoredEvent[], units: number): LivePart {
+    const { since, names, schemas, where } = this.#request;
+    const first = events[0]!;
+    if (units < SHARED_BATCH_UNITS || names !== undefined || schemas !== undefined || where !== undefined || first.seq <= this.#lastSeq || first.timestamp <= since) {
+      return this.#take(events);
+    }
+    const lastEvent = events[events.length - 1]!;
+    this.#lastSeq = lastEvent.seq;
+    this.#cursor = lastEvent.timestamp;
+    return batchTail(events);
   }
 
   readonly #flushLive = (): void => {
-    const body = this.#liveBody;
-    this.#liveBody = '';
+    const parts = this.#liveParts;
+    if (parts.length === 0) return;
+    this.#liveParts = [];
     this.#sink.releaseLive(this.#liveUnits);
     this.#liveUnits = 0;
-    if (body !== '' && this.#state === 'live') this.#sendLiveBody(body);
+    if (this.#state === 'live') this.#sendLiveParts(parts);
   };
 
   /**
@@ -324,15 +351,17 @@ export class Subscription {
    * (checked when it is queued, so that many subscriptions of one connection cannot each
    * queue a turn's batch past it); then the subscription ends with SLOW_CONSUMER instead.
    */
-  #sendLiveBody(body: string): boolean {
+  #sendLiveParts(parts: readonly LivePart[]): void {
+    let size = 0;
+    for (let i = 0; i < parts.length; i++) size += parts[i]!.length;
     const buffered = this.#sink.bufferedAmount;
-    if (buffered > 0 && buffered + body.length > this.#limits.maxSendBuffer) {
-      this.#liveBody = '';
+    if (buffered > 0 && buffered + size > this.#limits.maxSendBuffer) {
       this.#fellBehind();
-      return false;
+      return;
     }
-    this.#send(body);
-    return true;
+    const only = parts[0]!;
+    if (parts.length === 1 && typeof only === 'string') this.#send(only);
+    else this.#sink.sendFragments(liveFragments(this.id, parts));
   }
 
   #fellBehind(): void {

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import { batchTail, liveFragments, type LivePart } from '../server/live-frame.js';
+import type { StoredEvent } from '../server/store.js';
 import { Harness, type Frame, type RawClient } from './harness.js';
 
 const J = 'frames';
@@ -76,5 +78,68 @@ describe('live frames', () => {
     const ofSubscription = frames.filter((frame) => frame['id'] === 7);
     assert.deepEqual(ofSubscription.map((frame) => frame.type), ['response', 'end'], 'the events, then the end');
     assert.deepEqual(eventsOf(ofSubscription[0]!).map((event) => event.context.i), [0, 1]);
+  });
+
+  it('frames batches shared by every subscriber and batches built for one alike, in order, in one frame per turn', async (t) => {
+    const h = await Harness.start(t);
+    const whole = await liveSubscriber(h, 1);
+    const filtered = await h.raw();
+    filtered.send({ type: 'subscribe', id: 2, journal: J, full: false, payload: { names: ['big'] } });
+    await filtered.until((frame) => frame.type === 'subscribed');
+    const pad = 'z'.repeat(2000);
+    // Small and large (shared) batches alternate in one turn.
+    const batches = [
+      [{ name: 'small', context: { i: 0 } }],
+      [{ name: 'big', context: { i: 1, pad } }, { name: 'small', context: { i: 2 } }],
+      [{ name: 'small', context: { i: 3 } }],
+      [{ name: 'big', context: { i: 4, pad } }],
+    ];
+    await Promise.all(batches.map((events) => h.server.store.append(J, events)));
+    const all = eventsOf(await whole.next());
+    assert.deepEqual(all.map((event) => [event.seq, event.context.i]), [[1, 0], [2, 1], [3, 2], [4, 3], [5, 4]]);
+    const big = eventsOf(await filtered.next());
+    assert.deepEqual(big.map((event) => [event.seq, event.context.i]), [[2, 1], [5, 4]]);
+    // A lone large batch in a turn of its own.
+    await h.server.store.append(J, [{ name: 'big', context: { i: 5, pad } }]);
+    assert.deepEqual(eventsOf(await whole.next()).map((event) => event.context.i), [5]);
+    assert.deepEqual(eventsOf(await filtered.next()).map((event) => event.context.i), [5]);
+  });
+});
+
+describe('live frame fragments', () => {
+  const event = (seq: number): StoredEvent => ({ seq, timestamp: seq, name: 'e', json: `{"seq":${seq}}` });
+  const join = (fragments: readonly LivePart[]): string => fragments.map((fragment) => fragment.toString()).join('');
+
+  it('encodes a batch once: every subscriber gets the same Buffer', () => {
+    const batch = [event(1), event(2)];
+    const tail = batchTail(batch);
+    assert.equal(batchTail(batch), tail);
+    assert.equal(tail.toString(), ',{"seq":1},{"seq":2}]}');
+    assert.notEqual(batchTail([event(1), event(2)]), tail, 'another batch has its own');
+  });
+
+  it('joins strings and shared tails into one valid frame, whatever their order', () => {
+    const a = batchTail([event(1)]);
+    const b = batchTail([event(2), event(3)]);
+    const cases: [LivePart[], number[]][] = [
+      [['{"seq":9}'], [9]],
+      [[a], [1]],
+      [[a, b], [1, 2, 3]],
+      [['{"seq":7}', a, '{"seq":8}'], [7, 1, 8]],
+      [[a, '{"seq":7}', b], [1, 7, 2, 3]],
+    ];
+    for (const [parts, seqs] of cases) {
+      const fragments = liveFragments(5, parts);
+      assert.equal(typeof fragments[0], 'string', 'a text message: its first fragment is a string');
+      const frame = JSON.parse(join(fragments)) as { type: string; id: number; events: { seq: number }[] };
+      assert.equal(frame.type, 'response');
+      assert.equal(frame.id, 5);
+      assert.deepEqual(frame.events.map((e) => e.seq), seqs, JSON.stringify(parts.map(String)));
+      const within = (view: Buffer, tail: Buffer): boolean =>
+        view.buffer === tail.buffer && view.byteOffset >= tail.byteOffset && view.byteOffset + view.length <= tail.byteOffset + tail.length;
+      for (const fragment of fragments) {
+        if (typeof fragment !== 'string') assert.ok(within(fragment, a) || within(fragment, b), 'tails are sliced, not copied');
+      }
+    }
   });
 });

@@ -26,6 +26,10 @@ export interface OutputLimits {
   readonly maxSendBuffer: number;
 }
 
+/** ws options for a fragment that does not end its message, and for one that does (a text message: its first fragment is a string). */
+const MORE = { fin: false } as const;
+const LAST = { fin: true } as const;
+
 /** How long a connection closed for its output gets to finish the closing handshake before it is cut off, ms. */
 const CLOSE_GRACE_MS = 500;
 
@@ -97,6 +101,34 @@ export class OutputBudget implements Charged {
     const before = this.#ws.bufferedAmount;
     if (before + 3 * frame.length > this.#limits.sendHighWaterMark) this.#ws.send(frame, this.#onFlushed);
     else this.#ws.send(frame);
+    this.#queued(before);
+  }
+
+  /**
+   * Queues one text frame in fragments, as {@link send} queues a frame: the first fragment
+   * opens the message, the last one ends it. Buffers are written as they are, never copied, so
+   * a Buffer may be shared by the frames of many connections (server/live-frame.ts).
+   */
+  sendFragments(fragments: readonly (string | Buffer)[]): void {
+    if (this.#closed) return;
+    if (this.#socket !== undefined) this.#cork.hold(this.#socket);
+    const before = this.#ws.bufferedAmount;
+    const last = fragments.length - 1;
+    let size = 0;
+    for (let i = 0; i < last; i++) {
+      const fragment = fragments[i]!;
+      size += typeof fragment === 'string' ? 3 * fragment.length : fragment.length;
+      this.#ws.send(fragment, MORE);
+    }
+    const end = fragments[last]!;
+    size += typeof end === 'string' ? 3 * end.length : end.length;
+    if (before + size > this.#limits.sendHighWaterMark) this.#ws.send(end, LAST, this.#onFlushed);
+    else this.#ws.send(end, LAST);
+    this.#queued(before);
+  }
+
+  /** After a frame was queued on output of `before` bytes: closes the connection past the hard limit, else charges the server. */
+  #queued(before: number): void {
     const after = this.#ws.bufferedAmount;
     // A connection under its mark may take any one frame; one past it (its input paused) that is
     // still sent frames, answers to what it sent before, is closed once they pass the hard limit.
