@@ -51,6 +51,13 @@ export interface SessionBudgets {
  */
 const FRAMES_PER_TURN = 128;
 
+/**
+ * Time one connection's frames may take in one turn of the event loop, ms: past it the rest
+ * wait for the next turn, so that frames that are slow to handle (large ones, refused ones)
+ * cannot hold the loop for as long as {@link FRAMES_PER_TURN} of them take.
+ */
+const TURN_BUDGET_MS = 2;
+
 /** Longest error message sent, in UTF-16 units: error replies stay short whatever the input. */
 const MAX_ERROR_MESSAGE = 300;
 
@@ -227,14 +234,23 @@ export class Session implements SubscriptionSink {
   }
 
   #mustHold(): boolean {
-    return this.#appendsAtLimit() || this.#output.overHighWater || this.#framesThisTurn >= FRAMES_PER_TURN;
+    return (
+      this.#appendsAtLimit() ||
+      this.#output.overHighWater ||
+      (this.#framesThisTurn > 0 && (this.#framesThisTurn >= FRAMES_PER_TURN || performance.now() > this.#turnDeadline))
+    );
   }
 
   /** Frames handled in this turn of the event loop; past {@link FRAMES_PER_TURN} the rest wait for the next. */
   #framesThisTurn = 0;
+  /** When this turn's {@link TURN_BUDGET_MS} for this connection's frames is spent (`performance.now()`). */
+  #turnDeadline = 0;
 
   #handleNow(data: RawData, isBinary: boolean): void {
-    if (this.#framesThisTurn++ === 0) setImmediate(this.#nextTurn);
+    if (this.#framesThisTurn++ === 0) {
+      this.#turnDeadline = performance.now() + TURN_BUDGET_MS;
+      setImmediate(this.#nextTurn);
+    }
     this.#onMessage(data, isBinary);
   }
 
