@@ -662,6 +662,7 @@ export class JournalServer {
         maxReportGroups: options.maxReportGroups,
       },
       scheduler: this.#slicer,
+      output: this.#budget,
       observer: this.#observer,
       version: VERSION,
       ui: options.ui,

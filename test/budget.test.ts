@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { AccessTokens } from '../server/auth/access-tokens.js';
@@ -190,5 +192,44 @@ describe('server-wide budget against a server', () => {
     assert.equal(first[0], 1013, `closed with 1013: ${first[1]}`);
     assert.match(first[1], /^OVERLOADED: /);
     await bystander.append('after', {});
+  });
+
+  it('an HTTP answer its client does not read is charged to maxServerBuffer: past it, that client is cut off, the rest are answered', { timeout: 120_000 }, async (t) => {
+    const server = await startServer({ maxSendBuffer: 64 * 1024 * 1024, maxServerBuffer: 4 * 1024 * 1024, heartbeatInterval: 0 });
+    const producer = new JournalProducer(server.url, 'big');
+    let socket: ReturnType<typeof connect> | undefined;
+    t.after(async () => {
+      socket?.destroy();
+      await producer.close();
+      await server.close();
+    });
+    // 1,000 events of 20 KB: one page of them is 20 MB, more than the kernel's socket buffers take.
+    const pad = 'x'.repeat(20_000);
+    for (let batch = 0; batch < 25; batch++) {
+      await producer.appendMany(Array.from({ length: 40 }, (_, n) => ({ name: 'big', context: { n, pad } })));
+    }
+    const overloaded = async (): Promise<number> => {
+      const metric = await server.metrics.getSingleMetric('wsjournal_connections_closed_for_output_total')!.get();
+      return metric.values.find((value) => value.labels['reason'] === 'overloaded')?.value ?? 0;
+    };
+    socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.pause();
+    socket.write('GET /v1/journals/big/events?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    // Wait (up to 10 s) for the server to count the answer it cut off.
+    const deadline = performance.now() + 10_000;
+    while ((await overloaded()) === 0 && performance.now() < deadline) await delay(20);
+    assert.equal(await overloaded(), 1, 'the unread answer was cut off');
+    // What the client reads then ends before the page does.
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    socket.resume();
+    await within(ended, 10_000, 'the connection to end');
+    assert.ok(received < 20_000_000, `received ${received} bytes of a 20 MB page`);
+    // Another client is answered as before.
+    const response = await fetch(`${server.url.replace('ws://', 'http://')}/v1/journals/big/events?limit=10`);
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { events: unknown[] }).events.length, 10);
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { ServerObserver } from '../observe/observer.js';
 import type { SliceRunner } from '../budget/scan-slicer.js';
+import type { ServerBudget } from '../budget/server-budget.js';
 import type { ArchiveFile } from '../retention/archives.js';
 import type { BackupStatus } from '../retention/backup-status.js';
 import type { JournalStore, NewEvent, StoredEvent, TrimOptions, TrimResult } from '../store.js';
@@ -36,6 +37,8 @@ export interface HttpContext {
   readonly limits: HttpLimits;
   /** Runs the slices of scans (queries), sharing the event loop among them. */
   readonly scheduler: SliceRunner;
+  /** The server-wide memory budget for output (`maxServerBuffer`): each answer is charged what its client has not read. */
+  readonly output: ServerBudget;
   readonly observer: ServerObserver;
   /** The package's version, for `GET /`. */
   readonly version: string;

@@ -15,6 +15,7 @@ import type { Logger } from '../observe/logger.js';
 import { isRefusal, type Refusal, type Ticket } from '../budget/admission.js';
 import type { HttpContext } from './context.js';
 import { errorResponse, HttpError, issueDetails } from './http-errors.js';
+import { ResponseOutput } from './response-output.js';
 import { ROUTES } from './routes/index.js';
 
 declare module 'fastify' {
@@ -91,18 +92,31 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.decorateRequest('principal', null);
 
   let inFlight = 0;
+  /** Each admitted request's answer, as the output budget charges it. */
+  const outputs = new WeakMap<object, ResponseOutput>();
   app.addHook('onRequest', async (request, reply) => {
     if (context.closing()) throw new HttpError(503, ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
     if (request.routeOptions.config.public === true) return;
     if (inFlight >= maxRequests) throw new HttpError(503, ErrorCode.OVERLOADED, `the server is handling ${maxRequests} requests; retry later`);
+    // Answers wait for room as history reads do: past three quarters of maxServerBuffer, none is begun.
+    if (!context.output.hasRoom()) throw new HttpError(503, ErrorCode.OVERLOADED, 'the server is out of memory for output; retry later');
     const admitted = admit(request.raw);
     if (isRefusal(admitted)) throw new HttpError(admitted.status, admitted.code, admitted.message);
     request.principal = admitted.principal;
+    const output = new ResponseOutput(reply.raw, context.output);
+    outputs.set(request, output);
     inFlight++;
     reply.raw.once('close', () => {
       inFlight--;
       admitted.release();
+      output.closed();
     });
+  });
+
+  // Once an answer is handed to its socket (after the hooks, in this turn), what the socket holds is charged.
+  app.addHook('onSend', async (request) => {
+    const output = outputs.get(request);
+    if (output !== undefined) setImmediate(output.update);
   });
 
   app.addHook('onResponse', async (request, reply) => {
