@@ -1,5 +1,5 @@
 /** `wsjournal serve`: runs a JournalServer until SIGINT/SIGTERM. */
-import { JournalServer, type JournalServerOptions } from '../server/journal-server.js';
+import { INTEGER_OPTIONS, JournalServer, type JournalServerOptions } from '../server/journal-server.js';
 import { LmdbStore } from '../server/lmdb-store.js';
 import { RedisStore } from '../server/redis-store.js';
 import { MemoryStore } from '../server/memory-store.js';
@@ -15,6 +15,22 @@ const DEFAULT_PORT = 7707;
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_DATA = './data';
 const DEFAULT_HEARTBEAT = 30;
+
+/** `text` cut at spaces into lines of at most `width` characters, each indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.map((each) => ' '.repeat(indent) + each).join('\n');
+}
 
 const USAGE = `Usage: wsjournal serve [options]
 
@@ -52,6 +68,10 @@ Options:
                     them off (default: ${DEFAULT_HEARTBEAT})
   --schemas DIR     register the JSON Schemas of DIR's *.json files (one per
                     file) before listening; a refused one stops the server
+  --limit NAME=N    set one of the server's limits (README, Reliability and
+                    limits); repeat for several (e.g. --limit
+                    maxServerBuffer=268435456). NAME is one of
+${wrap(INTEGER_OPTIONS.join(', '), 20, 78)}
   --log-level L     least level logged: ${LOG_LEVEL_NAMES.join(', ')}
                     (default: info)
   --log-format F    json (one JSON object a line, for log collectors) or
@@ -78,6 +98,7 @@ const OPTIONS = {
   origin: { type: 'string', multiple: true },
   heartbeat: { type: 'string' },
   schemas: { type: 'string' },
+  limit: { type: 'string', multiple: true },
   'no-ui': { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
@@ -106,6 +127,7 @@ async function run(args: string[]): Promise<number> {
   if (!(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
   const logFormat = values['log-format'] ?? (process.stderr.isTTY ? 'pretty' : 'json');
   if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
+  const limits = limitsOf(values.limit ?? []);
   const storeUrl = values.store ?? 'lmdb:';
   if (values.data !== undefined && storeScheme(storeUrl) !== 'lmdb:') {
     throw new UsageError(`--data applies only to the embedded lmdb store, not --store ${storeUrl}`);
@@ -123,6 +145,7 @@ async function run(args: string[]): Promise<number> {
     // The data directory also holds the archive files (retention and `wsjournal archive`).
     const options: JournalServerOptions = { port, host, store, dataDir: values.data ?? DEFAULT_DATA, heartbeatInterval: heartbeat, logger, ui: values['no-ui'] !== true };
     if (tokens !== undefined) options.tokens = tokens;
+    Object.assign(options, limits);
     if (origins !== undefined) options.origins = origins;
     if (values.schemas !== undefined) {
       if (values.schemas === '') throw new UsageError('--schemas must not be empty');
@@ -225,3 +248,17 @@ function listenFailure(error: unknown, host: string, port: number): string {
 }
 
 export const command: Command = { usage: USAGE, run };
+
+/** The `--limit NAME=N` flags as server options; a name that is not a limit, or a value that is not a whole number, is a usage error. */
+function limitsOf(flags: readonly string[]): Partial<Record<(typeof INTEGER_OPTIONS)[number], number>> {
+  const limits: Partial<Record<(typeof INTEGER_OPTIONS)[number], number>> = {};
+  for (const flag of flags) {
+    const equals = flag.indexOf('=');
+    const name = flag.slice(0, Math.max(0, equals));
+    if (equals < 0 || !(INTEGER_OPTIONS as readonly string[]).includes(name)) {
+      throw new UsageError(`--limit takes NAME=N with NAME one of ${INTEGER_OPTIONS.join(', ')}; got "${flag}"`);
+    }
+    limits[name as (typeof INTEGER_OPTIONS)[number]] = parseNumber(flag.slice(equals + 1), `--limit ${name}`, { integer: true, min: 0 });
+  }
+  return limits;
+}

@@ -199,7 +199,8 @@ const SCAN_SLICE_MS = 4;
 /** How long closing connections get to finish their closing handshake before they are cut off, ms. */
 const CLOSE_GRACE_MS = 1000;
 
-const INTEGER_OPTIONS = [
+/** The options that are whole numbers: the server's limits (`wsjournal serve --limit NAME=N` sets any of them). */
+export const INTEGER_OPTIONS = [
   'maxFrameSize',
   'maxEventsPerAppend',
   'maxEventSize',

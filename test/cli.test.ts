@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { eventLine } from '../cli/event-line.js';
 import { JournalEvent } from '../src/journal-event.js';
+import { WebSocket } from 'ws';
 import { freePort, within } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -161,6 +162,9 @@ describe('wsjournal without a server', () => {
       [['serve', '--port'], /option --port needs a value/],
       [['serve', '--store', 'redis://127.0.0.1:6379/not-a-db'], /--store redis:/],
       [['serve', '--store', 'ftp://x'], /unknown kind of store/],
+      [['serve', '--limit', 'maxBogus=1'], /--limit takes NAME=N with NAME one of maxFrameSize, .*"maxBogus=1"/],
+      [['serve', '--limit', 'maxServerBuffer'], /--limit takes NAME=N/],
+      [['serve', '--limit', 'maxConnectionsPerAddress=1.5'], /--limit maxConnectionsPerAddress must be an integer >= 0, got "1.5"/],
     ];
     const runs = await Promise.all(cases.map(([args]) => wsjournal(args)));
     for (const [index, { code, stderr }] of runs.entries()) {
@@ -381,6 +385,25 @@ describe('wsjournal serve, append and tail', () => {
     const { code, stderr } = await wsjournal(['tail', 'rt', '--no-follow', '--url', wss]);
     assert.equal(code, 1);
     assert.match(stderr, /^wsjournal tail: cannot connect to wss:\/\/.*TLS error: [^\n]+\n$/);
+  });
+
+  test('serve --limit sets a server limit: one connection per address, the second refused 429', async () => {
+    const limited = await serve(['--store', 'memory:', '--limit', 'maxConnectionsPerAddress=1']);
+    try {
+      const first = new WebSocket(limited.url);
+      await within(new Promise((resolve, reject) => first.once('open', resolve).once('error', reject)), 5000, 'the first connection');
+      const second = new WebSocket(limited.url);
+      const status = await within(
+        new Promise<number>((resolve) => second.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)).once('error', () => {})),
+        5000,
+        'the second handshake',
+      );
+      assert.equal(status, 429);
+      first.close();
+    } finally {
+      limited.proc.child.kill('SIGKILL');
+      await limited.proc.exit;
+    }
   });
 
   test('a second serve on the same port fails with a clear message', async () => {
