@@ -37,6 +37,9 @@ const OPTIONS = {
 /** Schemas per page while listing. */
 const PAGE = 100;
 
+/** Seconds a registration or a page of the list waits for the server's answer, as an append does. */
+const REQUEST_TIMEOUT_S = 30;
+
 async function run(args: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandLine(args, OPTIONS);
   if (help) {
@@ -50,7 +53,7 @@ async function run(args: string[]): Promise<number> {
   if (action === 'list' && files.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(files[0])}`);
   if (action === 'add' && values.json === true) throw new UsageError('--json applies to list');
   const client = new CliConnection(values.url ?? DEFAULT_URL, { token: tokenOption(values.token), reconnect: true, maxReconnectAttempts: 5 });
-  const requests = new SchemaRequests(client.connection);
+  const requests = new SchemaRequests(client.connection, REQUEST_TIMEOUT_S);
   try {
     return action === 'add' ? await add(requests, client, files) : await list(requests, client, values.json === true);
   } finally {

@@ -371,7 +371,8 @@ export class JournalProducer extends EventEmitter<JournalProducerEvents> impleme
    * Registers a JSON Schema on the server, durably, for every server on its store. Resolves
    * with its `$id` and `version`, `created: false` when the same body was registered already;
    * rejects with `SCHEMA_CONFLICT` (another body under that `$id` and `version`) or
-   * `INVALID_SCHEMA` (the metaschema or the validator refuses it).
+   * `INVALID_SCHEMA` (the metaschema or the validator refuses it), and with `TIMEOUT` when the
+   * server has not answered within `appendTimeout`.
    */
   registerSchema(schema: object): Promise<SchemaRegistration> {
     return this.#schemas().register(schema);
@@ -380,6 +381,7 @@ export class JournalProducer extends EventEmitter<JournalProducerEvents> impleme
   /**
    * A page of the server's registered schemas, in `$id`, then `version`, order, from after
    * `options.after`; `next` is where the following page starts, `undefined` after the last.
+   * Rejects with `TIMEOUT` when the server has not answered within `appendTimeout`.
    */
   listSchemas(options: { after?: SchemaRef; limit?: number } = {}): Promise<SchemaList> {
     const { after, limit } = options;
@@ -392,11 +394,11 @@ export class JournalProducer extends EventEmitter<JournalProducerEvents> impleme
 
   #schemas(): SchemaRequests {
     if (this.#closing) {
-      const closed = new SchemaRequests(this.#shared.connection);
+      const closed = new SchemaRequests(this.#shared.connection, this.#appendTimeout);
       closed.close(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
       return closed;
     }
-    this.#schemaRequests ??= new SchemaRequests(this.#shared.connection);
+    this.#schemaRequests ??= new SchemaRequests(this.#shared.connection, this.#appendTimeout);
     return this.#schemaRequests;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The schema registry's requests on a connection (`register`, `schemas`), for
  * `JournalProducer#registerSchema` and `#listSchemas`. Both are idempotent, so a request
- * not answered when the socket drops is sent again once it is back.
+ * not answered when the socket drops is sent again once it is back; one not answered within
+ * the producer's `appendTimeout` rejects with `TIMEOUT`.
  */
 import type { Channel, JournalConnection } from './connection.js';
 import { ConnectionError, ErrorCode, JournalError } from './errors.js';
@@ -27,6 +28,7 @@ interface Request {
   readonly resolve: (frame: RequestFrame) => void;
   readonly reject: (error: Error) => void;
   id: number | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class SchemaRequests implements Channel {
@@ -36,8 +38,12 @@ export class SchemaRequests implements Channel {
   #joined = false;
   #closed = false;
 
-  constructor(connection: JournalConnection) {
+  readonly #timeoutMs: number;
+
+  /** `timeout`: seconds a request waits for its answer, across reconnects. */
+  constructor(connection: JournalConnection, timeout: number) {
     this.#connection = connection;
+    this.#timeoutMs = timeout * 1000;
   }
 
   async register(schema: object): Promise<SchemaRegistration> {
@@ -89,6 +95,7 @@ export class SchemaRequests implements Channel {
     this.#byId.delete(frame.id!);
     this.#connection.release(frame.id!);
     this.#pending.delete(request);
+    clearTimeout(request.timer);
     if (frame.type === 'error') request.reject(new JournalError(frame.code, frame.message, { details: frame.details }));
     else request.resolve(frame);
   }
@@ -97,7 +104,10 @@ export class SchemaRequests implements Channel {
     if (this.#closed) return Promise.reject(new JournalError(ErrorCode.CLOSED, 'the producer is closed'));
     if (this.#connection.isClosed) return Promise.reject(new ConnectionError('the connection is closed', { code: ErrorCode.CLOSED }));
     return new Promise((resolve, reject) => {
-      const request: Request = { body, resolve, reject, id: undefined };
+      const request: Request = { body, resolve, reject, id: undefined, timer: undefined };
+      request.timer = setTimeout(() => this.#expire(request), this.#timeoutMs);
+      // A request in flight keeps the process alive through its socket, not through this timer.
+      (request.timer as { unref?: () => void }).unref?.();
       this.#pending.add(request);
       if (!this.#joined) {
         this.#joined = true;
@@ -120,10 +130,21 @@ export class SchemaRequests implements Channel {
     this.#connection.sendText(`{"id":${request.id}${request.body}`);
   }
 
+  /** The request's time is up: it is forgotten (an answer that comes later is dropped) and rejected. */
+  #expire(request: Request): void {
+    if (!this.#pending.delete(request)) return;
+    if (request.id !== undefined) {
+      this.#byId.delete(request.id);
+      this.#connection.release(request.id);
+    }
+    request.reject(new JournalError(ErrorCode.TIMEOUT, `the server did not answer the schema request within ${this.#timeoutMs / 1000} s`));
+  }
+
   #rejectAll(error: Error): void {
     const pending = [...this.#pending];
     this.#pending.clear();
     for (const request of pending) {
+      clearTimeout(request.timer);
       if (request.id !== undefined) this.#connection.release(request.id);
       request.reject(error);
     }

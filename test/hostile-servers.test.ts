@@ -341,6 +341,26 @@ describe('a server that accepts and never answers', () => {
     console.log(`# never answers: APPEND_TIMEOUT after ${ms.toFixed(0)} ms (appendTimeout 0.5 s)`);
   });
 
+  it('registerSchema and listSchemas reject with TIMEOUT at appendTimeout, each request sent once', async () => {
+    const server = await fake({});
+    const producer = new JournalProducer(server.url, 'j', { appendTimeout: 0.3 });
+    cleanups.push(() => producer.close());
+    const started = performance.now();
+    const [registered, listed] = await within(
+      Promise.all([rejection(producer.registerSchema({ $id: 'urn:x', version: 1 })), rejection(producer.listSchemas())]),
+      3000,
+      'the timeouts',
+    );
+    const ms = performance.now() - started;
+    for (const error of [registered, listed]) {
+      assert.equal(error.code, ErrorCode.TIMEOUT);
+      assert.match(error.message, /did not answer the schema request within 0.3 s/);
+    }
+    assert.ok(ms >= 300 - SLACK_MS, `rejected after ${ms.toFixed(0)} ms`);
+    assert.equal(server.framesOf('register').length, 1, 'sent once');
+    assert.equal(server.framesOf('schemas').length, 1, 'sent once');
+  });
+
   it('a TCP server that never completes the handshake: the append rejects with APPEND_TIMEOUT', async () => {
     const sockets = new Set<net.Socket>();
     const tcp = net.createServer((socket) => {
