@@ -16,6 +16,7 @@ import { decodeAppend, type DecodedAppend } from './append-decoder.js';
 import type { Principal } from './auth/principal.js';
 import { forbiddenMessage, type Scope } from './auth/scope.js';
 import { formatMicros, toMicros } from './encode.js';
+import { boundedDetails, boundedMessage } from './error-bounds.js';
 import type { LivePart } from './live-frame.js';
 import { nonFiniteNumberPath } from './finite-numbers.js';
 import { OutputBudget } from './budget/output-budget.js';
@@ -57,9 +58,6 @@ const FRAMES_PER_TURN = 128;
  * cannot hold the loop for as long as {@link FRAMES_PER_TURN} of them take.
  */
 const TURN_BUDGET_MS = 2;
-
-/** Longest error message sent, in UTF-16 units: error replies stay short whatever the input. */
-const MAX_ERROR_MESSAGE = 300;
 
 /** Schemas per `schemas` page when the request gives no limit. */
 const SCHEMA_PAGE = 100;
@@ -301,7 +299,7 @@ export class Session implements SubscriptionSink {
   #error(code: string, message: string, id?: number, details?: readonly ErrorDetail[]): void {
     this.#observer.frameRefused(code, message);
     // Short whatever the input: a message is cut, and at most a few details are sent, each cut too.
-    if (message.length > MAX_ERROR_MESSAGE) message = `${message.slice(0, MAX_ERROR_MESSAGE)}…`;
+    message = boundedMessage(message);
     const frame: Record<string, unknown> = id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message };
     if (details !== undefined) frame['details'] = boundedDetails(details);
     this.send(JSON.stringify(frame));
@@ -600,15 +598,6 @@ export class Session implements SubscriptionSink {
       },
     );
   }
-}
-
-/** Details sent with an error at most, and the longest path or message of one (the schema checks' own bounds). */
-const MAX_ERROR_DETAILS = 20;
-const MAX_DETAIL_TEXT = 200;
-
-function boundedDetails(details: readonly ErrorDetail[]): ErrorDetail[] {
-  const cut = (text: string): string => (text.length > MAX_DETAIL_TEXT ? `${text.slice(0, MAX_DETAIL_TEXT - 1)}…` : text);
-  return details.slice(0, MAX_ERROR_DETAILS).map((detail) => ({ ...detail, path: cut(detail.path), message: cut(detail.message) }));
 }
 
 /** Store errors that refuse a batch for what it holds, passed on with their own code; any other is STORE_UNAVAILABLE. */

@@ -155,6 +155,18 @@ describe('HTTP API', () => {
     assert.deepEqual(await store.listJournals(undefined, 10), []);
   });
 
+  it('an error never repeats in full what it was sent: a 30,000-character unknown key is cut in the message and details', LIMIT, async (t) => {
+    const server = await startServer();
+    t.after(() => server.close());
+    const key = 'k'.repeat(30_000);
+    const answer = await request(server, 'POST', `/v1/journals/j/events`, { body: Array.from({ length: 25 }, () => ({ name: 'a', [key]: 1 })) });
+    assertError(answer, 422, 'INVALID_EVENT');
+    assert.ok(answer.text.length < 8000, `the error body is ${answer.text.length} characters`);
+    assert.ok(answer.json.error.message.length <= 300, answer.json.error.message);
+    assert.equal(answer.json.error.details.length, 20, 'at most 20 details');
+    for (const detail of answer.json.error.details) assert.ok(detail.path.length <= 200 && detail.message.length <= 200, JSON.stringify(detail).slice(0, 300));
+  });
+
   it('checks appends against the journal policy and the schemas they name, as the WebSocket does', LIMIT, async (t) => {
     const store = new MemoryStore();
     const server = await startServer({ store, journals: { 'strict.*': { requireSchema: true } } });

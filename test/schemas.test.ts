@@ -209,7 +209,7 @@ describe('validation at append', () => {
     const error = await refused(harness.producer('j').appendMany(events), ErrorCode.SCHEMA_VIOLATION);
     assert.equal(error.details!.length, 20);
     assert.match(error.message, /20\+ problems/);
-    for (const detail of error.details!) assert.ok(detail.path.length <= 200 && detail.path.endsWith('...'));
+    for (const detail of error.details!) assert.ok(detail.path.length <= 200 && detail.path.endsWith('…'));
   });
 
   it('refuses an unregistered schema with UNKNOWN_SCHEMA and stores nothing', async (t) => {

@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import { ErrorCode, JournalError, type ErrorDetail } from '../../src/errors.js';
+import { boundedDetails, boundedMessage, MAX_ERROR_DETAILS } from '../error-bounds.js';
 
 /** The status of each error code an HTTP route answers with; codes not listed answer 500. */
 export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
@@ -52,14 +53,14 @@ export class HttpError extends JournalError {
 /** An error as the body of a response, and its status. */
 export function errorResponse(error: unknown): { status: number; body: string } {
   const { status, code, message, details } = describe(error);
-  const body: { code: string; message: string; details?: readonly ErrorDetail[] } = { code, message };
-  if (details !== undefined && details.length > 0) body.details = details;
+  const body: { code: string; message: string; details?: readonly ErrorDetail[] } = { code, message: boundedMessage(message) };
+  if (details !== undefined && details.length > 0) body.details = boundedDetails(details);
   return { status, body: JSON.stringify({ error: body }) };
 }
 
 /** zod's issues as error details, the path prefixed by the part of the request (`query`, `body`, …). */
 export function issueDetails(part: string, issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {
-  return issues.slice(0, 20).map((issue) => ({
+  return issues.slice(0, MAX_ERROR_DETAILS).map((issue) => ({
     path: [part, ...issue.path.map(String)].join('.'),
     message: issue.message,
   }));

@@ -9,6 +9,7 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { RE2JS } from 're2js';
 import { linearNativePattern } from './linear-pattern.js';
+import { boundedDetailText } from '../error-bounds.js';
 import { escapePointer } from './metaschema.js';
 import type { SchemaSource, WorkerDetail, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -18,8 +19,6 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 
 /** Compiled validators kept, least recently used dropped first. */
 const MAX_COMPILED = 256;
-/** Characters of a detail's path and message at most. */
-const MAX_TEXT = 200;
 
 /**
  * A pattern, in JavaScript's syntax, as a linear-time expression (Ajv's `code.regExp` engine):
@@ -88,9 +87,8 @@ function detailsOf(index: number, errors: readonly ErrorObject[] | null | undefi
   });
 }
 
-function cut(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 3)}...` : text;
-}
+/** A detail's path or message, or an error's message, cut as every error's are (../error-bounds.ts). */
+const cut = boundedDetailText;
 
 /** Answers one request of the validator pool's protocol (worker-protocol.ts). */
 export function handle(request: WorkerRequest): WorkerReply {

@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, JournalError } from '../../src/errors.js';
+import { MAX_ERROR_DETAILS } from '../error-bounds.js';
 import type { SchemaSource, WorkerDetail, WorkerReady, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 export interface ValidatorPoolOptions {
@@ -20,8 +21,8 @@ export interface ValidatorPoolOptions {
   readonly heapMb: number;
 }
 
-/** Details per refused append at most. */
-export const MAX_DETAILS = 20;
+/** Details per refused append at most: as many as an error carries (../error-bounds.ts). */
+export const MAX_DETAILS = MAX_ERROR_DETAILS;
 
 /** Validations sent to a worker as one job, under one deadline, at most. */
 const MAX_GROUP = 16;
