@@ -249,16 +249,18 @@ function listenFailure(error: unknown, host: string, port: number): string {
 
 export const command: Command = { usage: USAGE, run };
 
+type LimitName = (typeof INTEGER_OPTIONS)[number];
+
 /** The `--limit NAME=N` flags as server options; a name that is not a limit, or a value that is not a whole number, is a usage error. */
-function limitsOf(flags: readonly string[]): Partial<Record<(typeof INTEGER_OPTIONS)[number], number>> {
-  const limits: Partial<Record<(typeof INTEGER_OPTIONS)[number], number>> = {};
+function limitsOf(flags: readonly string[]): Partial<Record<LimitName, number>> {
+  const limits: Partial<Record<LimitName, number>> = {};
   for (const flag of flags) {
     const equals = flag.indexOf('=');
     const name = flag.slice(0, Math.max(0, equals));
     if (equals < 0 || !(INTEGER_OPTIONS as readonly string[]).includes(name)) {
       throw new UsageError(`--limit takes NAME=N with NAME one of ${INTEGER_OPTIONS.join(', ')}; got "${flag}"`);
     }
-    limits[name as (typeof INTEGER_OPTIONS)[number]] = parseNumber(flag.slice(equals + 1), `--limit ${name}`, { integer: true, min: 0 });
+    limits[name as LimitName] = parseNumber(flag.slice(equals + 1), `--limit ${name}`, { integer: true, min: 0 });
   }
   return limits;
 }

@@ -149,13 +149,17 @@ export class Session implements SubscriptionSink {
   send(frame: string): void {
     if (this.#closed) return;
     this.#output.send(frame);
-    // Past the mark, the rest of what this socket read waits: a client is answered only as fast as it reads.
-    if (!this.readPaused && this.#output.overHighWater) this.#ws.pause();
+    this.#pauseIfOver();
   }
 
   sendFragments(fragments: readonly LivePart[]): void {
     if (this.#closed) return;
     this.#output.sendFragments(fragments);
+    this.#pauseIfOver();
+  }
+
+  /** Past the mark, the rest of what this socket read waits: a client is answered only as fast as it reads. */
+  #pauseIfOver(): void {
     if (!this.readPaused && this.#output.overHighWater) this.#ws.pause();
   }
 

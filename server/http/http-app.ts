@@ -19,6 +19,10 @@ import { ResponseOutput } from './response-output.js';
 import { ROUTES } from './routes/index.js';
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The admitted request's answer as the output budget charges it; `null` on public routes. */
+    output: ResponseOutput | null;
+  }
   interface FastifyContextConfig {
     /** A route anyone may call: no token, no origin check, no request budget (`/healthz`, `/`). */
     public?: boolean;
@@ -90,10 +94,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   // Each admitted request's principal, for the routes' `requireScope` (server/auth/require-scope.ts).
   app.decorateRequest('principal', null);
+  app.decorateRequest('output', null);
 
   let inFlight = 0;
-  /** Each admitted request's answer, as the output budget charges it. */
-  const outputs = new WeakMap<object, ResponseOutput>();
   app.addHook('onRequest', async (request, reply) => {
     if (context.closing()) throw new HttpError(503, ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
     if (request.routeOptions.config.public === true) return;
@@ -104,7 +107,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     if (isRefusal(admitted)) throw new HttpError(admitted.status, admitted.code, admitted.message);
     request.principal = admitted.principal;
     const output = new ResponseOutput(reply.raw, context.output);
-    outputs.set(request, output);
+    request.output = output;
     inFlight++;
     reply.raw.once('close', () => {
       inFlight--;
@@ -115,8 +118,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   // Once an answer is handed to its socket (after the hooks, in this turn), what the socket holds is charged.
   app.addHook('onSend', async (request) => {
-    const output = outputs.get(request);
-    if (output !== undefined) setImmediate(output.update);
+    if (request.output !== null) setImmediate(request.output.update);
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -13,7 +13,8 @@ import { ErrorCode, JournalError, type ErrorDetail } from '../../src/errors.js';
 import type { SchemaRef } from '../../src/protocol.js';
 import type { JournalPolicies } from '../journal-policies.js';
 import type { SchemaRegistry } from './registry.js';
-import { MAX_DETAILS, type ValidatorPool } from './validator-pool.js';
+import type { ValidatorPool } from './validator-pool.js';
+import { MAX_ERROR_DETAILS } from '../error-bounds.js';
 import { runsInline } from './inline-schema.js';
 import type { SchemaSource, WorkerDetail, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -90,7 +91,7 @@ export class AppendCheck {
     const handle = this.#core;
     if (handle === undefined) return this.#loadCore().then(() => this.#validate(events));
     try {
-      const reply = handle({ op: 'validate', seq: 0, schemas: sources as SchemaSource[], contexts: `[${work.contexts.join(',')}]`, events: work.pairs, maxDetails: MAX_DETAILS + 1 });
+      const reply = handle({ op: 'validate', seq: 0, schemas: sources as SchemaSource[], contexts: `[${work.contexts.join(',')}]`, events: work.pairs, maxDetails: MAX_ERROR_DETAILS + 1 });
       if (reply.error !== undefined) return refusal(ErrorCode.INVALID_SCHEMA, `a schema cannot be compiled: ${reply.error}`, [{ path: '', message: reply.error }]);
       return violation(reply.details ?? []);
     } catch (error) {
@@ -204,8 +205,8 @@ function violation(details: readonly WorkerDetail[]): Verdict {
 /** Inline decisions kept at most; past it they are made again. */
 const MAX_DECISIONS = 1024;
 
-/** A refusal with at most MAX_DETAILS details. */
+/** A refusal with at most MAX_ERROR_DETAILS details. */
 function refusal(code: string, message: string, details: readonly ErrorDetail[]): JournalError {
-  const extra = details.length > 1 ? ` (${details.length > MAX_DETAILS ? `${MAX_DETAILS}+` : details.length} problems)` : '';
-  return new JournalError(code, `${message}${extra}`, { details: details.slice(0, MAX_DETAILS) });
+  const extra = details.length > 1 ? ` (${details.length > MAX_ERROR_DETAILS ? `${MAX_ERROR_DETAILS}+` : details.length} problems)` : '';
+  return new JournalError(code, `${message}${extra}`, { details: details.slice(0, MAX_ERROR_DETAILS) });
 }

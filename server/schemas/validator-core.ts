@@ -9,7 +9,7 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { RE2JS } from 're2js';
 import { linearNativePattern } from './linear-pattern.js';
-import { boundedDetailText } from '../error-bounds.js';
+import { boundedDetailText as cut } from '../error-bounds.js';
 import { escapePointer } from './metaschema.js';
 import type { SchemaSource, WorkerDetail, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -86,9 +86,6 @@ function detailsOf(index: number, errors: readonly ErrorObject[] | null | undefi
     return { index, path: cut(path), message: cut(message) };
   });
 }
-
-/** A detail's path or message, or an error's message, cut as every error's are (../error-bounds.ts). */
-const cut = boundedDetailText;
 
 /** Answers one request of the validator pool's protocol (worker-protocol.ts). */
 export function handle(request: WorkerRequest): WorkerReply {

@@ -21,9 +21,6 @@ export interface ValidatorPoolOptions {
   readonly heapMb: number;
 }
 
-/** Details per refused append at most: as many as an error carries (../error-bounds.ts). */
-export const MAX_DETAILS = MAX_ERROR_DETAILS;
-
 /** Validations sent to a worker as one job, under one deadline, at most. */
 const MAX_GROUP = 16;
 
@@ -81,7 +78,7 @@ class Thread {
       const seq = ++this.#seq;
       return request.op === 'compile'
         ? { op: 'compile', seq, schema: request.schema }
-        : { op: 'validate', seq, schemas: request.schemas, contexts: request.contexts, events: request.events, maxDetails: MAX_DETAILS + 1 };
+        : { op: 'validate', seq, schemas: request.schemas, contexts: request.contexts, events: request.events, maxDetails: MAX_ERROR_DETAILS + 1 };
     });
     this.worker.postMessage(messages.length === 1 ? messages[0] : messages);
   }
@@ -106,7 +103,7 @@ export class ValidatorPool {
 
   /**
    * Validates contexts against their schemas: `contexts` is a JSON array of them, `events` two
-   * numbers per context (its schema's index in `schemas`, the event's index in its append); resolves with at most MAX_DETAILS + 1 details (one more tells the caller there were more), none when all pass. Rejects with
+   * numbers per context (its schema's index in `schemas`, the event's index in its append); resolves with at most MAX_ERROR_DETAILS + 1 details (one more tells the caller there were more), none when all pass. Rejects with
    * `INVALID_SCHEMA` when a schema cannot be compiled, and with `SCHEMA_VIOLATION` when the
    * validation takes longer than its deadline or more memory than the worker has.
    */
