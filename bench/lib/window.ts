@@ -1,12 +1,38 @@
-/** Runs `count` async operations in order of index with at most `size` unsettled at once; rejects on the first failure. */
-export async function window(count: number, size: number, operation: (index: number) => Promise<unknown>): Promise<void> {
-  const pending = new Set<Promise<unknown>>();
-  for (let index = 0; index < count; index++) {
-    const promise = operation(index);
-    pending.add(promise);
-    const settle = (): boolean => pending.delete(promise);
-    promise.then(settle, settle);
-    if (pending.size >= size) await Promise.race(pending);
-  }
-  await Promise.all(pending);
+/**
+ * Runs `count` async operations in order of index with at most `size` unsettled at once: each
+ * one that settles starts the next. Rejects on the first failure (no operation starts after it).
+ *
+ * Operations are counted, not their promises: lmdb-js gives every put of one transaction the
+ * same promise, and a window that kept a set of distinct promises saw one where there were
+ * thousands, so it never waited.
+ */
+export function window(count: number, size: number, operation: (index: number) => Promise<unknown>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let unsettled = 0;
+    let failed = false;
+    const settled = (): void => {
+      unsettled--;
+      fill();
+    };
+    const failure = (error: unknown): void => {
+      failed = true;
+      reject(error);
+    };
+    function fill(): void {
+      while (!failed && unsettled < size && next < count) {
+        unsettled++;
+        let promise: Promise<unknown>;
+        try {
+          promise = operation(next++);
+        } catch (error) {
+          failure(error);
+          return;
+        }
+        promise.then(settled, failure);
+      }
+      if (!failed && unsettled === 0 && next === count) resolve();
+    }
+    fill();
+  });
 }
