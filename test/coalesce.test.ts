@@ -161,21 +161,43 @@ describe('coalesced appends', () => {
     assert.deepEqual(store.batches, [1, 2]);
   });
 
-  it('splits a turn\'s appends at the frame limits: 1000 events, and the frame size', async () => {
+  it('splits a turn\'s appends at the frame limits: 1000 events, and 64 KiB of events', async () => {
     const { server, store } = await setup({ maxEventSize: 1024 * 1024 });
     const p = producer(server.url);
     await p.append('warm');
     await Promise.all(Array.from({ length: 2500 }, (_, i) => p.append('n', { i })));
     assert.deepEqual(store.batches, [1, 1000, 1000, 500]);
-    const pad = 'x'.repeat(400 * 1024);
+    // 30 KiB each: two fit in a frame's 64 KiB, the third starts the next frame.
+    const pad = 'x'.repeat(30 * 1024);
     const large = await Promise.all([p.append('l1', { pad }), p.append('l2', { pad }), p.append('l3', { pad })]);
     assert.deepEqual(store.batches.slice(4), [2, 1]);
     assert.deepEqual(large.map((result) => result.seq), [2502, 2503, 2504]);
-    // Sizes are UTF-8 bytes: 200,000 euro signs are 600,000 bytes, and two do not fit in 1 MiB.
-    const euros = '€'.repeat(200_000);
+    // Sizes are UTF-8 bytes: 12,000 euro signs are 36,000 bytes (12,000 UTF-16 units), and two do not fit in 64 KiB.
+    const euros = '€'.repeat(12_000);
     const wide = await Promise.all([p.append('w1', { euros }), p.append('w2', { euros })]);
     assert.deepEqual(store.batches.slice(6), [1, 1]);
     assert.deepEqual(wide.map((result) => result.seq), [2505, 2506]);
+    // A batch larger than a frame's 64 KiB still travels whole, alone.
+    const half = 'x'.repeat(50 * 1024);
+    const [whole] = await Promise.all([
+      p.appendMany([
+        { name: 'b1', context: { half } },
+        { name: 'b2', context: { half } },
+      ]),
+      p.append('after'),
+    ]);
+    assert.deepEqual(store.batches.slice(8), [2, 1]);
+    assert.deepEqual(whole.map((result) => result.seq), [2507, 2508]);
+  });
+
+  it('keeps a frame within a server frame limit smaller than 64 KiB', async () => {
+    const { server, store } = await setup({ maxFrameSize: 40 * 1024 });
+    const p = producer(server.url);
+    await p.append('warm');
+    // 15 KiB each: two fit in 40 KiB less the frame's other fields, three do not.
+    const pad = 'x'.repeat(15 * 1024);
+    await Promise.all([p.append('a', { pad }), p.append('b', { pad }), p.append('c', { pad })]);
+    assert.deepEqual(store.batches, [1, 2, 1]);
   });
 
   it('waits up to linger for appends of later turns, and coalesce: false sends each alone', async () => {
