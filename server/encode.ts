@@ -63,11 +63,22 @@ export function eventJson(seq: number, micros: number, event: NewEvent): string 
   return `{"name":${event.nameJson ?? JSON.stringify(event.name)},"timestamp":${formatMicros(micros)},"context":${contextJson(event)},"seq":${seq}${schemaMember(event)}}`;
 }
 
+/** The ref schemaMember encoded last, and its member: the events of a batch mostly name one schema. */
+let lastId = '';
+let lastVersion = 0;
+let lastMember = '';
+
 /** `,"schema":{"id":…,"version":…}` for an event that names a schema, else `""`: what ends its JSON before the last brace. */
 export function schemaMember(event: NewEvent): string {
   const { schema } = event;
-  // A schema id (SCHEMA_ID) holds no character JSON escapes: its text is its string's body.
-  return schema === undefined ? '' : `,"schema":{"id":"${schema.id}","version":${schema.version}}`;
+  if (schema === undefined) return '';
+  if (schema.id !== lastId || schema.version !== lastVersion) {
+    lastId = schema.id;
+    lastVersion = schema.version;
+    // A schema id (SCHEMA_ID) holds no character JSON escapes: its text is its string's body.
+    lastMember = `,"schema":{"id":"${schema.id}","version":${schema.version}}`;
+  }
+  return lastMember;
 }
 
 const SCHEMA_MEMBER = ',"schema":{"id":"';

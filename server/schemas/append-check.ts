@@ -4,10 +4,11 @@
  * whole batch, and a batch with one bad event is refused whole.
  *
  * Batches whose events name no schema, in journals without a policy, cost one Map lookup and
- * answer at once. So do batches whose schemas are in memory and proved cheap (inline-schema.ts):
- * they are validated on the event loop, with the same validator the workers run. The rest answer
- * with a promise: their schemas may have to come from the store, and their contexts are
- * validated in worker threads (validator-pool.ts).
+ * answer at once. So do batches whose schemas are in memory when a flat schema's check of each
+ * context's text passes it (text-check.ts: no JSON.parse), or when their schemas are proved
+ * cheap (inline-schema.ts): those are validated on the event loop, with the same validator the
+ * workers run. The rest answer with a promise: their schemas may have to come from the store,
+ * and their contexts are validated in worker threads (validator-pool.ts).
  */
 import { ErrorCode, JournalError, type ErrorDetail } from '../../src/errors.js';
 import type { SchemaRef } from '../../src/protocol.js';
@@ -16,6 +17,7 @@ import type { SchemaRegistry } from './registry.js';
 import type { ValidatorPool } from './validator-pool.js';
 import { MAX_ERROR_DETAILS } from '../error-bounds.js';
 import { runsInline } from './inline-schema.js';
+import { textCheckOf, type TextCheck } from './text-check.js';
 import type { SchemaSource, WorkerDetail, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 /** What the checks read of an event. */
@@ -32,8 +34,8 @@ export class AppendCheck {
   readonly #registry: SchemaRegistry;
   readonly #pool: ValidatorPool;
   readonly #policies: JournalPolicies;
-  /** Whether each schema seen runs inline, by key. */
-  readonly #inlineByKey = new Map<string, boolean>();
+  /** How each schema seen is validated, by key. */
+  readonly #decisions = new Map<string, Decision>();
   /** The inline validator, once loaded. */
   #core: ((request: WorkerRequest) => WorkerReply) | undefined;
   #coreLoading: Promise<void> | undefined;
@@ -75,19 +77,28 @@ export class AppendCheck {
     return named ? this.#validate(events) : undefined;
   }
 
-  /** The batch's validation: inline when it can be, in the worker pool otherwise. */
+  /**
+   * The batch's validation: each context first against its schema's text check
+   * (text-check.ts), which passes most valid contexts without parsing them; those it cannot
+   * pass go to Ajv, inline when their schemas allow it, in the worker pool otherwise.
+   */
   #validate(events: readonly CheckedEvent[]): Verdict | Promise<Verdict> {
-    const work = workOf(events);
+    let work = workOf(events);
     const sources = new Array<SchemaSource | undefined>(work.refs.length);
+    const decisions = new Array<Decision>(work.refs.length);
     let inline = true;
     for (let at = 0; at < work.refs.length; at++) {
       const source = this.#registry.cached(work.refs[at]!);
       if (source === undefined) return this.#validateLater(work);
       sources[at] = source;
-      inline &&= this.#inline(source);
+      decisions[at] = this.#decision(source);
+      inline &&= !this.#noInline && decisions[at]!.inline;
     }
+    const uncertain = uncertainOf(work, decisions);
+    if (uncertain === undefined) return undefined;
+    work = uncertain;
     if (!inline) return this.#validateLater(work, sources as SchemaSource[]);
-    // Ajv is loaded on the event loop with the first plain schema: a server whose events name none never loads it.
+    // Ajv is loaded on the event loop with the first context a text check cannot pass: a server whose events name no schema never loads it.
     const handle = this.#core;
     if (handle === undefined) return this.#loadCore().then(() => this.#validate(events));
     try {
@@ -112,14 +123,13 @@ export class AppendCheck {
     return this.#coreLoading;
   }
 
-  /** Whether a schema runs inline, decided once per schema. */
-  #inline([key, json]: SchemaSource): boolean {
-    if (this.#noInline) return false;
-    let decided = this.#inlineByKey.get(key);
+  /** How a schema is validated, decided once per schema. */
+  #decision([key, json]: SchemaSource): Decision {
+    let decided = this.#decisions.get(key);
     if (decided === undefined) {
-      if (this.#inlineByKey.size >= MAX_DECISIONS) this.#inlineByKey.clear();
-      decided = runsInline(json);
-      this.#inlineByKey.set(key, decided);
+      if (this.#decisions.size >= MAX_DECISIONS) this.#decisions.clear();
+      decided = { inline: runsInline(json), textCheck: textCheckOf(json) };
+      this.#decisions.set(key, decided);
     }
     return decided;
   }
@@ -152,6 +162,14 @@ export class AppendCheck {
       return refusal(error.code, error.message, [{ path: '', message: error.message }]);
     }
   }
+}
+
+/** How a schema's contexts are validated. */
+interface Decision {
+  /** By Ajv on the event loop (inline-schema.ts), not in the worker pool. */
+  readonly inline: boolean;
+  /** The accept-only check of a context's text (text-check.ts), tried before Ajv. */
+  readonly textCheck: TextCheck | undefined;
 }
 
 /** A batch's named events, ready for a validator. */
@@ -194,6 +212,20 @@ function workOf(events: readonly CheckedEvent[]): Work {
   return { refs, pairs, contexts };
 }
 
+/** The events of `work` that their schemas' text checks do not pass, or undefined when they pass every one. */
+function uncertainOf(work: Work, decisions: readonly Decision[]): Work | undefined {
+  const { pairs, contexts } = work;
+  let left: { pairs: number[]; contexts: string[] } | undefined;
+  for (let n = 0; n < contexts.length; n++) {
+    const check = decisions[pairs[2 * n]!]!.textCheck;
+    if (check !== undefined && check(contexts[n]!)) continue;
+    left ??= { pairs: [], contexts: [] };
+    left.pairs.push(pairs[2 * n]!, pairs[2 * n + 1]!);
+    left.contexts.push(contexts[n]!);
+  }
+  return left === undefined ? undefined : { refs: work.refs, ...left };
+}
+
 /** The verdict of a validation's details: none pass, else SCHEMA_VIOLATION naming the first. */
 function violation(details: readonly WorkerDetail[]): Verdict {
   if (details.length === 0) return undefined;
@@ -202,7 +234,7 @@ function violation(details: readonly WorkerDetail[]): Verdict {
   return refusal(ErrorCode.SCHEMA_VIOLATION, `event ${first!.index}: ${where} ${first!.message}`, details);
 }
 
-/** Inline decisions kept at most; past it they are made again. */
+/** Decisions kept at most; past it they are made again. */
 const MAX_DECISIONS = 1024;
 
 /** A refusal with at most MAX_ERROR_DETAILS details. */

@@ -21,8 +21,8 @@ const MAX_ENUM = 64;
 /** Subschemas nested deeper than this go to the worker pool. */
 const MAX_DEPTH = 16;
 
-/** Keywords that annotate and cost nothing. */
-const ANNOTATIONS = new Set(['$schema', '$id', '$comment', 'title', 'description', 'default', 'examples', 'deprecated', 'readOnly', 'writeOnly', 'version']);
+/** Keywords that annotate and cost nothing (to Ajv, and to text-check.ts). */
+export const ANNOTATIONS = new Set(['$schema', '$id', '$comment', 'title', 'description', 'default', 'examples', 'deprecated', 'readOnly', 'writeOnly', 'version']);
 /** Keywords checked in constant time per value (numbers, lengths, counts, required names). */
 const CONSTANT = new Set([
   'type',

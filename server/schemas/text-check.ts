@@ -1,0 +1,410 @@
+/**
+ * Accept-only checks of a context's JSON text against a flat schema, without `JSON.parse`:
+ * the fast path of validation at append. A check answers `true` only when Ajv, given the
+ * parsed context, would accept it; `false` means "not sure", and the context goes to Ajv,
+ * which accepts or refuses it with its details. So a refusal always comes from Ajv, and a
+ * check that gives up costs one pass over the text more than Ajv alone.
+ *
+ * A schema gets a check when it is an object schema of at most MAX_PROPERTIES `properties`,
+ * `required` names among them, `additionalProperties` a boolean, `minProperties` and
+ * `maxProperties`; and each property's schema is `true` or made of `type`, `enum` and `const`
+ * of primitives, `minLength`, `maxLength`, a `pattern` proved linear (the same RegExp Ajv runs
+ * for it, see validator-core.ts), `minimum`, `maximum`, `exclusiveMinimum` and
+ * `exclusiveMaximum` (annotations aside). These keywords mean the same in draft-07 and
+ * 2020-12. Any other keyword gives no check: Ajv validates every context of that schema.
+ *
+ * The text is a context as the append decoder passes it or JSON.stringify writes it: valid,
+ * compact JSON of an object. A check gives up on: a key or string value with a backslash escape (its value is not its
+ * text), a key seen twice (JSON.parse keeps the last), an unknown key when the counts of
+ * properties are bounded, text that is not compact JSON. Numbers are read as JSON.parse reads
+ * them (`Number` of the token), so `1.0` is an integer, as Ajv finds it.
+ */
+import { ANNOTATIONS } from './inline-schema.js';
+import { linearNativePattern } from './linear-pattern.js';
+
+/** True when the context's JSON text certainly passes the schema; false to let Ajv decide. */
+export type TextCheck = (json: string) => boolean;
+
+/** Properties at most: each has a bit in a 32-bit mask of those seen. */
+export const MAX_PROPERTIES = 30;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/** JSON types as bits; `number` is INTEGER | FRACTION. */
+const STRING = 1;
+const INTEGER = 2;
+const FRACTION = 4;
+const BOOLEAN = 8;
+const NULL = 16;
+const OBJECT = 32;
+const ARRAY = 64;
+const ANY = 127;
+const TYPE_BITS: Record<string, number> = {
+  string: STRING,
+  integer: INTEGER,
+  number: INTEGER | FRACTION,
+  boolean: BOOLEAN,
+  null: NULL,
+  object: OBJECT,
+  array: ARRAY,
+};
+
+interface Property {
+  readonly name: string;
+  /** The name's UTF-16 units. */
+  readonly units: readonly number[];
+  readonly bit: number;
+  readonly rule: Rule;
+}
+
+/** The check of a schema given as its JSON, or undefined when it has none (see above). Never throws. */
+export function textCheckOf(json: string): TextCheck | undefined {
+  try {
+    return objectCheck(JSON.parse(json) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function objectCheck(schema: unknown): TextCheck | undefined {
+  if (schema === true) return () => true;
+  if (!isObject(schema)) return undefined;
+  let properties: Property[] = [];
+  let requiredMask = 0;
+  let additional = true;
+  let minProperties = 0;
+  let maxProperties = Infinity;
+  for (const [keyword, value] of Object.entries(schema)) {
+    if (ANNOTATIONS.has(keyword)) continue;
+    switch (keyword) {
+      case 'type':
+        if (!((typeBits(value) ?? 0) & OBJECT)) return undefined;
+        break;
+      case 'properties': {
+        if (!isObject(value)) return undefined;
+        const entries = Object.entries(value);
+        if (entries.length > MAX_PROPERTIES) return undefined;
+        properties = [];
+        for (const [name, subschema] of entries) {
+          const rule = ruleOf(subschema);
+          // Ajv reads a property as `data[name]`: a name Object.prototype has is there in every context.
+          if (rule === undefined || name in Object.prototype) return undefined;
+          properties.push({ name, units: Array.from(name, (_, j) => name.charCodeAt(j)), bit: 1 << properties.length, rule });
+        }
+        break;
+      }
+      case 'additionalProperties':
+        if (typeof value !== 'boolean') return undefined;
+        additional = value;
+        break;
+      case 'minProperties':
+        if (!isCount(value)) return undefined;
+        minProperties = value;
+        break;
+      case 'maxProperties':
+        if (!isCount(value)) return undefined;
+        maxProperties = value;
+        break;
+      case 'required':
+        if (!Array.isArray(value)) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  const required = schema['required'];
+  if (Array.isArray(required)) {
+    for (const name of required) {
+      const property = properties.find((candidate) => candidate.name === name);
+      if (property === undefined) return undefined;
+      requiredMask |= property.bit;
+    }
+  }
+  const counted = minProperties > 0 || maxProperties !== Infinity;
+  // The order the last context listed its properties in: the next key is looked for there first.
+  const order = properties.map((_, at) => at);
+  return (text) => {
+    if (text.charCodeAt(0) !== OPEN_BRACE) return false;
+    let i = 1;
+    let seen = 0;
+    let unknown = 0;
+    let position = 0;
+    if (text.charCodeAt(i) === CLOSE_BRACE) {
+      i++;
+    } else {
+      for (;;) {
+        if (text.charCodeAt(i) !== QUOTE) return false;
+        // The key the last context had here, matched in place; else the key is read and looked up.
+        let at = position < order.length ? order[position]! : -1;
+        let keyEnd = at >= 0 ? keyAt(properties[at]!.units, text, i + 1) : -1;
+        if (keyEnd < 0) {
+          keyEnd = i + 1;
+          let c = text.charCodeAt(keyEnd);
+          while (c !== QUOTE && c !== BACKSLASH && c === c) c = text.charCodeAt(++keyEnd);
+          if (c !== QUOTE) return false;
+          at = find(properties, text, i + 1, keyEnd);
+        }
+        i = keyEnd + 1;
+        if (text.charCodeAt(i++) !== COLON) return false;
+        if (at >= 0) {
+          const property = properties[at]!;
+          if (seen & property.bit) return false;
+          seen |= property.bit;
+          if (position < order.length) order[position] = at;
+          i = checkValue(property.rule, text, i);
+        } else {
+          if (!additional) return false;
+          unknown++;
+          i = skipValue(text, i);
+        }
+        if (i < 0) return false;
+        position++;
+        const c = text.charCodeAt(i++);
+        if (c === CLOSE_BRACE) break;
+        if (c !== COMMA) return false;
+      }
+    }
+    if (i !== text.length || (seen & requiredMask) !== requiredMask) return false;
+    if (!counted) return true;
+    // A key unknown to the schema may repeat, and JSON.parse counts it once.
+    if (unknown > 0) return false;
+    const count = bitCount(seen);
+    return count >= minProperties && count <= maxProperties;
+  };
+}
+
+/** The index of the closing quote when the key starting at `start` is the name of `units`, else -1. */
+function keyAt(units: readonly number[], text: string, start: number): number {
+  const end = start + units.length;
+  if (text.charCodeAt(end) !== QUOTE) return -1;
+  for (let j = 0; j < units.length; j++) if (units[j] !== text.charCodeAt(start + j)) return -1;
+  return end;
+}
+
+/** The index in `properties` of the key `text[start, end)`, or -1. */
+function find(properties: readonly Property[], text: string, start: number, end: number): number {
+  for (let at = 0; at < properties.length; at++) if (keyAt(properties[at]!.units, text, start) === end) return at;
+  return -1;
+}
+
+function bitCount(mask: number): number {
+  let count = 0;
+  for (let rest = mask; rest !== 0; rest &= rest - 1) count++;
+  return count;
+}
+
+/** A `type` keyword's bits, or undefined when it is not one or a list of JSON Schema's types. */
+function typeBits(value: unknown): number | undefined {
+  const names = Array.isArray(value) ? value : [value];
+  let bits = 0;
+  for (const name of names) {
+    const bit = typeof name === 'string' && Object.hasOwn(TYPE_BITS, name) ? TYPE_BITS[name]! : undefined;
+    if (bit === undefined) return undefined;
+    bits |= bit;
+  }
+  return names.length === 0 ? undefined : bits;
+}
+
+/** What a property's schema asks of its value. */
+interface Rule {
+  /** The JSON types allowed, as bits; 0 allows nothing (the schema `false`). */
+  types: number;
+  /** Any value passes (the schema `true`, or annotations alone): it is skipped unread. */
+  any: boolean;
+  minLength: number;
+  maxLength: number;
+  pattern: RegExp | undefined;
+  /** `enum` and `const`, each a list of the values allowed (every list must hold the value); undefined without either. */
+  allowed: (readonly unknown[])[] | undefined;
+  minimum: number;
+  maximum: number;
+  exclusiveMinimum: number;
+  exclusiveMaximum: number;
+}
+
+function ruleOf(schema: unknown): Rule | undefined {
+  if (typeof schema !== 'boolean' && !isObject(schema)) return undefined;
+  const rule: Rule = {
+    types: schema === false ? 0 : ANY,
+    any: schema === true,
+    minLength: 0,
+    maxLength: Infinity,
+    pattern: undefined,
+    allowed: undefined,
+    minimum: -Infinity,
+    maximum: Infinity,
+    exclusiveMinimum: -Infinity,
+    exclusiveMaximum: Infinity,
+  };
+  if (typeof schema === 'boolean') return rule;
+  let constrained = false;
+  for (const [keyword, value] of Object.entries(schema)) {
+    if (ANNOTATIONS.has(keyword)) continue;
+    constrained = true;
+    switch (keyword) {
+      case 'type': {
+        const bits = typeBits(value);
+        if (bits === undefined) return undefined;
+        rule.types = bits;
+        break;
+      }
+      case 'minLength':
+      case 'maxLength':
+        if (!isCount(value)) return undefined;
+        rule[keyword] = value;
+        break;
+      case 'pattern':
+        if (typeof value !== 'string') return undefined;
+        rule.pattern = linearNativePattern(value);
+        if (rule.pattern === undefined) return undefined;
+        break;
+      case 'enum':
+        if (!Array.isArray(value) || !value.every(isPrimitive)) return undefined;
+        (rule.allowed ??= []).push(value);
+        break;
+      case 'const':
+        if (!isPrimitive(value)) return undefined;
+        (rule.allowed ??= []).push([value]);
+        break;
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
+        if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+        rule[keyword] = value;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  rule.any = !constrained;
+  return rule;
+}
+
+function isPrimitive(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** The value at `i`: the index after it when it certainly passes `rule`, else -1. */
+function checkValue(rule: Rule, text: string, i: number): number {
+  if (rule.any) return skipValue(text, i);
+  const c = text.charCodeAt(i);
+  if (c === QUOTE) return checkString(rule, text, i + 1);
+  if (c === MINUS || (c >= ZERO && c <= NINE)) return checkNumber(rule, text, i);
+  if (c === 0x74 /* t */ || c === 0x66 /* f */) {
+    const value = c === 0x74;
+    const end = i + (value ? 4 : 5);
+    if (!(rule.types & BOOLEAN) || !text.startsWith(value ? 'true' : 'false', i) || !allows(rule, value)) return -1;
+    return end;
+  }
+  if (c === 0x6e /* n */) {
+    if (!(rule.types & NULL) || !text.startsWith('null', i) || !allows(rule, null)) return -1;
+    return i + 4;
+  }
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    // Only primitives are listed in `enum` and `const`: an object or array is never among them.
+    if (!(rule.types & (c === OPEN_BRACE ? OBJECT : ARRAY)) || rule.allowed !== undefined) return -1;
+    return skipValue(text, i);
+  }
+  return -1;
+}
+
+/** The string whose text starts at `start` (after its quote). */
+function checkString(rule: Rule, text: string, start: number): number {
+  if (!(rule.types & STRING)) return -1;
+  let i = start;
+  // JSON Schema counts code points: a surrogate pair is one.
+  let pairs = 0;
+  let c = text.charCodeAt(i);
+  while (c !== QUOTE) {
+    if (c === BACKSLASH || c !== c) return -1;
+    if (c >= 0xd800 && c <= 0xdbff) pairs++;
+    c = text.charCodeAt(++i);
+  }
+  const length = i - start - pairs;
+  if (length < rule.minLength || length > rule.maxLength) return -1;
+  if (rule.pattern !== undefined || rule.allowed !== undefined) {
+    const value = text.slice(start, i);
+    if (rule.pattern !== undefined && !rule.pattern.test(value)) return -1;
+    if (!allows(rule, value)) return -1;
+  }
+  return i + 1;
+}
+
+/** The number token at `i`, read as JSON.parse reads it. */
+function checkNumber(rule: Rule, text: string, i: number): number {
+  const start = i;
+  let c = text.charCodeAt(i);
+  if (c === MINUS) c = text.charCodeAt(++i);
+  let plain = true;
+  let magnitude = 0;
+  while (c >= ZERO && c <= NINE) {
+    magnitude = magnitude * 10 + (c - ZERO);
+    c = text.charCodeAt(++i);
+  }
+  while (c === 0x2e /* . */ || c === 0x65 /* e */ || c === 0x45 /* E */ || c === 0x2b /* + */ || c === MINUS || (c >= ZERO && c <= NINE)) {
+    plain = false;
+    c = text.charCodeAt(++i);
+  }
+  // Up to 15 digits, the running value is exact; past it, or with a fraction or exponent, Number reads the token.
+  const value = plain && i - start <= 15 ? (text.charCodeAt(start) === MINUS ? -magnitude : magnitude) : Number(text.slice(start, i));
+  if (!Number.isFinite(value) || i === start) return -1;
+  if (!(rule.types & (Number.isInteger(value) ? INTEGER : FRACTION))) return -1;
+  if (value < rule.minimum || value > rule.maximum || value <= rule.exclusiveMinimum || value >= rule.exclusiveMaximum) return -1;
+  return allows(rule, value) ? i : -1;
+}
+
+function allows(rule: Rule, value: unknown): boolean {
+  const { allowed } = rule;
+  if (allowed === undefined) return true;
+  for (let at = 0; at < allowed.length; at++) if (!allowed[at]!.includes(value)) return false;
+  return true;
+}
+
+/** The index after the value at `i`, whatever it holds (the text is valid JSON); -1 at anything else. */
+function skipValue(text: string, i: number): number {
+  const start = i;
+  let depth = 0;
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      for (let s = text.charCodeAt(++i); s !== QUOTE; s = text.charCodeAt(++i)) {
+        if (s !== s) return -1;
+        if (s === BACKSLASH) i++;
+      }
+      i++;
+      if (depth === 0) return i;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      depth++;
+      i++;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET || c === COMMA || c === COLON) {
+      // At depth 0, the end of a number, true, false or null.
+      if (depth === 0) return i === start ? -1 : i;
+      if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+      i++;
+      if (depth === 0) return i;
+    } else if (c !== c) {
+      return -1;
+    } else {
+      i++;
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The accept-only checks of contexts' JSON text (server/schemas/text-check.ts) against Ajv, the
+ * validator they stand in front of: a check never passes a context that Ajv refuses, it passes
+ * the plain contexts Ajv accepts (else it would save nothing), and it gives up on what it does
+ * not read. Last, the server refuses and stores the same whichever of the two decides.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { textCheckOf, MAX_PROPERTIES } from '../server/schemas/text-check.js';
+import { handle } from '../server/schemas/validator-core.js';
+import { ErrorCode, JournalError } from '../src/errors.js';
+import { Harness, readAll } from './harness.js';
+
+const READING = {
+  $id: 'urn:test:reading',
+  version: 1,
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^f[0-9a-z]+$', maxLength: 12 },
+    level: { enum: ['debug', 'info', 'warn'] },
+    count: { type: 'integer', minimum: 0, maximum: 1000 },
+    ratio: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+    flag: { type: ['boolean', 'null'] },
+    note: true,
+  },
+  required: ['id', 'count'],
+  additionalProperties: false,
+};
+
+/** Ajv's verdict on `context` (JSON text) against `schema`, through the validator the server runs; undefined when Ajv cannot compile the schema (the server would not register it). */
+function ajvVerdict(schema: object, context: string): boolean | undefined {
+  const json = JSON.stringify(schema);
+  const reply = handle({ op: 'validate', seq: 1, schemas: [[`key:${json}`, json]], contexts: `[${context}]`, events: [0, 0], maxDetails: 5 });
+  return reply.error === undefined ? reply.details?.length === 0 : undefined;
+}
+
+function ajvAccepts(schema: object, context: string): boolean {
+  const verdict = ajvVerdict(schema, context);
+  assert.ok(verdict !== undefined, `Ajv compiles ${JSON.stringify(schema)}`);
+  return verdict;
+}
+
+function checkOf(schema: object): (context: string) => boolean {
+  const check = textCheckOf(JSON.stringify(schema));
+  assert.ok(check !== undefined, `a check for ${JSON.stringify(schema)}`);
+  return check;
+}
+
+describe('textCheckOf', () => {
+  it('passes the plain contexts Ajv accepts', () => {
+    const check = checkOf(READING);
+    const accepted = [
+      { id: 'f3x', count: 0 },
+      { id: 'f3x', count: 1000, level: 'warn', ratio: 0.5, flag: null, note: { any: ['thing'] } },
+      { count: 7, flag: true, id: 'fzz' },
+      // Numbers read as JSON.parse reads them: 1.0 and 1e2 are integers.
+      '{"id":"f1","count":1.0}',
+      '{"id":"f1","count":1e2}',
+      // A surrogate pair is one character.
+      { id: 'f1', count: 1, note: '😀' },
+    ];
+    for (const context of accepted) {
+      const text = typeof context === 'string' ? context : JSON.stringify(context);
+      assert.equal(ajvAccepts(READING, text), true, text);
+      assert.equal(check(text), true, text);
+    }
+    const lengths = checkOf({ properties: { s: { type: 'string', maxLength: 2, minLength: 2 } } });
+    assert.equal(lengths('{"s":"😀😀"}'), true);
+    assert.equal(lengths('{"s":"😀"}'), false);
+  });
+
+  it('never passes a context Ajv refuses, and gives up on what it does not read', () => {
+    const check = checkOf(READING);
+    const refused = [
+      { count: 1 },
+      { id: 'f3x' },
+      { id: 'F3X', count: 1 },
+      { id: 'f0123456789ab', count: 1 },
+      { id: 'f3x', count: -1 },
+      { id: 'f3x', count: 1001 },
+      { id: 'f3x', count: 1.5 },
+      { id: 'f3x', count: '1' },
+      { id: 'f3x', count: 1, level: 'error' },
+      { id: 'f3x', count: 1, ratio: 0 },
+      { id: 'f3x', count: 1, ratio: 1 },
+      { id: 'f3x', count: 1, flag: 0 },
+      { id: 'f3x', count: 1, other: 1 },
+      { id: 7, count: 1 },
+    ];
+    for (const context of refused) {
+      const text = JSON.stringify(context);
+      assert.equal(ajvAccepts(READING, text), false, text);
+      assert.equal(check(text), false, text);
+    }
+    // Accepted by Ajv, but not read here: Ajv decides.
+    const unread = [
+      '{"id":"f\\u0033x","count":1}',
+      '{"\\u0069d":"f3x","count":1}',
+      '{"id":"f3x","count":1,"count":2}',
+      '{ "id":"f3x","count":1}',
+    ];
+    for (const text of unread) {
+      assert.equal(ajvAccepts(READING, text), true, text);
+      assert.equal(check(text), false, text);
+    }
+    const counted = checkOf({ properties: { a: true, b: true, c: true }, maxProperties: 2 });
+    assert.equal(counted('{"a":1,"b":2}'), true);
+    assert.equal(counted('{"a":1,"b":2,"c":3}'), false);
+    // A key the schema does not name may repeat, and JSON.parse counts it once: Ajv counts.
+    assert.equal(counted('{"a":1,"x":2}'), false);
+  });
+
+  it('gives no check to a schema it cannot read whole', () => {
+    const none: [string, object][] = [
+      ['anyOf', { properties: { a: { anyOf: [{ type: 'string' }] } } }],
+      ['a nested object schema', { properties: { a: { type: 'object', properties: { b: { type: 'string' } } } } }],
+      ['patternProperties', { patternProperties: { '^a': { type: 'string' } } }],
+      ['format', { properties: { a: { type: 'string', format: 'email' } } }],
+      ['multipleOf', { properties: { a: { type: 'number', multipleOf: 0.1 } } }],
+      ['a pattern not proved linear', { properties: { a: { type: 'string', pattern: '^(a+)+$' } } }],
+      ['additionalProperties as a schema', { additionalProperties: { type: 'string' } }],
+      ['a required name without a property', { properties: { a: true }, required: ['b'] }],
+      ['a name every object has', { properties: { constructor: { type: 'string' } } }],
+      ['a root that is not an object', { type: 'string' }],
+      ['too many properties', { properties: Object.fromEntries(Array.from({ length: MAX_PROPERTIES + 1 }, (_, i) => [`p${i}`, true])) }],
+      ['an enum of objects', { properties: { a: { enum: [{ x: 1 }] } } }],
+    ];
+    for (const [why, schema] of none) assert.equal(textCheckOf(JSON.stringify(schema)), undefined, why);
+    assert.equal(textCheckOf('not json'), undefined);
+  });
+
+  it('agrees with Ajv on random flat schemas and contexts (a pass is always Ajv\'s pass)', () => {
+    const primitive = fc.oneof(fc.constantFrom('', 'a', 'abc', 'xy', 'b'), fc.integer({ min: -3, max: 3 }), fc.constantFrom(0.5, -1.5), fc.boolean(), fc.constant(null));
+    const typeName = fc.constantFrom('string', 'integer', 'number', 'boolean', 'null', 'object', 'array');
+    const bound = fc.integer({ min: -3, max: 3 });
+    // Each kind of property schema on its own, so that contexts often meet it and passes are many.
+    const propertySchema = fc.oneof(
+      fc.constant(true),
+      fc.record({ type: fc.oneof(typeName, fc.uniqueArray(typeName, { minLength: 1, maxLength: 3 })) }),
+      // One bound at a time: a value then often meets all but one, which the check must see.
+      fc.constantFrom('minLength', 'maxLength', 'pattern').chain((keyword) =>
+        fc.record({ type: fc.constant('string'), [keyword]: keyword === 'pattern' ? fc.constantFrom('^a', '^[a-c]+$', 'b$', '^x*y$') : fc.nat(3) }),
+      ),
+      fc.constantFrom('minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum').chain((keyword) =>
+        fc.record({ type: fc.constantFrom('integer', 'number'), [keyword]: bound }),
+      ),
+      fc.record({ enum: fc.uniqueArray(primitive, { minLength: 1, maxLength: 4, comparator: 'SameValueZero' }) }),
+      fc.record({ const: primitive }),
+    );
+    const names = fc.constantFrom('a', 'b', 'c', 'id', 'é', 'n1');
+    const schema = fc
+      .record(
+        {
+          properties: fc.dictionary(names, propertySchema, { maxKeys: 4 }),
+          additionalProperties: fc.boolean(),
+          minProperties: fc.nat(2),
+          maxProperties: fc.integer({ min: 1, max: 5 }),
+          requiredCount: fc.nat(2),
+        },
+        { requiredKeys: ['properties', 'requiredCount'] },
+      )
+      .map(({ requiredCount, ...rest }) => ({ type: 'object', ...rest, required: Object.keys(rest.properties).slice(0, requiredCount) }));
+    const value = fc.oneof(
+      { weight: 6, arbitrary: primitive },
+      fc.constantFrom('aaa', 'xxy', 'y', '😀', 'a\n', 1e2, 2.0, -0.25),
+      fc.array(fc.integer(), { maxLength: 2 }),
+      fc.dictionary(fc.string({ maxLength: 2 }), fc.integer(), { maxKeys: 2 }),
+    );
+    const context = fc.dictionary(fc.oneof({ weight: 6, arbitrary: names }, fc.string({ maxLength: 3 })), value, { maxKeys: 4 });
+    let passed = 0;
+    fc.assert(
+      fc.property(schema, context, (flat, body) => {
+        const check = textCheckOf(JSON.stringify(flat));
+        if (check === undefined) return;
+        const text = JSON.stringify(body);
+        if (!check(text)) return;
+        const verdict = ajvVerdict(flat, text);
+        if (verdict === undefined) return;
+        passed++;
+        assert.equal(verdict, true, `passed ${text} against ${JSON.stringify(flat)}`);
+      }),
+      { numRuns: 10000 },
+    );
+    // The property means something only if passes happen.
+    assert.ok(passed > 300, `${passed} passes`);
+  });
+});
+
+describe('validation with text checks in the server', () => {
+  it('stores what the checks pass and refuses, with Ajv\'s details, what they do not', async (t) => {
+    const harness = await Harness.start(t, { schemas: [READING] });
+      const ref = { id: READING.$id, version: READING.version };
+    const producer = harness.producer('readings');
+    const passes = await producer.appendMany([
+      { name: 'r', context: { id: 'f1', count: 1 }, schema: ref },
+      { name: 'r', context: { id: 'f2', count: 2, note: [1, { a: 'é' }] }, schema: ref },
+      // Not read by the check (an escape): Ajv accepts it.
+      { name: 'r', context: { id: 'f3', count: 3, note: 'a"b' }, schema: ref },
+    ]);
+    assert.equal(passes.length, 3);
+    await assert.rejects(
+      producer.appendMany([
+        { name: 'r', context: { id: 'f4', count: 4 }, schema: ref },
+        { name: 'r', context: { id: 'f5', count: 5000 }, schema: ref },
+      ]),
+      (error: unknown) => {
+        assert.ok(error instanceof JournalError);
+        assert.equal(error.code, ErrorCode.SCHEMA_VIOLATION);
+        assert.deepEqual(
+          error.details?.map(({ index, path }) => [index, path]),
+          [[1, '/count']],
+        );
+        return true;
+      },
+    );
+    const stored = await readAll(harness.server.store, 'readings');
+    assert.deepEqual(
+      stored.map((event) => (JSON.parse(event.json) as { context: { id: string } }).context.id),
+      ['f1', 'f2', 'f3'],
+    );
+  });
+});
