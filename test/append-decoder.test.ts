@@ -62,11 +62,15 @@ const anyUnit = fc.oneof(
   fc.constantFrom('"', '\\', '/', ' ', '\u2028', 'é', '😀', 'a', 'z'),
 );
 const anyString = (maxLength: number): fc.Arbitrary<string> => fc.string({ unit: anyUnit, maxLength });
+/** A string whose units of every kind come after a run of plain ones, which the decoder skips in one step. */
+const longString = fc.tuple(fc.integer({ min: 10, max: 40 }), anyString(8)).map(([run, rest]) => `${'a'.repeat(run)}${rest}`);
 
 /** JSON text of a string, valid (escaped by JSON.stringify) or not (written raw, or broken). */
 const stringToken = fc.oneof(
   { weight: 6, arbitrary: anyString(6).map((s) => JSON.stringify(s)) },
   anyString(6).map((s) => `"${s}"`),
+  { weight: 2, arbitrary: longString.map((s) => JSON.stringify(s)) },
+  longString.map((s) => `"${s}"`),
   fc.constantFrom(
     '""', '"\\u0041"', '"\\ud800"', '"\\uDC00x"', '"\\ud83d\\ude00"', '"\\/"', '"\\b\\f\\n\\r\\t\\"\\\\"',
     '"\\x"', '"\\u12"', '"\\u12G4"', '"\\"', '"a', '"\t"', '"\u0000"', '"\ud800"', '"\udc00"', '"\ud800a"',
@@ -474,15 +478,21 @@ describe('decodeAppend', () => {
   });
 
   it('leaves raw control characters and lone surrogates to the general path', () => {
-    for (const code of [0x00, 0x09, 0x0a, 0x1f]) {
-      const c = String.fromCharCode(code);
-      assert.equal(decodeAppend(frame(`{"name":"a","context":{"s":"${c}"}}`)), undefined, `U+${code}`);
-      assert.equal(decodeAppend(frame(`{"name":"a${c}"}`)), undefined, `U+${code}`);
-    }
-    assert.ok(decodeAndCompare(frame('{"name":"a\u007f\u2028😀","context":{"s":"é\u2029😀"}}')));
-    for (const lone of ['\ud800', '\udc00', '\ud800a', '\udc00\ud800']) {
-      assert.equal(decodeAppend(frame(`{"name":"a","context":{"s":"${lone}"}}`)), undefined);
-      assert.equal(decodeAppend(frame(`{"name":"${lone}"}`)), undefined);
+    // Each also after a long run of plain characters, which the decoder skips in one step.
+    for (const run of ['', 'a'.repeat(40)]) {
+      for (const code of [0x00, 0x09, 0x0a, 0x1f]) {
+        const c = String.fromCharCode(code);
+        assert.equal(decodeAppend(frame(`{"name":"a","context":{"s":"${run}${c}"}}`)), undefined, `U+${code}`);
+        assert.equal(decodeAppend(frame(`{"name":"a${run}${c}"}`)), undefined, `U+${code}`);
+      }
+      assert.ok(decodeAndCompare(frame(`{"name":"a${run}\u007f\u2028😀","context":{"s":"${run}é\u2029😀${run}"}}`)));
+      for (const lone of ['\ud800', '\udc00', '\ud800a', '\udc00\ud800']) {
+        assert.equal(decodeAppend(frame(`{"name":"a","context":{"s":"${run}${lone}"}}`)), undefined);
+        assert.equal(decodeAppend(frame(`{"name":"${run}${lone}"}`)), undefined);
+      }
+      const escaped = `{"s":"${run}\\"${run}\\n${run}"}`;
+      assert.equal(decodeAndCompare(frame(`{"name":"a","context":${escaped}}`))?.events[0]?.contextJson, escaped);
+      assert.equal(decodeAppend(frame(`{"name":"a${run}\\"b"}`)), undefined);
     }
   });
 

@@ -68,6 +68,13 @@ describe('textCheckOf', () => {
     const lengths = checkOf({ properties: { s: { type: 'string', maxLength: 2, minLength: 2 } } });
     assert.equal(lengths('{"s":"😀😀"}'), true);
     assert.equal(lengths('{"s":"😀"}'), false);
+    // Long strings too, whose plain runs are skipped in one step.
+    const long = checkOf({ properties: { s: { type: 'string', maxLength: 41, minLength: 41, pattern: '^a+' } } });
+    assert.equal(long(JSON.stringify({ s: `${'a'.repeat(40)}😀` })), true);
+    assert.equal(long(JSON.stringify({ s: `${'a'.repeat(20)}😀${'a'.repeat(20)}` })), true);
+    assert.equal(long(JSON.stringify({ s: `${'a'.repeat(41)}😀` })), false);
+    // Its text is 41 units long, but not its value: the check gives up on the escape.
+    assert.equal(long(JSON.stringify({ s: `${'a'.repeat(30)}\n${'a'.repeat(9)}` })), false);
   });
 
   it('never passes a context Ajv refuses, and gives up on what it does not read', () => {
@@ -163,7 +170,7 @@ describe('textCheckOf', () => {
       .map(({ requiredCount, ...rest }) => ({ type: 'object', ...rest, required: Object.keys(rest.properties).slice(0, requiredCount) }));
     const value = fc.oneof(
       { weight: 6, arbitrary: primitive },
-      fc.constantFrom('aaa', 'xxy', 'y', '😀', 'a\n', 1e2, 2.0, -0.25),
+      fc.constantFrom('aaa', 'xxy', 'y', '😀', 'a\n', 1e2, 2.0, -0.25, `${'a'.repeat(20)}😀`, `${'a'.repeat(20)}"`, 'b'.repeat(30)),
       fc.array(fc.integer(), { maxLength: 2 }),
       fc.dictionary(fc.string({ maxLength: 2 }), fc.integer(), { maxKeys: 2 }),
     );
