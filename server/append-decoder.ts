@@ -17,6 +17,8 @@ export interface DecodedEvent {
   readonly nameJson: string;
   /** The context as JSON text of an object: `"{}"` when the event had none. */
   readonly contextJson: string;
+  /** Where `contextJson` starts in the frame's text (DecodedAppend's `text`); -1 when the event had no context. */
+  readonly contextStart: number;
   /** The schema the event names, if any. */
   readonly schema: SchemaRef | undefined;
 }
@@ -28,6 +30,8 @@ export interface DecodedAppend {
   readonly key: string | undefined;
   /** At least one event, in frame order. */
   readonly events: DecodedEvent[];
+  /** The frame's text, which each event's context is a slice of. */
+  readonly text: string;
 }
 
 /**
@@ -81,7 +85,7 @@ const NINE = 0x39;
  *
  * @example
  * decodeAppend('{"type":"append","id":7,"journal":"jobs","events":[{"name":"a","context":{"n":1}}]}');
- * // { id: 7, journal: 'jobs', key: undefined, events: [{ name: 'a', nameJson: '"a"', contextJson: '{"n":1}', schema: undefined }] }
+ * // { id: 7, journal: 'jobs', key: undefined, text, events: [{ name: 'a', nameJson: '"a"', contextJson: '{"n":1}', contextStart: 73, schema: undefined }] }
  */
 export function decodeAppend(text: string): DecodedAppend | undefined {
   if (!text.startsWith(HEAD)) return undefined;
@@ -123,8 +127,9 @@ export function decodeAppend(text: string): DecodedAppend | undefined {
     if (i < 0 || i - nameStart === 2) return undefined;
     const nameJson = text.slice(nameStart, i);
     let contextJson = '{}';
+    let contextStart = -1;
     if (text.startsWith(CONTEXT, i)) {
-      const contextStart = i + CONTEXT.length;
+      contextStart = i + CONTEXT.length;
       // Only an object is a context; null, arrays and the rest are the general path's to refuse.
       if (text.charCodeAt(contextStart) !== OPEN_BRACE) return undefined;
       i = objectEnd(text, contextStart, 1);
@@ -162,7 +167,7 @@ export function decodeAppend(text: string): DecodedAppend | undefined {
       previousSchema = schema;
     }
     if (text.charCodeAt(i) !== CLOSE_BRACE) return undefined;
-    events.push({ name: nameJson.slice(1, -1), nameJson, contextJson, schema });
+    events.push({ name: nameJson.slice(1, -1), nameJson, contextJson, contextStart, schema });
     c = text.charCodeAt(++i);
     i++;
     if (c === CLOSE_BRACKET) break;
@@ -180,7 +185,7 @@ export function decodeAppend(text: string): DecodedAppend | undefined {
     key = text.slice(keyStart, i - 1);
   }
   if (i !== text.length - 1 || text.charCodeAt(i) !== CLOSE_BRACE) return undefined;
-  return { id, journal, key, events };
+  return { id, journal, key, events, text };
 }
 
 /**

@@ -73,11 +73,12 @@ export function schemaMember(event: NewEvent): string {
   const { schema } = event;
   if (schema === undefined) return '';
   if (schema.id !== lastId || schema.version !== lastVersion) {
-    lastId = schema.id;
-    lastVersion = schema.version;
     // A schema id (SCHEMA_ID) holds no character JSON escapes: its text is its string's body.
     lastMember = `,"schema":{"id":"${schema.id}","version":${schema.version}}`;
   }
+  // Kept even when equal, so that the next event of the batch, sharing this id string, compares by reference.
+  lastId = schema.id;
+  lastVersion = schema.version;
   return lastMember;
 }
 

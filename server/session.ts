@@ -470,18 +470,19 @@ export class Session implements SubscriptionSink {
       if (!this.#smallEnough(index, event.name, event.contextJson, frame.id)) return;
     }
     // Each decoded event is a `{ name, nameJson, contextJson, schema }` the store takes as it is.
-    this.#checkAndSubmit(frame.id, frame.journal, frame.key, events, bytes);
+    this.#checkAndSubmit(frame.id, frame.journal, frame.key, events, bytes, false, frame.text);
   }
 
   /**
    * Runs the journal's policy and the events' schemas over the batch (server/schemas/append-check.ts),
    * then stores it or refuses it whole. A batch whose checks answer at once, with none running
-   * before it, goes straight on; the rest wait their turn, counted as pending appends.
+   * before it, goes straight on; the rest wait their turn, counted as pending appends. `source`:
+   * the frame's text, of which the decoded events' contexts are slices.
    */
-  #checkAndSubmit(id: number, journal: string, key: string | undefined, events: readonly (NewEvent & CheckedEvent)[], bytes: number, preserve = false): void {
+  #checkAndSubmit(id: number, journal: string, key: string | undefined, events: readonly (NewEvent & CheckedEvent)[], bytes: number, preserve = false, source?: string): void {
     let verdict: Verdict | Promise<Verdict>;
     try {
-      verdict = this.#schemas.check.check(journal, events);
+      verdict = this.#schemas.check.check(journal, events, source);
     } catch (error) {
       verdict = new JournalError(ErrorCode.STORE_UNAVAILABLE, `the append could not be checked: ${(error as Error).message}`);
     }

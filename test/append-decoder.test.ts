@@ -50,7 +50,11 @@ function decodeAndCompare(text: string): DecodedAppend | undefined {
     const context = expected.context ?? {};
     assert.deepStrictEqual(JSON.parse(event.contextJson), context, text);
     assert.deepStrictEqual(JSON.parse(event.contextJson), JSON.parse(JSON.stringify(context)), text);
+    // Where the context sits in the frame: what the text checks read in place.
+    if (expected.context === undefined) assert.equal(event.contextStart, -1, text);
+    else assert.equal(text.slice(event.contextStart, event.contextStart + event.contextJson.length), event.contextJson, text);
   });
+  assert.equal(decoded.text, text);
   return decoded;
 }
 
@@ -369,9 +373,10 @@ describe('decodeAppend', () => {
       journal: 'jobs',
       key: 'k:1',
       events: [
-        { name: 'a', nameJson: '"a"', contextJson: '{"n":1,"s":"x\\ny"}', schema: undefined },
-        { name: 'b', nameJson: '"b"', contextJson: '{}', schema: undefined },
+        { name: 'a', nameJson: '"a"', contextJson: '{"n":1,"s":"x\\ny"}', contextStart: 73, schema: undefined },
+        { name: 'b', nameJson: '"b"', contextJson: '{}', contextStart: -1, schema: undefined },
       ],
+      text,
     });
     assert.equal(decodeAndCompare(frame('{"name":"a","context":{}}'))?.key, undefined);
   });
@@ -379,8 +384,8 @@ describe('decodeAppend', () => {
   it('reads a schema member written as the client library writes it, and leaves every other form to the general path', () => {
     const decoded = decodeAndCompare(frame('{"name":"a","context":{"n":1},"schema":{"id":"urn:job","version":12}},{"name":"b","schema":{"id":"urn:x","version":1}}'));
     assert.deepStrictEqual(decoded?.events, [
-      { name: 'a', nameJson: '"a"', contextJson: '{"n":1}', schema: { id: 'urn:job', version: 12 } },
-      { name: 'b', nameJson: '"b"', contextJson: '{}', schema: { id: 'urn:x', version: 1 } },
+      { name: 'a', nameJson: '"a"', contextJson: '{"n":1}', contextStart: 73, schema: { id: 'urn:job', version: 12 } },
+      { name: 'b', nameJson: '"b"', contextJson: '{}', contextStart: -1, schema: { id: 'urn:x', version: 1 } },
     ]);
     for (const member of [
       '"schema":{"version":1,"id":"urn:a"}', '"schema":{"id":"urn:a"}', '"schema":{"id":"urn:a","version":1,"x":1}',

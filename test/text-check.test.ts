@@ -41,10 +41,16 @@ function ajvAccepts(schema: object, context: string): boolean {
   return verdict;
 }
 
+/** The schema's check, of a whole context's text, and of the same text inside a larger one. */
 function checkOf(schema: object): (context: string) => boolean {
   const check = textCheckOf(JSON.stringify(schema));
   assert.ok(check !== undefined, `a check for ${JSON.stringify(schema)}`);
-  return check;
+  return (context) => {
+    const verdict = check(context, 0, context.length);
+    const framed = `{"context":${context},"schema":1}`;
+    assert.equal(check(framed, 11, 11 + context.length), verdict, `the same verdict in place: ${context}`);
+    return verdict;
+  };
 }
 
 describe('textCheckOf', () => {
@@ -181,7 +187,7 @@ describe('textCheckOf', () => {
         const check = textCheckOf(JSON.stringify(flat));
         if (check === undefined) return;
         const text = JSON.stringify(body);
-        if (!check(text)) return;
+        if (!check(text, 0, text.length)) return;
         const verdict = ajvVerdict(flat, text);
         if (verdict === undefined) return;
         passed++;

@@ -25,6 +25,8 @@ export interface CheckedEvent {
   readonly schema?: SchemaRef | undefined;
   /** The context as JSON text: what the validator parses. */
   readonly contextJson: string;
+  /** Where `contextJson` starts in the `source` text given to `check`, when it is a slice of it (else absent or -1). */
+  readonly contextStart?: number;
 }
 
 /** `undefined` when the batch may be stored; otherwise the error that refuses it, with details. */
@@ -50,9 +52,11 @@ export class AppendCheck {
 
   /**
    * Checks a batch: a verdict now when no event names a schema, or when every schema named is
-   * in memory and runs inline (inline-schema.ts); else a promise of one. Never throws or rejects.
+   * in memory and its text check passes each context or it runs inline (inline-schema.ts); else
+   * a promise of one. `source`: the text the events' contexts were sliced from (an append
+   * frame's), which the text checks read in place. Never throws or rejects.
    */
-  check(journal: string, events: readonly CheckedEvent[]): Verdict | Promise<Verdict> {
+  check(journal: string, events: readonly CheckedEvent[], source?: string): Verdict | Promise<Verdict> {
     const policy = this.#policies.empty ? undefined : this.#policies.for(journal);
     let named = false;
     let required: ErrorDetail[] | undefined;
@@ -74,7 +78,7 @@ export class AppendCheck {
     if (disallowed !== undefined) {
       return refusal(ErrorCode.SCHEMA_NOT_ALLOWED, `journal ${journal} allows only the schemas its policy (${JSON.stringify(policy!.key)}) lists`, disallowed);
     }
-    return named ? this.#validate(events) : undefined;
+    return named ? this.#validate(events, source) : undefined;
   }
 
   /**
@@ -82,7 +86,7 @@ export class AppendCheck {
    * (text-check.ts), which passes most valid contexts without parsing them; those it cannot
    * pass go to Ajv, inline when their schemas allow it, in the worker pool otherwise.
    */
-  #validate(events: readonly CheckedEvent[]): Verdict | Promise<Verdict> {
+  #validate(events: readonly CheckedEvent[], source: string | undefined): Verdict | Promise<Verdict> {
     let work = workOf(events);
     const sources = new Array<SchemaSource | undefined>(work.refs.length);
     const decisions = new Array<Decision>(work.refs.length);
@@ -94,13 +98,13 @@ export class AppendCheck {
       decisions[at] = this.#decision(source);
       inline &&= !this.#noInline && decisions[at]!.inline;
     }
-    const uncertain = uncertainOf(work, decisions);
+    const uncertain = uncertainOf(work, decisions, events, source);
     if (uncertain === undefined) return undefined;
     work = uncertain;
     if (!inline) return this.#validateLater(work, sources as SchemaSource[]);
     // Ajv is loaded on the event loop with the first context a text check cannot pass: a server whose events name no schema never loads it.
     const handle = this.#core;
-    if (handle === undefined) return this.#loadCore().then(() => this.#validate(events));
+    if (handle === undefined) return this.#loadCore().then(() => this.#validate(events, source));
     try {
       const reply = handle({ op: 'validate', seq: 0, schemas: sources as SchemaSource[], contexts: `[${work.contexts.join(',')}]`, events: work.pairs, maxDetails: MAX_ERROR_DETAILS + 1 });
       if (reply.error !== undefined) return refusal(ErrorCode.INVALID_SCHEMA, `a schema cannot be compiled: ${reply.error}`, [{ path: '', message: reply.error }]);
@@ -213,12 +217,16 @@ function workOf(events: readonly CheckedEvent[]): Work {
 }
 
 /** The events of `work` that their schemas' text checks do not pass, or undefined when they pass every one. */
-function uncertainOf(work: Work, decisions: readonly Decision[]): Work | undefined {
+function uncertainOf(work: Work, decisions: readonly Decision[], events: readonly CheckedEvent[], source: string | undefined): Work | undefined {
   const { pairs, contexts } = work;
   let left: { pairs: number[]; contexts: string[] } | undefined;
   for (let n = 0; n < contexts.length; n++) {
     const check = decisions[pairs[2 * n]!]!.textCheck;
-    if (check !== undefined && check(contexts[n]!)) continue;
+    if (check !== undefined) {
+      const context = contexts[n]!;
+      const start = source === undefined ? -1 : (events[pairs[2 * n + 1]!]!.contextStart ?? -1);
+      if (start >= 0 ? check(source!, start, start + context.length) : check(context, 0, context.length)) continue;
+    }
     left ??= { pairs: [], contexts: [] };
     left.pairs.push(pairs[2 * n]!, pairs[2 * n + 1]!);
     left.contexts.push(contexts[n]!);

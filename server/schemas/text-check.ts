@@ -22,8 +22,12 @@
 import { ANNOTATIONS } from './inline-schema.js';
 import { linearNativePattern } from './linear-pattern.js';
 
-/** True when the context's JSON text certainly passes the schema; false to let Ajv decide. */
-export type TextCheck = (json: string) => boolean;
+/**
+ * True when the context's JSON text, `text` from `start` to `end` (a frame's text, say, which
+ * the context is a slice of: reading it there is faster than reading the slice), certainly
+ * passes the schema; false to let Ajv decide.
+ */
+export type TextCheck = (text: string, start: number, end: number) => boolean;
 
 /** Properties at most: each has a bit in a 32-bit mask of those seen. */
 export const MAX_PROPERTIES = 30;
@@ -146,9 +150,9 @@ function objectCheck(schema: unknown): TextCheck | undefined {
   const counted = minProperties > 0 || maxProperties !== Infinity;
   // The order the last context listed its properties in: the next key is looked for there first.
   const order = properties.map((_, at) => at);
-  return (text) => {
-    if (text.charCodeAt(0) !== OPEN_BRACE) return false;
-    let i = 1;
+  return (text, start, end) => {
+    if (text.charCodeAt(start) !== OPEN_BRACE) return false;
+    let i = start + 1;
     let seen = 0;
     let unknown = 0;
     let position = 0;
@@ -187,7 +191,7 @@ function objectCheck(schema: unknown): TextCheck | undefined {
         if (c !== COMMA) return false;
       }
     }
-    if (i !== text.length || (seen & requiredMask) !== requiredMask) return false;
+    if (i !== end || (seen & requiredMask) !== requiredMask) return false;
     if (!counted) return true;
     // A key unknown to the schema may repeat, and JSON.parse counts it once.
     if (unknown > 0) return false;
