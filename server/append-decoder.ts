@@ -8,6 +8,7 @@
  * `test/append-decoder.test.ts` holds the two paths to agreement.
  */
 import { JOURNAL_NAME, SCHEMA_ID, type SchemaRef } from '../src/protocol.js';
+import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, MINUS, DOT, ZERO, NINE } from './json-chars.js';
 
 /** One event of a decoded append, with its name and context as the frame's JSON text carried them. */
 export interface DecodedEvent {
@@ -57,18 +58,6 @@ const KEY = ',"key":"';
 const SCHEMA = ',"schema":{"id":"';
 const VERSION = '","version":';
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const MINUS = 0x2d;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
 
 /**
  * Decodes `text` when it is an append frame written the way the client library writes it:

@@ -21,6 +21,7 @@
  */
 import { ANNOTATIONS } from './inline-schema.js';
 import { linearNativePattern } from './linear-pattern.js';
+import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, MINUS, DOT, ZERO, NINE } from '../json-chars.js';
 
 /**
  * True when the context's JSON text, `text` from `start` to `end` (a frame's text, say, which
@@ -31,18 +32,6 @@ export type TextCheck = (text: string, start: number, end: number) => boolean;
 
 /** Properties at most: each has a bit in a 32-bit mask of those seen. */
 export const MAX_PROPERTIES = 30;
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const MINUS = 0x2d;
-const ZERO = 0x30;
-const NINE = 0x39;
 
 /** Characters a string value's check passes over: no quote, backslash or high surrogate (see checkString). */
 const PLAIN_RUN = /[^"\\\ud800-\udbff]*/y;
@@ -375,7 +364,7 @@ function checkNumber(rule: Rule, text: string, i: number): number {
     magnitude = magnitude * 10 + (c - ZERO);
     c = text.charCodeAt(++i);
   }
-  while (c === 0x2e /* . */ || c === 0x65 /* e */ || c === 0x45 /* E */ || c === 0x2b /* + */ || c === MINUS || (c >= ZERO && c <= NINE)) {
+  while (c === DOT || c === 0x65 /* e */ || c === 0x45 /* E */ || c === 0x2b /* + */ || c === MINUS || (c >= ZERO && c <= NINE)) {
     plain = false;
     c = text.charCodeAt(++i);
   }
