@@ -58,7 +58,6 @@ const KEY = ',"key":"';
 const SCHEMA = ',"schema":{"id":"';
 const VERSION = '","version":';
 
-
 /**
  * Decodes `text` when it is an append frame written the way the client library writes it:
  * `{"type":"append","id":N,"journal":"…","events":[{"name":"…","context":{…},"schema":{"id":"…","version":N}},…],"key":"…"}`,
@@ -270,7 +269,7 @@ function arrayEnd(text: string, i: number, depth: number): number {
 }
 
 /** Reads the value starting at `i` inside a container `depth` levels deep; the index after it, or -1. */
-function valueEnd(text: string, i: number, depth: number): number {
+export function valueEnd(text: string, i: number, depth: number): number {
   switch (text.charCodeAt(i)) {
     case QUOTE:
       return stringEnd(text, i + 1, true);
@@ -295,7 +294,7 @@ function valueEnd(text: string, i: number, depth: number): number {
  * one that may overflow or underflow a double (see MAX_NUMBER_DIGITS). Every other number's
  * text parses to the double that JSON.parse and JSON.stringify would have made of it.
  */
-function numberEnd(text: string, i: number): number {
+export function numberEnd(text: string, i: number): number {
   let c = text.charCodeAt(i);
   const negative = c === MINUS;
   if (negative) c = text.charCodeAt(++i);

@@ -17,11 +17,13 @@
  * compact JSON of an object. A check gives up on: a key or string value with a backslash escape (its value is not its
  * text), a key seen twice (JSON.parse keeps the last), an unknown key when the counts of
  * properties are bounded, text that is not compact JSON. Numbers are read as JSON.parse reads
- * them (`Number` of the token), so `1.0` is an integer, as Ajv finds it.
+ * them (`Number` of the token), so `1.0` is an integer, as Ajv finds it. Values the check does
+ * not look into, and number tokens, are read with the append decoder's own readers.
  */
 import { ANNOTATIONS } from './inline-schema.js';
 import { linearNativePattern } from './linear-pattern.js';
-import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET, MINUS, DOT, ZERO, NINE } from '../json-chars.js';
+import { numberEnd, valueEnd } from '../append-decoder.js';
+import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, MINUS, DOT, ZERO, NINE } from '../json-chars.js';
 
 /**
  * True when the context's JSON text, `text` from `start` to `end` (a frame's text, say, which
@@ -171,7 +173,7 @@ function objectCheck(schema: unknown): TextCheck | undefined {
         } else {
           if (!additional) return false;
           unknown++;
-          i = skipValue(text, i);
+          i = valueEnd(text, i, 1);
         }
         if (i < 0) return false;
         position++;
@@ -303,7 +305,7 @@ function isPrimitive(value: unknown): boolean {
 
 /** The value at `i`: the index after it when it certainly passes `rule`, else -1. */
 function checkValue(rule: Rule, text: string, i: number): number {
-  if (rule.any) return skipValue(text, i);
+  if (rule.any) return valueEnd(text, i, 1);
   const c = text.charCodeAt(i);
   if (c === QUOTE) return checkString(rule, text, i + 1);
   if (c === MINUS || (c >= ZERO && c <= NINE)) return checkNumber(rule, text, i);
@@ -320,7 +322,7 @@ function checkValue(rule: Rule, text: string, i: number): number {
   if (c === OPEN_BRACE || c === OPEN_BRACKET) {
     // Only primitives are listed in `enum` and `const`: an object or array is never among them.
     if (!(rule.types & (c === OPEN_BRACE ? OBJECT : ARRAY)) || rule.allowed !== undefined) return -1;
-    return skipValue(text, i);
+    return valueEnd(text, i, 1);
   }
   return -1;
 }
@@ -353,27 +355,23 @@ function checkString(rule: Rule, text: string, start: number): number {
   return i + 1;
 }
 
-/** The number token at `i`, read as JSON.parse reads it. */
+/** The number token at `i`, its value as JSON.parse reads it. */
 function checkNumber(rule: Rule, text: string, i: number): number {
-  const start = i;
-  let c = text.charCodeAt(i);
-  if (c === MINUS) c = text.charCodeAt(++i);
-  let plain = true;
+  let end = i;
+  if (text.charCodeAt(end) === MINUS) end++;
   let magnitude = 0;
-  while (c >= ZERO && c <= NINE) {
-    magnitude = magnitude * 10 + (c - ZERO);
-    c = text.charCodeAt(++i);
-  }
-  while (c === DOT || c === 0x65 /* e */ || c === 0x45 /* E */ || c === 0x2b /* + */ || c === MINUS || (c >= ZERO && c <= NINE)) {
-    plain = false;
-    c = text.charCodeAt(++i);
-  }
-  // Up to 15 digits, the running value is exact; past it, or with a fraction or exponent, Number reads the token.
-  const value = plain && i - start <= 15 ? (text.charCodeAt(start) === MINUS ? -magnitude : magnitude) : Number(text.slice(start, i));
-  if (!Number.isFinite(value) || i === start) return -1;
+  let c = text.charCodeAt(end);
+  for (; c >= ZERO && c <= NINE; c = text.charCodeAt(++end)) magnitude = magnitude * 10 + (c - ZERO);
+  // A plain integer of up to 15 digits is exact as read; a longer one, or one with a fraction or
+  // an exponent, is read to its end by the append decoder and its value by Number.
+  const plain = c !== DOT && c !== 0x65 /* e */ && c !== 0x45; /* E */
+  if (!plain || end - i > 15) end = numberEnd(text, i);
+  if (end <= i) return -1;
+  const value = plain && end - i <= 15 ? (text.charCodeAt(i) === MINUS ? -magnitude : magnitude) : Number(text.slice(i, end));
+  if (!Number.isFinite(value)) return -1;
   if (!(rule.types & (Number.isInteger(value) ? INTEGER : FRACTION))) return -1;
   if (value < rule.minimum || value > rule.maximum || value <= rule.exclusiveMinimum || value >= rule.exclusiveMaximum) return -1;
-  return allows(rule, value) ? i : -1;
+  return allows(rule, value) ? end : -1;
 }
 
 function allows(rule: Rule, value: unknown): boolean {
@@ -381,34 +379,4 @@ function allows(rule: Rule, value: unknown): boolean {
   if (allowed === undefined) return true;
   for (let at = 0; at < allowed.length; at++) if (!allowed[at]!.includes(value)) return false;
   return true;
-}
-
-/** The index after the value at `i`, whatever it holds (the text is valid JSON); -1 at anything else. */
-function skipValue(text: string, i: number): number {
-  const start = i;
-  let depth = 0;
-  for (;;) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE) {
-      for (let s = text.charCodeAt(++i); s !== QUOTE; s = text.charCodeAt(++i)) {
-        if (s !== s) return -1;
-        if (s === BACKSLASH) i++;
-      }
-      i++;
-      if (depth === 0) return i;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      depth++;
-      i++;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET || c === COMMA || c === COLON) {
-      // At depth 0, the end of a number, true, false or null.
-      if (depth === 0) return i === start ? -1 : i;
-      if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
-      i++;
-      if (depth === 0) return i;
-    } else if (c !== c) {
-      return -1;
-    } else {
-      i++;
-    }
-  }
 }
