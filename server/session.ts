@@ -326,7 +326,7 @@ export class Session implements SubscriptionSink {
     const text = data.toString();
     // The frames the client library writes are read without building objects; the rest,
     // and every frame that is refused, go the general way below.
-    const decoded = decodeAppend(text);
+    const decoded = decodeAppend(text, this.#schemas.check.contextCheck);
     if (decoded !== undefined) {
       this.#appendDecoded(decoded, frameBytes(data));
       return;

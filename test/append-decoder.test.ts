@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeAppend, type DecodedAppend } from '../server/append-decoder.js';
+import { decodeAppend, type ContextCheckOf, type DecodedAppend } from '../server/append-decoder.js';
+import { textCheckOf } from '../server/schemas/text-check.js';
 import { ErrorCode } from '../src/errors.js';
 import { asAppendFrame, type AppendFrame } from '../src/protocol.js';
 import { Harness, readAll, type Frame, type RawClient } from './harness.js';
@@ -31,9 +32,24 @@ function generalPath(text: string): AppendFrame | undefined {
  * contexts that parse to the same value, as the frame carried it and as a consumer reads it
  * back after the general path re-encodes it (which turns `1e400` into `null`, `-0` into `0`).
  * Returns the decoded frame.
+ *
+ * With `checkOf`, the decoder runs the schemas' checks on the contexts as it reads them: it
+ * must decode exactly what it decodes without them, and mark `checked` only events whose
+ * schema's check passes their context in place.
  */
-function decodeAndCompare(text: string): DecodedAppend | undefined {
-  const decoded = decodeAppend(text);
+function decodeAndCompare(text: string, checkOf?: ContextCheckOf): DecodedAppend | undefined {
+  const decoded = decodeAppend(text, checkOf);
+  if (checkOf !== undefined) {
+    const withoutChecks = (append: DecodedAppend | undefined) => append && { ...append, events: append.events.map(({ checked: _, ...event }) => event) };
+    assert.deepStrictEqual(withoutChecks(decoded), withoutChecks(decodeAppend(text)), text);
+    for (const event of decoded?.events ?? []) {
+      if (!event.checked) continue;
+      const check = checkOf(event.schema!);
+      assert.equal(check?.(text, event.contextStart), event.contextStart + event.contextJson.length, text);
+    }
+  } else {
+    assert.ok(decoded?.events.every((event) => !event.checked) ?? true, 'no event is checked without checks');
+  }
   if (decoded === undefined) return undefined;
   const frame = generalPath(text);
   assert.ok(frame !== undefined, `decoded, but the general path refuses ${JSON.stringify(text)}`);
@@ -310,18 +326,30 @@ describe('decodeAppend', () => {
       { weight: 5, arbitrary: fc.tuple(frameText, edit).map(([text, change]) => change(text)) },
       { weight: 2, arbitrary: fc.tuple(objectText, edit).map(([text, change]) => change(text)) },
       { weight: 1, arbitrary: anyString(40) },
+      // Events naming one schema: the decoder runs its check on each context after the first.
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(fc.array(fc.oneof(wildJson.object, validJson.object), { minLength: 2, maxLength: 4 }), fc.constantFrom('urn:job', 'urn:x:y#v'))
+          .map(([contexts, id]) => frame(contexts.map((context) => `{"name":"a","context":${context},"schema":{"id":"${id}","version":1}}`).join(','))),
+      },
       { weight: 1, arbitrary: anyString(40).map((s) => `{"type":"append","id":1,"journal":"jobs","events":[{"name":"a","context":{"s":${s}}}]}`) },
     );
+    // Every schema's check passes any object whose keys it can read: run on the wild contexts, as the decoder runs it.
+    const anyObject = textCheckOf(JSON.stringify({ properties: {}, additionalProperties: true }))!;
+    let checked = 0;
     fc.assert(
       fc.property(texts, (text) => {
         if (decodeAndCompare(text) === undefined) refused++;
         else decoded++;
+        checked += decodeAndCompare(text, () => anyObject)?.events.filter((event) => event.checked).length ?? 0;
       }),
       { numRuns: 10_000 },
     );
     // Both answers must be reached often, or the property proves little.
     assert.ok(decoded > 1000, `only ${decoded} frames decoded`);
     assert.ok(refused > 1000, `only ${refused} frames refused`);
+    assert.ok(checked > 300, `only ${checked} contexts checked as they were read`);
   });
 
   it('decodes every frame the client library writes, byte for byte as the general path re-encodes it', () => {
@@ -373,8 +401,8 @@ describe('decodeAppend', () => {
       journal: 'jobs',
       key: 'k:1',
       events: [
-        { name: 'a', nameJson: '"a"', contextJson: '{"n":1,"s":"x\\ny"}', contextStart: 73, schema: undefined },
-        { name: 'b', nameJson: '"b"', contextJson: '{}', contextStart: -1, schema: undefined },
+        { name: 'a', nameJson: '"a"', contextJson: '{"n":1,"s":"x\\ny"}', contextStart: 73, schema: undefined, checked: false },
+        { name: 'b', nameJson: '"b"', contextJson: '{}', contextStart: -1, schema: undefined, checked: false },
       ],
       text,
     });
@@ -384,8 +412,8 @@ describe('decodeAppend', () => {
   it('reads a schema member written as the client library writes it, and leaves every other form to the general path', () => {
     const decoded = decodeAndCompare(frame('{"name":"a","context":{"n":1},"schema":{"id":"urn:job","version":12}},{"name":"b","schema":{"id":"urn:x","version":1}}'));
     assert.deepStrictEqual(decoded?.events, [
-      { name: 'a', nameJson: '"a"', contextJson: '{"n":1}', contextStart: 73, schema: { id: 'urn:job', version: 12 } },
-      { name: 'b', nameJson: '"b"', contextJson: '{}', contextStart: -1, schema: { id: 'urn:x', version: 1 } },
+      { name: 'a', nameJson: '"a"', contextJson: '{"n":1}', contextStart: 73, schema: { id: 'urn:job', version: 12 }, checked: false },
+      { name: 'b', nameJson: '"b"', contextJson: '{}', contextStart: -1, schema: { id: 'urn:x', version: 1 }, checked: false },
     ]);
     for (const member of [
       '"schema":{"version":1,"id":"urn:a"}', '"schema":{"id":"urn:a"}', '"schema":{"id":"urn:a","version":1,"x":1}',
@@ -424,6 +452,44 @@ describe('decodeAppend', () => {
     );
     // A member like the one before it, broken after its common part, still goes to the general path.
     assert.equal(decodeAppend(frame('{"name":"a","schema":{"id":"urn:a","version":1}},{"name":"b","schema":{"id":"urn:a","version":1,"x":1}}')), undefined);
+  });
+
+  it('runs the previous event\'s schema check on each context, and marks the events it passes', () => {
+    const job = textCheckOf(JSON.stringify({ properties: { n: { type: 'integer', maximum: 9 } }, required: ['n'], additionalProperties: false }))!;
+    const asked: string[] = [];
+    const checkOf: ContextCheckOf = (schema) => {
+      asked.push(`${schema.id} ${schema.version}`);
+      return schema.id === 'urn:job' ? job : undefined;
+    };
+    const named = (context: string, id = 'urn:job'): string => `{"name":"a","context":${context},"schema":{"id":"${id}","version":1}}`;
+    const text = frame(
+      [
+        named('{"n":1}'),
+        named('{"n":2}'),
+        // Refused by the check: read by the decoder, left to AppendCheck and Ajv.
+        named('{"n":10}'),
+        named('{"n":3,"m":"\\u0041"}'),
+        named('{"n":4}'),
+        '{"name":"a","context":{"n":5}}',
+        named('{"n":6}', 'urn:other'),
+        named('{"n":7}', 'urn:other'),
+        named('{"n":8}'),
+        named('{"n":9}'),
+      ].join(','),
+    );
+    const decoded = decodeAppend(text, checkOf);
+    // Asked once per member that differs from the one before it.
+    assert.deepStrictEqual(asked, ['urn:job 1', 'urn:other 1', 'urn:job 1']);
+    assert.deepStrictEqual(
+      decoded?.events.map((event) => event.checked),
+      [false, true, false, false, true, false, false, false, false, true],
+    );
+    assert.ok(decodeAndCompare(text, checkOf));
+    asked.length = 0;
+    assert.ok(decodeAndCompare(frame('{"name":"a","context":{"n":1}},{"name":"b","context":{"n":1}}'), checkOf));
+    assert.deepStrictEqual(asked, [], 'frames that name no schema ask for no check');
+    // A context the check passes is still held to the rest of the frame.
+    assert.equal(decodeAppend(frame(`${named('{"n":1}')},${named('{"n":2}')},{"name":""}`), checkOf), undefined);
   });
 
   it('leaves missing, extra and reordered keys to the general path', () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { textCheckOf, MAX_PROPERTIES } from '../server/schemas/text-check.js';
+import { valueEnd } from '../server/append-decoder.js';
 import { handle } from '../server/schemas/validator-core.js';
 import { ErrorCode, JournalError } from '../src/errors.js';
 import { Harness, readAll } from './harness.js';
@@ -41,15 +42,16 @@ function ajvAccepts(schema: object, context: string): boolean {
   return verdict;
 }
 
-/** The schema's check, of a whole context's text, and of the same text inside a larger one. */
+/** The schema's check, of a whole context's text, and of the same text inside a larger one: true when it passes the context whole. */
 function checkOf(schema: object): (context: string) => boolean {
   const check = textCheckOf(JSON.stringify(schema));
   assert.ok(check !== undefined, `a check for ${JSON.stringify(schema)}`);
   return (context) => {
-    const verdict = check(context, 0, context.length);
+    const end = check(context, 0);
+    assert.ok(end === -1 || end === context.length, `a pass ends with the context: ${context}`);
     const framed = `{"context":${context},"schema":1}`;
-    assert.equal(check(framed, 11, 11 + context.length), verdict, `the same verdict in place: ${context}`);
-    return verdict;
+    assert.equal(check(framed, 11), end === -1 ? -1 : 11 + context.length, `the same verdict in place: ${context}`);
+    return end !== -1;
   };
 }
 
@@ -124,6 +126,86 @@ describe('textCheckOf', () => {
     assert.equal(counted('{"a":1,"x":2}'), false);
   });
 
+  it('passes only JSON that the append decoder reads the same way, up to the same index', () => {
+    const check = checkOf(READING);
+    const open = checkOf({ properties: { a: { type: 'string' } }, additionalProperties: true });
+    const text = (count: string, id = '"f1"', note = '1'): string => `{"id":${id},"count":${count},"note":${note}}`;
+    assert.equal(check(text('1')), true);
+    // Numbers JSON has not, and -0, which the decoder leaves to the general path.
+    for (const count of ['01', '00', '-', '-01', '-0', '-0.0', '1.', '.5', '+1', '1e', '--1', '0x1']) {
+      assert.equal(check(text(count)), false, count);
+    }
+    // Raw control characters and lone surrogates in strings, as values and as keys (also after a long plain run).
+    for (const bad of ['\u0000', '\n', '\u001f', '\ud800', '\udc00', '\ud800a', '\udc00\ud800', '\udc00\udc00', '\ud800\ud800']) {
+      for (const run of ['', 'a'.repeat(40)]) {
+        assert.equal(check(text('1', `"f${run}${bad}"`)), false, JSON.stringify(bad));
+        assert.equal(check(text('1', '"f1"', `"${run}${bad}"`)), false, JSON.stringify(bad));
+        assert.equal(open(`{"${run}${bad}":1}`), false, JSON.stringify(bad));
+      }
+    }
+    // Whitespace, a trailing comma, an object left open at the end of the text.
+    for (const broken of ['{"a":"x" }', '{"a" :"x"}', '{ "a":"x"}', '{"a":"x",}', '{"a":"x",']) {
+      assert.equal(open(broken), false, broken);
+    }
+    // Values it does not look into are read by the decoder's own reader, bounds and all.
+    assert.equal(open(`{"b":${'['.repeat(63)}1${']'.repeat(63)}}`), true);
+    assert.equal(open(`{"b":${'['.repeat(64)}1${']'.repeat(64)}}`), false);
+    assert.equal(open('{"b":[1e400]}'), false);
+    // Surrogate pairs in string values are read; a key holding one is left to Ajv.
+    assert.equal(open('{"a":"😀","b":"😀"}'), true);
+    assert.equal(open('{"😀":1}'), false);
+    // A schema whose property names the text would have to escape, or that the decoder refuses raw, gets no check.
+    for (const name of ['a"b', 'a\\b', '\u0001', '\ud800']) {
+      assert.equal(textCheckOf(JSON.stringify({ properties: { [name]: { type: 'string' } } })), undefined, JSON.stringify(name));
+    }
+  });
+
+  it('reads any text as the decoder does: a pass ends where the decoder ends the object, and Ajv accepts it', () => {
+    const fragments = fc.constantFrom(
+      '01', '-0', '-', '-0.0', '1.', '1e400', '1e5', '0.5', '"\\u0041"', '"\\n"', '"a\\"', 'tru', 'nul', 'true', 'null',
+      '\u0001', '\ud800', '\udc00', '😀', ' ', '"', '\\', ',', ':', '{', '}', '[', ']', 'é', 'a'.repeat(20),
+    );
+    const names = fc.constantFrom('a', 'b', 'id', 'n');
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+      fragments,
+      fc.tuple(fragments, fragments).map(([x, y]) => `"${x}${y}"`),
+    );
+    const context = fc.array(fc.tuple(names, value), { maxLength: 4 }).map((members) => `{${members.map(([key, v]) => `"${key}":${v}`).join(',')}}`);
+    // Edits anywhere: a fragment put in, or a character dropped.
+    const edited = fc.tuple(context, fc.nat(), fragments, fc.boolean()).map(([text, at, fragment, insert]) => {
+      const k = at % (text.length + 1);
+      return insert ? text.slice(0, k) + fragment + text.slice(k) : text.slice(0, k) + text.slice(k + 1);
+    });
+    const schema = fc.record({
+      properties: fc.record(
+        {
+          a: fc.constantFrom<object | boolean>({ type: 'string' }, { type: 'string', maxLength: 3 }, true, { type: ['string', 'number'] }),
+          b: fc.constantFrom<object | boolean>({ type: 'number' }, { type: 'integer', minimum: 0 }, true, { enum: [1, 'a', null, true] }),
+          id: fc.constantFrom<object | boolean>({ type: 'string', pattern: '^a' }, { type: ['null', 'boolean'] }, true),
+        },
+        { requiredKeys: [] },
+      ),
+      additionalProperties: fc.boolean(),
+    });
+    let passed = 0;
+    fc.assert(
+      fc.property(schema, fc.oneof(context, edited), fc.nat(3), (flat, body, pad) => {
+        const check = textCheckOf(JSON.stringify(flat));
+        assert.ok(check !== undefined);
+        // In place in a larger text, as in a frame.
+        const text = `${'x'.repeat(pad)}${body},"schema"`;
+        const end = check(text, pad);
+        if (end < 0) return;
+        passed++;
+        assert.equal(valueEnd(text, pad, 0), end, `the decoder reads ${JSON.stringify(text)} to the same end`);
+        assert.equal(ajvVerdict(flat, text.slice(pad, end)), true, `Ajv accepts ${JSON.stringify(text.slice(pad, end))}`);
+      }),
+      { numRuns: 10000 },
+    );
+    assert.ok(passed > 1000, `${passed} passes`);
+  });
+
   it('gives no check to a schema it cannot read whole', () => {
     const none: [string, object][] = [
       ['anyOf', { properties: { a: { anyOf: [{ type: 'string' }] } } }],
@@ -187,7 +269,7 @@ describe('textCheckOf', () => {
         const check = textCheckOf(JSON.stringify(flat));
         if (check === undefined) return;
         const text = JSON.stringify(body);
-        if (!check(text, 0, text.length)) return;
+        if (check(text, 0) !== text.length) return;
         const verdict = ajvVerdict(flat, text);
         if (verdict === undefined) return;
         passed++;

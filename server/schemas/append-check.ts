@@ -4,7 +4,8 @@
  * whole batch, and a batch with one bad event is refused whole.
  *
  * Batches whose events name no schema, in journals without a policy, cost one Map lookup and
- * answer at once. So do batches whose schemas are in memory when a flat schema's check of each
+ * answer at once. So do batches whose contexts the append decoder checked as it read them
+ * (`contextCheck`), and batches whose schemas are in memory when a flat schema's check of each
  * context's text passes it (text-check.ts: no JSON.parse), or when their schemas are proved
  * cheap (inline-schema.ts): those are validated on the event loop, with the same validator the
  * workers run. The rest answer with a promise: their schemas may have to come from the store,
@@ -27,6 +28,8 @@ export interface CheckedEvent {
   readonly contextJson: string;
   /** Where `contextJson` starts in the `source` text given to `check`, when it is a slice of it (else absent or -1). */
   readonly contextStart?: number;
+  /** True when the context passed its schema's text check already (the append decoder ran it: {@link AppendCheck.contextCheck}). */
+  readonly checked?: boolean;
 }
 
 /** `undefined` when the batch may be stored; otherwise the error that refuses it, with details. */
@@ -49,6 +52,16 @@ export class AppendCheck {
     this.#pool = pool;
     this.#policies = policies;
   }
+
+  /**
+   * The text check of a schema's contexts, when the schema is in memory and has one: what the
+   * append decoder runs on each context as it reads it (append-decoder.ts, ContextCheckOf). An
+   * event it passes is marked `checked`, and `check` does not look at its context again.
+   */
+  readonly contextCheck = (schema: SchemaRef): TextCheck | undefined => {
+    const source = this.#registry.cached(schema);
+    return source === undefined ? undefined : this.#decision(source).textCheck;
+  };
 
   /**
    * Checks a batch: a verdict now when no event names a schema, or when every schema named is
@@ -88,6 +101,8 @@ export class AppendCheck {
    */
   #validate(events: readonly CheckedEvent[], source: string | undefined): Verdict | Promise<Verdict> {
     let work = workOf(events);
+    // Every context named a schema whose check passed it as it was decoded.
+    if (work.pairs.length === 0) return undefined;
     const sources = new Array<SchemaSource | undefined>(work.refs.length);
     const decisions = new Array<Decision>(work.refs.length);
     let inline = true;
@@ -176,7 +191,7 @@ interface Decision {
   readonly textCheck: TextCheck | undefined;
 }
 
-/** A batch's named events, ready for a validator. */
+/** A batch's named events that no text check passed yet, ready for a validator. */
 interface Work {
   /** The distinct schemas named. */
   readonly refs: readonly SchemaRef[];
@@ -196,8 +211,8 @@ function workOf(events: readonly CheckedEvent[]): Work {
   let previous: SchemaRef | undefined;
   let at = -1;
   for (let index = 0; index < events.length; index++) {
-    const { schema, contextJson } = events[index]!;
-    if (schema === undefined) continue;
+    const { schema, contextJson, checked } = events[index]!;
+    if (schema === undefined || checked === true) continue;
     if (previous === undefined || (schema !== previous && (schema.id !== previous.id || schema.version !== previous.version))) {
       const name = `${schema.version} ${schema.id}`;
       const known = indexOf.get(name);
@@ -225,7 +240,7 @@ function uncertainOf(work: Work, decisions: readonly Decision[], events: readonl
     if (check !== undefined) {
       const context = contexts[n]!;
       const start = source === undefined ? -1 : (events[pairs[2 * n + 1]!]!.contextStart ?? -1);
-      if (start >= 0 ? check(source!, start, start + context.length) : check(context, 0, context.length)) continue;
+      if (start >= 0 ? check(source!, start) === start + context.length : check(context, 0) === context.length) continue;
     }
     left ??= { pairs: [], contexts: [] };
     left.pairs.push(pairs[2 * n]!, pairs[2 * n + 1]!);

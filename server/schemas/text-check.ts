@@ -13,32 +13,33 @@
  * `exclusiveMaximum` (annotations aside). These keywords mean the same in draft-07 and
  * 2020-12. Any other keyword gives no check: Ajv validates every context of that schema.
  *
- * The text is a context as the append decoder passes it or JSON.stringify writes it: valid,
- * compact JSON of an object. A check gives up on: a key or string value with a backslash escape (its value is not its
- * text), a key seen twice (JSON.parse keeps the last), an unknown key when the counts of
- * properties are bounded, text that is not compact JSON. Numbers are read as JSON.parse reads
- * them (`Number` of the token), so `1.0` is an integer, as Ajv finds it. Values the check does
- * not look into, and number tokens, are read with the append decoder's own readers.
+ * A check reads the text itself, whatever it holds: the append decoder runs it on a context
+ * before reading that context its own way (append-decoder.ts), and skips its own reading when
+ * the check passes. So a check passes only compact JSON that the decoder's own reading would
+ * pass, ending at the same index: no control character or lone surrogate in a string, no
+ * leading zero, no `-0`. It gives up on: a key or string value with a backslash escape (its
+ * value is not its text), a key seen twice (JSON.parse keeps the last), an unknown key when the
+ * counts of properties are bounded, whitespace, and anything else it does not read. Numbers are
+ * read as JSON.parse reads them (`Number` of the token), so `1.0` is an integer, as Ajv finds
+ * it. Values the check does not look into, and number tokens other than short plain integers,
+ * are read with the append decoder's own readers.
  */
 import { ANNOTATIONS } from './inline-schema.js';
 import { linearNativePattern } from './linear-pattern.js';
-import { numberEnd, valueEnd } from '../append-decoder.js';
+import { numberEnd, plainRunEnd, SHORT_RUN, valueEnd } from '../append-decoder.js';
 import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, MINUS, DOT, ZERO, NINE } from '../json-chars.js';
 
 /**
- * True when the context's JSON text, `text` from `start` to `end` (a frame's text, say, which
- * the context is a slice of: reading it there is faster than reading the slice), certainly
- * passes the schema; false to let Ajv decide.
+ * Reads the JSON text of a context at `start` in `text` (a frame's text, say, which the context
+ * is a slice of: reading it there is faster than reading the slice). Returns the index after the
+ * context when it is an object that certainly passes the schema, read as the append decoder
+ * reads one (see above); -1 to let the decoder and Ajv decide. Never throws.
  */
-export type TextCheck = (text: string, start: number, end: number) => boolean;
+export type TextCheck = (text: string, start: number) => number;
 
 /** Properties at most: each has a bit in a 32-bit mask of those seen. */
 export const MAX_PROPERTIES = 30;
 
-/** Characters a string value's check passes over: no quote, backslash or high surrogate (see checkString). */
-const PLAIN_RUN = /[^"\\\ud800-\udbff]*/y;
-/** Characters read one at a time before PLAIN_RUN takes over (a loop is faster on short strings). */
-const SHORT_RUN = 16;
 
 /** JSON types as bits; `number` is INTEGER | FRACTION. */
 const STRING = 1;
@@ -85,7 +86,8 @@ function isCount(value: unknown): value is number {
 }
 
 function objectCheck(schema: unknown): TextCheck | undefined {
-  if (schema === true) return () => true;
+  // Any object passes: it is read as the decoder reads a context (valueEnd counts the object as depth 1).
+  if (schema === true) return (text, start) => (text.charCodeAt(start) === OPEN_BRACE ? valueEnd(text, start, 0) : -1);
   if (!isObject(schema)) return undefined;
   let properties: Property[] = [];
   let requiredMask = 0;
@@ -106,7 +108,8 @@ function objectCheck(schema: unknown): TextCheck | undefined {
         for (const [name, subschema] of entries) {
           const rule = ruleOf(subschema);
           // Ajv reads a property as `data[name]`: a name Object.prototype has is there in every context.
-          if (rule === undefined || name in Object.prototype) return undefined;
+          // A name is matched against the key's text, which must hold it unescaped (see plainName).
+          if (rule === undefined || name in Object.prototype || !plainName(name)) return undefined;
           properties.push({ name, units: Array.from(name, (_, j) => name.charCodeAt(j)), bit: 1 << properties.length, rule });
         }
         break;
@@ -141,8 +144,8 @@ function objectCheck(schema: unknown): TextCheck | undefined {
   const counted = minProperties > 0 || maxProperties !== Infinity;
   // The order the last context listed its properties in: the next key is looked for there first.
   const order = properties.map((_, at) => at);
-  return (text, start, end) => {
-    if (text.charCodeAt(start) !== OPEN_BRACE) return false;
+  return (text, start) => {
+    if (text.charCodeAt(start) !== OPEN_BRACE) return -1;
     let i = start + 1;
     let seen = 0;
     let unknown = 0;
@@ -151,44 +154,57 @@ function objectCheck(schema: unknown): TextCheck | undefined {
       i++;
     } else {
       for (;;) {
-        if (text.charCodeAt(i) !== QUOTE) return false;
+        if (text.charCodeAt(i) !== QUOTE) return -1;
         // The key the last context had here, matched in place; else the key is read and looked up.
         let at = position < order.length ? order[position]! : -1;
         let keyEnd = at >= 0 ? keyAt(properties[at]!.units, text, i + 1) : -1;
         if (keyEnd < 0) {
           keyEnd = i + 1;
           let c = text.charCodeAt(keyEnd);
-          while (c !== QUOTE && c !== BACKSLASH && c === c) c = text.charCodeAt(++keyEnd);
-          if (c !== QUOTE) return false;
+          // Up to an escape, a control character, a surrogate or the end of the text, where the check gives up.
+          while (c !== QUOTE && c !== BACKSLASH && c >= 0x20 && c < 0xd800) c = text.charCodeAt(++keyEnd);
+          if (c !== QUOTE) return -1;
           at = find(properties, text, i + 1, keyEnd);
         }
         i = keyEnd + 1;
-        if (text.charCodeAt(i++) !== COLON) return false;
+        if (text.charCodeAt(i++) !== COLON) return -1;
         if (at >= 0) {
           const property = properties[at]!;
-          if (seen & property.bit) return false;
+          if (seen & property.bit) return -1;
           seen |= property.bit;
           if (position < order.length) order[position] = at;
           i = checkValue(property.rule, text, i);
         } else {
-          if (!additional) return false;
+          if (!additional) return -1;
           unknown++;
           i = valueEnd(text, i, 1);
         }
-        if (i < 0) return false;
+        if (i < 0) return -1;
         position++;
         const c = text.charCodeAt(i++);
         if (c === CLOSE_BRACE) break;
-        if (c !== COMMA) return false;
+        if (c !== COMMA) return -1;
       }
     }
-    if (i !== end || (seen & requiredMask) !== requiredMask) return false;
-    if (!counted) return true;
+    if ((seen & requiredMask) !== requiredMask) return -1;
+    if (!counted) return i;
     // A key unknown to the schema may repeat, and JSON.parse counts it once.
-    if (unknown > 0) return false;
+    if (unknown > 0) return -1;
     const count = bitCount(seen);
-    return count >= minProperties && count <= maxProperties;
+    return count >= minProperties && count <= maxProperties ? i : -1;
   };
+}
+
+/**
+ * True when a key's text is `name` itself: no character that JSON escapes or that the decoder
+ * refuses unescaped (a quote, a backslash, a control character, a surrogate).
+ */
+function plainName(name: string): boolean {
+  for (let j = 0; j < name.length; j++) {
+    const c = name.charCodeAt(j);
+    if (c < 0x20 || c === QUOTE || c === BACKSLASH || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
 }
 
 /** The index of the closing quote when the key starting at `start` is the name of `units`, else -1. */
@@ -335,13 +351,17 @@ function checkString(rule: Rule, text: string, start: number): number {
   let pairs = 0;
   let c = text.charCodeAt(i);
   for (let n = 0; c !== QUOTE; n++) {
-    if (c === BACKSLASH || c !== c) return -1;
-    if (c >= 0xd800 && c <= 0xdbff) pairs++;
-    // Past the first few characters, a run with nothing to look at is skipped in one step.
-    if (n === SHORT_RUN) {
-      PLAIN_RUN.lastIndex = i + 1;
-      PLAIN_RUN.test(text);
-      i = PLAIN_RUN.lastIndex - 1;
+    // An escape, a control character, or the end of the text (NaN).
+    if (c === BACKSLASH || !(c >= 0x20)) return -1;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      // A pair is read; a lone surrogate is left to the decoder, which refuses it.
+      const low = text.charCodeAt(i + 1);
+      if (c >= 0xdc00 || !(low >= 0xdc00 && low <= 0xdfff)) return -1;
+      pairs++;
+      i++;
+    } else if (n >= SHORT_RUN) {
+      // Past the first few characters, a run with nothing to look at is skipped in one step.
+      i = plainRunEnd(text, i + 1) - 1;
     }
     c = text.charCodeAt(++i);
   }
@@ -358,14 +378,21 @@ function checkString(rule: Rule, text: string, start: number): number {
 /** The number token at `i`, its value as JSON.parse reads it. */
 function checkNumber(rule: Rule, text: string, i: number): number {
   let end = i;
-  if (text.charCodeAt(end) === MINUS) end++;
+  const negative = text.charCodeAt(end) === MINUS;
+  if (negative) end++;
+  const digits = end;
   let magnitude = 0;
   let c = text.charCodeAt(end);
   for (; c >= ZERO && c <= NINE; c = text.charCodeAt(++end)) magnitude = magnitude * 10 + (c - ZERO);
   // A plain integer of up to 15 digits is exact as read; a longer one, or one with a fraction or
   // an exponent, is read to its end by the append decoder and its value by Number.
   const plain = c !== DOT && c !== 0x65 /* e */ && c !== 0x45; /* E */
-  if (!plain || end - i > 15) end = numberEnd(text, i);
+  if (!plain || end - i > 15) {
+    end = numberEnd(text, i);
+  } else if ((text.charCodeAt(digits) === ZERO && end - digits > 1) || (negative && magnitude === 0)) {
+    // A leading zero, or -0 (or a lone minus, read as -0): the decoder refuses them (numberEnd).
+    return -1;
+  }
   if (end <= i) return -1;
   const value = plain && end - i <= 15 ? (text.charCodeAt(i) === MINUS ? -magnitude : magnitude) : Number(text.slice(i, end));
   if (!Number.isFinite(value)) return -1;
