@@ -13,7 +13,7 @@ import { describe, it, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { LmdbStore } from '../server/lmdb-store.js';
 import type { StoredEvent } from '../server/store.js';
-import { WriteAheadLog, type WalRecord } from '../server/write-ahead-log.js';
+import { recordBytes, WriteAheadLog, type WalRecord } from '../server/write-ahead-log.js';
 
 const LIMIT = { timeout: 60_000 };
 
@@ -140,6 +140,49 @@ describe('WriteAheadLog', () => {
     assert.equal(bytes.toString('utf8', 0, bytes.indexOf(0)), expected.join(''));
     await log.close();
     assert.deepEqual(await recoveredFrom(dir), written);
+  });
+
+  it('sizes each record exactly, and stages the records of a turn whatever they hold, across segments', LIMIT, async (t) => {
+    const { dir } = await scratch(t);
+    // Values of every width of UTF-8 (a surrogate pair is 4 bytes), long enough that a turn's records outgrow the staging buffer many times.
+    const value = fc
+      .array(fc.constantFrom('a', 'é', '✓', '😀', '"', '\n', ':', '{}'), { maxLength: 400, size: 'max' })
+      .map((units) => units.join(''));
+    const records = fc.sample(
+      fc.record({
+        journal: fc.oneof(fc.constant('jobs'), fc.string({ unit: 'binary', minLength: 1, maxLength: 10 })),
+        seq: fc.maxSafeNat(),
+        prev: fc.option(fc.maxSafeNat(), { nil: undefined }),
+        events: fc.array(fc.tuple(fc.maxSafeNat(), value), { minLength: 1, maxLength: 8 }),
+      }),
+      { numRuns: 600, seed: 11 },
+    ).map(({ journal, seq, prev, events }): WalRecord => {
+      const one = { journal, seq, micros: events.map(([micros]) => micros), values: events.map(([, text]) => text) };
+      return prev === undefined ? one : { ...one, prev };
+    });
+    for (const one of records) {
+      const journalJson = JSON.stringify(one.journal);
+      const expected = Buffer.byteLength(`${JSON.stringify([one.journal, one.seq, one.micros, ...(one.prev === undefined ? [] : [one.prev])])}\t${one.values.map((text) => `${text.length}:${text}`).join('')}\n`);
+      assert.equal(recordBytes(one, journalJson, undefined), expected);
+    }
+    // All staged in one turn, in segments of 256 KiB: each switch is decided on a record's exact size.
+    const segmentBytes = 256 * 1024;
+    const log = new WriteAheadLog(dir, { segmentBytes });
+    for (const one of records) log.stage(one);
+    log.write();
+    const files = segments(dir);
+    assert.ok(files.length > 2, `${files.length} segments`);
+    const recovered: WalRecord[] = [];
+    for (const name of files) {
+      const bytes = readFileSync(join(dir, name));
+      const used = bytes.indexOf(0) === -1 ? bytes.length : bytes.indexOf(0);
+      const own = await recoveredCopy(join(dir, name));
+      // A segment holds at most its size, unless one record alone is larger.
+      assert.ok(used <= segmentBytes || own.length === 1, `${name}: ${used} bytes in ${own.length} records`);
+      recovered.push(...own);
+    }
+    assert.deepEqual(recovered, records);
+    await log.close();
   });
 
   it('writes a record whose value holds a NUL so that it, and the records after it, recover', LIMIT, async (t) => {
