@@ -82,11 +82,12 @@ const VERSION = '","version":';
  * two digits, and text that is not a valid append frame at all. `undefined` only means "take the general
  * path", which then accepts or refuses the frame; a result is always what that path would
  * accept, with the same id, journal, key and names, and contexts that parse to the same values.
- * Never throws.
+ * `checkOf` gives the schemas' text checks (see {@link ContextCheckOf}): with it the result is
+ * the same but for each event's `checked`. Never throws, unless `checkOf` or a check does.
  *
  * @example
  * decodeAppend('{"type":"append","id":7,"journal":"jobs","events":[{"name":"a","context":{"n":1}}]}');
- * // { id: 7, journal: 'jobs', key: undefined, text, events: [{ name: 'a', nameJson: '"a"', contextJson: '{"n":1}', contextStart: 73, schema: undefined }] }
+ * // { id: 7, journal: 'jobs', key: undefined, text, events: [{ name: 'a', nameJson: '"a"', contextJson: '{"n":1}', contextStart: 73, schema: undefined, checked: false }] }
  */
 export function decodeAppend(text: string, checkOf?: ContextCheckOf): DecodedAppend | undefined {
   if (!text.startsWith(HEAD)) return undefined;

@@ -40,7 +40,6 @@ export type TextCheck = (text: string, start: number) => number;
 /** Properties at most: each has a bit in a 32-bit mask of those seen. */
 export const MAX_PROPERTIES = 30;
 
-
 /** JSON types as bits; `number` is INTEGER | FRACTION. */
 const STRING = 1;
 const INTEGER = 2;
