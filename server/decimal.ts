@@ -10,6 +10,11 @@ export function decimalDigits(n: number): number {
   return digits;
 }
 
+/** The bytes `writeDecimal` writes for `n`. */
+export function decimalLength(n: number): number {
+  return Number.isSafeInteger(n) && n >= 0 ? decimalDigits(n) : JSON.stringify(n).length;
+}
+
 /**
  * Writes `n` at `offset` as JSON would (`String(n)`), and returns the offset after it. A
  * non-negative safe integer is written digit by digit; anything else through its string.

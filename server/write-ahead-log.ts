@@ -43,7 +43,7 @@
 import { closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { decimalDigits, writeDecimal } from './decimal.js';
+import { decimalLength, writeDecimal } from './decimal.js';
 import { lock, unlock } from '../src/dir-lock.js';
 
 /** One append as LMDB will store it. */
@@ -423,19 +423,15 @@ export function recordBytes(record: WalRecord, journalJson: string, jsonLine: st
   if (jsonLine !== undefined) return Buffer.byteLength(jsonLine);
   const { micros, values } = record;
   // [ journal , seq , [ micros, … ] ] tab … newline
-  let bytes = 8 + Buffer.byteLength(journalJson) + decimalBytes(record.seq) + Math.max(0, micros.length - 1);
-  for (let i = 0; i < micros.length; i++) bytes += decimalBytes(micros[i]!);
+  let bytes = 8 + Buffer.byteLength(journalJson) + decimalLength(record.seq) + Math.max(0, micros.length - 1);
+  for (let i = 0; i < micros.length; i++) bytes += decimalLength(micros[i]!);
   // , prev
-  if (record.prev !== undefined) bytes += 1 + decimalBytes(record.prev);
+  if (record.prev !== undefined) bytes += 1 + decimalLength(record.prev);
   // length : value
-  for (const value of values) bytes += decimalBytes(value.length) + 1 + Buffer.byteLength(value);
+  for (const value of values) bytes += decimalLength(value.length) + 1 + Buffer.byteLength(value);
   return bytes;
 }
 
-/** The bytes `writeDecimal` writes for `n`. */
-function decimalBytes(n: number): number {
-  return Number.isSafeInteger(n) && n >= 0 ? decimalDigits(n) : JSON.stringify(n).length;
-}
 
 const LENGTH = /^\d{1,9}$/;
 
