@@ -69,10 +69,6 @@ type State = 'history' | 'live' | 'ended';
 
 /** Live events of one turn share a frame up to this many UTF-16 units of JSON (a batch larger alone gets its own). */
 const LIVE_FRAME_UNITS = 64 * 1024;
-/** What a history read gives when its turn came with no room to send: it is read again once there is. */
-const NO_ROOM_PAGE: readonly StoredEvent[] = Object.freeze([]);
-const NO_ROOM = Promise.resolve(NO_ROOM_PAGE);
-
 /** Events of a subscription's first history read at most, before the size of its events is known. */
 const FIRST_PAGE = 16;
 
@@ -107,14 +103,8 @@ export class Subscription {
   #liveUnits = 0;
   /** UTF-16 units of the last history page read, per event: sizes the next read to the room left. */
   #unitsPerEvent = 0;
-  /** The history read's arguments and its work, made once (no allocation per page). */
+  /** How many events the next history read asks for. */
   #readLimit = 0;
-  /**
-   * The read, run as a slice: the budget is checked again when the slice's turn comes, since
-   * other subscriptions' pages may have filled the connection since this one was queued.
-   */
-  readonly #readPage = (): Promise<readonly StoredEvent[]> =>
-    this.#sink.hasRoom() ? this.#store.read(this.journal, this.#cursor, this.#readLimit) : NO_ROOM;
 
   constructor(request: SubscriptionRequest, store: JournalStore, sink: SubscriptionSink, limits: SubscriptionLimits) {
     this.id = request.id;
@@ -192,9 +182,9 @@ export class Subscription {
 
   /**
    * Replays history up to `headSeq`, a page at a time. Each page waits for room in the output
-   * budget *before* it is read, is read as one slice of the scan slicer (so a scan that finds
-   * nothing to send still yields the event loop), and is sent in frames while there is room;
-   * what does not fit is read again once there is.
+   * budget *before* it is read, is read and sent as one slice of the scan slicer (so a scan that
+   * finds nothing to send still yields the event loop), in frames while there is room; what
+   * does not fit is read again once there is.
    */
   async #replayTo(headSeq: number): Promise<void> {
     const { pageSize, sendHighWaterMark } = this.#limits;
@@ -205,34 +195,49 @@ export class Subscription {
       // of a size not known yet, is small (one slice's worth whatever their size).
       this.#readLimit =
         this.#unitsPerEvent === 0 ? Math.min(pageSize, FIRST_PAGE) : Math.max(1, Math.min(pageSize, Math.floor(sendHighWaterMark / this.#unitsPerEvent)));
-      const page = await this.#sink.read(this, this.#readPage);
-      if (this.ended) return;
-      if (page === NO_ROOM_PAGE) continue;
-      const firstPage = !this.#startChecked;
-      if (firstPage) {
-        this.#startChecked = true;
-        await this.#checkStart(page);
-        if (this.ended) return;
-      }
-      if (page.length === 0) return;
-      // Seqs that skip where a trim removed events during the replay: what comes before the gap
-      // goes first, then `truncated` names the event after it.
-      let rest = page;
-      const gap = this.#gapIn(page, firstPage);
-      if (gap >= 0) {
-        const { removed } = await this.#store.start(this.journal);
-        if (this.ended) return;
-        if (removed.seq >= (gap === 0 ? this.#lastSeq : page[gap - 1]!.seq) + 1) {
-          if (gap > 0 && !this.#sendPage(page.slice(0, gap))) continue;
-          const next = page[gap]!;
-          this.#sink.send(`{"type":"truncated","id":${this.id},"first":{"seq":${next.seq},"timestamp":${next.timestamp}}}`);
-          rest = page.slice(gap);
-        }
-      }
-      const whole = this.#sendPage(rest);
-      if (whole && page.length < this.#readLimit) return;
+      if (await this.#sink.read(this, this.#replayPage)) return;
     }
   }
+
+  /**
+   * One slice of the replay: reads a page and sends it; true when history is done (or the
+   * subscription ended). The room is checked again when the slice's turn comes, since other
+   * subscriptions' pages may have filled the connection since this one was queued.
+   *
+   * The page goes no further than this slice. Handed back through the promise and the replay's
+   * suspended function, both made a whole round of the slicer earlier, it would be written into
+   * objects the garbage collector had already moved to the old generation; dead or not, those
+   * keep it alive through every young collection until the next full one. With hundreds of
+   * scans waiting their turn, every page read took that road: young collections took most of the
+   * event loop (a filter that matches nothing, 512 subscriptions: 6.2 s of scavenges in 11 s).
+   */
+  readonly #replayPage = async (): Promise<boolean> => {
+    if (!this.#sink.hasRoom()) return false;
+    const page = await this.#store.read(this.journal, this.#cursor, this.#readLimit);
+    if (this.ended) return true;
+    const firstPage = !this.#startChecked;
+    if (firstPage) {
+      this.#startChecked = true;
+      await this.#checkStart(page);
+      if (this.ended) return true;
+    }
+    if (page.length === 0) return true;
+    // Seqs that skip where a trim removed events during the replay: what comes before the gap
+    // goes first, then `truncated` names the event after it.
+    let rest = page;
+    const gap = this.#gapIn(page, firstPage);
+    if (gap >= 0) {
+      const { removed } = await this.#store.start(this.journal);
+      if (this.ended) return true;
+      if (removed.seq >= (gap === 0 ? this.#lastSeq : page[gap - 1]!.seq) + 1) {
+        if (gap > 0 && !this.#sendPage(page.slice(0, gap))) return false;
+        const next = page[gap]!;
+        this.#sink.send(`{"type":"truncated","id":${this.id},"first":{"seq":${next.seq},"timestamp":${next.timestamp}}}`);
+        rest = page.slice(gap);
+      }
+    }
+    return this.#sendPage(rest) && page.length < this.#readLimit;
+  };
 
   /**
    * Sends `truncated` before the first history page when retention removed events after
