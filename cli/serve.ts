@@ -1,15 +1,11 @@
 /** `wsjournal serve`: runs a JournalServer until SIGINT/SIGTERM. */
-import { INTEGER_OPTIONS, JournalServer, type JournalServerOptions } from '../server/journal-server.js';
-import { LmdbStore } from '../server/lmdb-store.js';
-import { RedisStore } from '../server/redis-store.js';
-import { MemoryStore } from '../server/memory-store.js';
+import type { JournalServer, JournalServerOptions } from '../server/journal-server.js';
+import { INTEGER_OPTIONS } from '../server/integer-options.js';
 import type { JournalStore } from '../server/store.js';
 import { JournalError } from '../src/errors.js';
 import { checkArgument, checkPositionals, CliError, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
-import { onShutdownSignal } from './io.js';
-import { serverLogger, LOG_FORMATS, type LogFormat } from './server-logger.js';
-import { LOG_LEVEL_NAMES } from '../server/observe/logger.js';
-import { serverTokens, TOKENS_VARIABLE } from './server-tokens.js';
+import { LOG_FORMATS, type LogFormat } from './server-logger.js';
+import { LOG_LEVEL_NAMES } from '../server/observe/log-levels.js';
 
 const DEFAULT_PORT = 7707;
 const DEFAULT_HOST = '127.0.0.1';
@@ -133,8 +129,16 @@ async function run(args: string[]): Promise<number> {
     throw new UsageError(`--data applies only to the embedded lmdb store, not --store ${storeUrl}`);
   }
 
+  // The server and its stores are loaded once the arguments are known to be good: a mistyped
+  // flag is answered at once.
+  const [{ JournalServer }, { serverLogger }, { serverTokens, TOKENS_VARIABLE }, { onShutdownSignal }] = await Promise.all([
+    import('../server/journal-server.js'),
+    import('./server-logger.js'),
+    import('./server-tokens.js'),
+    import('./io.js'),
+  ]);
   const tokens = await serverTokens({ flags: values.token, env: process.env[TOKENS_VARIABLE], file: values['token-file'] });
-  const { store, label } = openStore(storeUrl, values.data ?? DEFAULT_DATA);
+  const { store, label } = await openStore(storeUrl, values.data ?? DEFAULT_DATA);
   const logger = await serverLogger(logLevel, logFormat as LogFormat);
   if (values.token !== undefined) logger.warn(`--token is visible to every user of this machine (ps); prefer ${TOKENS_VARIABLE} or --token-file`);
   if (tokens === undefined && (process.env['WSJOURNAL_TOKEN'] ?? '') !== '') {
@@ -205,25 +209,30 @@ function storeScheme(url: string): string {
   }
 }
 
-/** Opens the store a --store URL names; `dataDir` is for the embedded store. */
-function openStore(url: string, dataDir: string): OpenedStore {
+/** Opens the store a --store URL names, loading only its module; `dataDir` is for the embedded store. */
+async function openStore(url: string, dataDir: string): Promise<OpenedStore> {
   switch (storeScheme(url)) {
     case 'lmdb:':
       try {
+        const { LmdbStore } = await import('../server/lmdb-store.js');
         return { store: new LmdbStore({ path: dataDir }), label: `lmdb ${dataDir}` };
       } catch (error) {
         const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
         throw new CliError(`cannot open the store at ${dataDir}${cause}`, { cause: error });
       }
-    case 'memory:':
+    case 'memory:': {
+      const { MemoryStore } = await import('../server/memory-store.js');
       return { store: new MemoryStore(), label: 'memory' };
+    }
     case 'redis:':
-    case 'rediss:':
+    case 'rediss:': {
+      const { RedisStore } = await import('../server/redis-store.js');
       try {
         return { store: new RedisStore({ url }), label: `redis ${new URL(url).host}` };
       } catch (error) {
         throw new UsageError(`--store ${url}: ${(error as Error).message}`);
       }
+    }
     default:
       throw new UsageError(`--store ${url}: unknown kind of store; expected lmdb:, memory: or redis://`);
   }

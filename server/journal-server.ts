@@ -32,6 +32,7 @@ import { createLogger, type Logger, type LoggerOption } from './observe/logger.j
 import { ServerMetrics } from './observe/metrics.js';
 import { ServerObserver } from './observe/observer.js';
 import { ScanSlicer } from './budget/scan-slicer.js';
+import { INTEGER_OPTIONS } from './integer-options.js';
 import { AppendCheck } from './schemas/append-check.js';
 import { SchemaRegistry, type Registration, type SchemaPage } from './schemas/registry.js';
 import { ValidatorPool } from './schemas/validator-pool.js';
@@ -199,29 +200,7 @@ const SCAN_SLICE_MS = 4;
 /** How long closing connections get to finish their closing handshake before they are cut off, ms. */
 const CLOSE_GRACE_MS = 1000;
 
-/** The options that are whole numbers: the server's limits (`wsjournal serve --limit NAME=N` sets any of them). */
-export const INTEGER_OPTIONS = [
-  'maxFrameSize',
-  'maxEventsPerAppend',
-  'maxEventSize',
-  'maxPendingAppends',
-  'maxPendingAppendBytes',
-  'maxSubscriptionsPerConnection',
-  'maxConnections',
-  'maxConnectionsPerAddress',
-  'maxConnectionsPerToken',
-  'maxServerBuffer',
-  'pageSize',
-  'sendHighWaterMark',
-  'maxSendBuffer',
-  'liveHoldSize',
-  'liveHoldBytes',
-  'maxSchemaSize',
-  'schemaValidationThreads',
-  'maxQueryLimit',
-  'maxHttpRequests',
-  'maxReportGroups',
-] as const;
+export { INTEGER_OPTIONS };
 
 const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', 'schemas', 'journals', 'logger', ...Object.keys(DEFAULTS)]);
 

@@ -14,8 +14,7 @@ export type { Logger, LoggerOptions } from 'pino';
  */
 export type LoggerOption = boolean | LoggerOptions | Logger;
 
-/** The log levels, least severe first, as pino names them. */
-export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export { LOG_LEVEL_NAMES } from './log-levels.js';
 
 /** The logger an option asks for, or undefined for none. Throws a TypeError for an option that is none of the above. */
 export function createLogger(option: LoggerOption | undefined): Logger | undefined {
