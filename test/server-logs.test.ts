@@ -72,6 +72,8 @@ describe('server logs', () => {
     assert.equal(listening.level, 30);
     assert.equal(listening['url'], s.server.url);
     assert.equal(listening['store'], 'MemoryStore');
+    // Fastify's own "Server listening at" line would say it a second time.
+    assert.deepEqual(s.records.filter((record) => /listening/i.test(record.msg)).map((record) => record.msg), [listening.msg]);
     await s.server.close();
     assert.ok(s.records.some((record) => record.msg.startsWith('shutting down')));
     assert.ok(s.records.some((record) => record.msg === 'shut down'));

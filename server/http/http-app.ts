@@ -57,10 +57,20 @@ const PARTS: Readonly<Record<string, [name: string, status: number, code: string
   body: ['body', 422, ErrorCode.INVALID_EVENT],
 };
 
+/**
+ * The logger Fastify gets: the server's, from `warn` up (or the server's level, if more severe).
+ * What Fastify logs below that is its "Server listening at" line, which repeats the server's
+ * own `listening on` record, and request lines, which the server logs itself.
+ */
+function fastifyLogger(logger: Logger): FastifyBaseLogger {
+  const warn = logger.levels.values['warn']!;
+  return logger.child({}, { level: logger.levelVal > warn ? logger.level : 'warn' }) as FastifyBaseLogger;
+}
+
 export function createHttpApp(options: HttpAppOptions): HttpApp {
   const { context, logger, maxRequests, admit } = options;
   const app = Fastify({
-    ...(logger === undefined ? { logger: false } : { loggerInstance: logger as FastifyBaseLogger }),
+    ...(logger === undefined ? { logger: false } : { loggerInstance: fastifyLogger(logger) }),
     // Each request is counted in the metrics and logged at debug by the hook below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: context.limits.maxBodySize,
