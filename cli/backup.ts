@@ -1,5 +1,5 @@
 /** `wsjournal backup`: has the server write an online copy of its store (HTTP API, admin). */
-import { checkPositionals, parseCommandLine, UsageError, type Command } from './args.js';
+import { checkPositionals, parseCommandLine, parseNumber, UsageError, type Command } from './args.js';
 import { httpClient, request } from './http.js';
 import { DEFAULT_URL } from './io.js';
 
@@ -16,6 +16,8 @@ own persistence and replicas.
 Options:
   --to DIR        the directory to write the copy into
   --status        print the last backup's status instead
+  --timeout S     how long to wait for the answer, in seconds (default: 600);
+                  a backup still running then goes on (see --status)
   --url URL       server to ask (default: ${DEFAULT_URL})
   --token T       an admin token, if the server asks for one
                   (default: $WSJOURNAL_TOKEN)
@@ -30,7 +32,11 @@ const OPTIONS = {
   status: { type: 'boolean' },
   url: { type: 'string' },
   token: { type: 'string' },
+  timeout: { type: 'string' },
 } as const;
+
+/** How long `backup --to` waits for the server to finish by default, in seconds: a large store takes minutes. */
+const DEFAULT_TIMEOUT = 600;
 
 async function run(args: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandLine(args, OPTIONS);
@@ -40,7 +46,8 @@ async function run(args: string[]): Promise<number> {
   }
   checkPositionals(positionals, 0, 0, '');
   if ((values.to === undefined) === (values.status !== true)) throw new UsageError('backup needs either --to DIR or --status');
-  const client = httpClient(values.url, values.token);
+  const timeout = values.timeout === undefined ? DEFAULT_TIMEOUT : parseNumber(values.timeout, '--timeout', { min: 0.001 });
+  const client = httpClient(values.url, values.token, timeout);
   const to = values.to;
   const status = await request(client, () => (to === undefined ? client.backupStatus() : client.backup(to)));
   process.stdout.write(`${JSON.stringify(status)}\n`);

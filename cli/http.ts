@@ -5,9 +5,12 @@ import { checkArgument, CliError } from './args.js';
 import { DEFAULT_URL, tokenOption } from './io.js';
 
 /** A JournalClient for `--url` (a ws:// URL names the same server's HTTP API) and `--token`. */
-export function httpClient(url: string | undefined, token: string | undefined): JournalClient {
+export function httpClient(url: string | undefined, token: string | undefined, timeout?: number): JournalClient {
   const resolved = tokenOption(token);
-  return checkArgument(() => new JournalClient(url ?? DEFAULT_URL, resolved === undefined ? {} : { token: resolved }), '--url');
+  return checkArgument(
+    () => new JournalClient(url ?? DEFAULT_URL, { ...(resolved === undefined ? {} : { token: resolved }), ...(timeout === undefined ? {} : { timeout }) }),
+    '--url',
+  );
 }
 
 /** The answer of `call`, a request to `client`; a failure becomes the CliError `requestFailure` makes of it. */
@@ -21,7 +24,7 @@ export async function request<T>(client: JournalClient, call: () => Promise<T>):
 
 /** A CliError saying in one line why a request to `client` failed. */
 export function requestFailure(client: JournalClient, error: unknown): CliError {
-  if (error instanceof TimeoutError) return new CliError(`${client.url} did not answer in time`, { cause: error });
+  if (error instanceof TimeoutError) return new CliError(`${client.url} did not answer in time: ${error.message}`, { cause: error });
   if (error instanceof ConnectionError) {
     return new CliError(`cannot reach ${client.url} (${(error.cause as Error | undefined)?.message ?? error.message}); is a wsjournal server running there?`, {
       cause: error,

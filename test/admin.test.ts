@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -155,6 +157,27 @@ describe('wsjournal trim, backup and tail', () => {
       assert.deepEqual((await copy.readFromSeq('j', 1, 100)).map((event) => event.seq), Array.from({ length: 10 }, (_, i) => 21 + i));
     } finally {
       await copy.close();
+    }
+  });
+});
+
+describe('wsjournal backup --timeout', () => {
+  it('gives up on a server that does not answer within it (exit 1), and refuses a value that is not a positive number (exit 2)', LIMIT, async (t) => {
+    // Accepts each request and never answers it.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      silent.closeAllConnections();
+      return new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const { port } = silent.address() as AddressInfo;
+    const result = await wsjournal(['backup', '--to', '/nonexistent/copy', '--url', `ws://127.0.0.1:${port}`, '--timeout', '0.2']);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /took longer than 0\.2 s/);
+    for (const bad of ['0', '-1', 'soon', '']) {
+      const refused = await wsjournal(['backup', '--status', '--url', `ws://127.0.0.1:${port}`, '--timeout', bad]);
+      assert.equal(refused.code, 2, `--timeout ${JSON.stringify(bad)}: ${refused.stderr}`);
+      assert.match(refused.stderr, /--timeout/);
     }
   });
 });
