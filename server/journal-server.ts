@@ -200,7 +200,6 @@ const SCAN_SLICE_MS = 4;
 /** How long closing connections get to finish their closing handshake before they are cut off, ms. */
 const CLOSE_GRACE_MS = 1000;
 
-export { INTEGER_OPTIONS };
 
 const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', 'schemas', 'journals', 'logger', ...Object.keys(DEFAULTS)]);
 

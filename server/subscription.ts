@@ -231,8 +231,7 @@ export class Subscription {
       if (this.ended) return true;
       if (removed.seq >= (gap === 0 ? this.#lastSeq : page[gap - 1]!.seq) + 1) {
         if (gap > 0 && !this.#sendPage(page.slice(0, gap))) return false;
-        const next = page[gap]!;
-        this.#sink.send(`{"type":"truncated","id":${this.id},"first":{"seq":${next.seq},"timestamp":${next.timestamp}}}`);
+        this.#sendTruncated(page[gap]!);
         rest = page.slice(gap);
       }
     }
@@ -247,8 +246,12 @@ export class Subscription {
   async #checkStart(page: readonly StoredEvent[]): Promise<void> {
     const { removed, first } = await this.#store.start(this.journal);
     if (this.ended || !(removed.timestamp > this.#request.since)) return;
-    const from = page[0] ?? first;
-    this.#sink.send(`{"type":"truncated","id":${this.id},"first":{"seq":${from.seq},"timestamp":${from.timestamp}}}`);
+    this.#sendTruncated(page[0] ?? first);
+  }
+
+  /** Says that retention removed history before `first`, the event the replay goes on from. */
+  #sendTruncated(first: { readonly seq: number; readonly timestamp: number }): void {
+    this.#sink.send(`{"type":"truncated","id":${this.id},"first":{"seq":${first.seq},"timestamp":${first.timestamp}}}`);
   }
 
   /**

@@ -60,7 +60,8 @@ const PARTS: Readonly<Record<string, [name: string, status: number, code: string
 /**
  * The logger Fastify gets: the server's, from `warn` up (or the server's level, if more severe).
  * What Fastify logs below that is its "Server listening at" line, which repeats the server's
- * own `listening on` record, and request lines, which the server logs itself.
+ * own `listening on` record, its request lines (turned off: the server logs requests itself)
+ * and a `trace` line on a client's socket error.
  */
 function fastifyLogger(logger: Logger): FastifyBaseLogger {
   const warn = logger.levels.values['warn']!;
