@@ -6,6 +6,8 @@
  *   server validates every context; the bar (QUALITY.md) is >= 0.8x the same appends unnamed;
  * - replay of a journal whose events all name the schema, against one whose events name none:
  *   the schema is a part of each stored event's JSON, sent as it is; the consumer parses it.
+ *   Then the same two replays to a client that parses nothing (replay-unparsed-client.ts): the
+ *   server's part alone, and the MB/s it sends.
  *
  * The two sides of each pair run alternately, five times (a burst of load on the machine takes
  * one run of a side down by a fifth or more), and the best run of each counts.
@@ -40,8 +42,12 @@ async function appendRun(shape: AppendConfig, schema: boolean, profileArgv: Scen
   }
 }
 
-/** Events/s of one replay of `count` events (callback, bufferHistory false) from a journal populated with or without the schema. */
-async function replayRate(count: number, schema: boolean): Promise<number> {
+/**
+ * One replay of `count` events from a journal populated with or without the schema: events/s, and
+ * MB/s of frames received. `client` is `replay-consumer` (an EventLogConsumer, callback,
+ * bufferHistory false) or `replay-unparsed-client` (pages counted, not parsed: the server alone).
+ */
+async function replayRun(count: number, schema: boolean, client: 'replay-consumer' | 'replay-unparsed-client'): Promise<{ eventsPerSec: number; megabytesPerSec?: number }> {
   const dir = tempDir('schema-replay');
   let server: BenchProcess | undefined;
   let consumer: BenchProcess | undefined;
@@ -51,9 +57,10 @@ async function replayRate(count: number, schema: boolean): Promise<number> {
     await populate.stop();
     server = new BenchProcess('journal-server', { store: 'lmdb', path: dir.path });
     const { url } = await server.next<{ type: 'listening'; url: string }>('listening');
-    consumer = new BenchProcess('replay-consumer', { url, count, bufferHistory: false });
-    const result = await consumer.next<{ type: 'result'; events: number; ms: number }>('result');
-    return rate(result.events, result.ms);
+    consumer = new BenchProcess(client, client === 'replay-consumer' ? { url, count, bufferHistory: false } : { url, count });
+    const result = await consumer.next<{ type: 'result'; events: number; ms: number; bytes?: number }>('result');
+    const eventsPerSec = rate(result.events, result.ms);
+    return result.bytes === undefined ? { eventsPerSec } : { eventsPerSec, megabytesPerSec: round(result.bytes / result.ms / 1000) };
   } finally {
     await stopAll([consumer, server]);
     dir.remove();
@@ -103,23 +110,34 @@ export async function schema(context: ScenarioContext): Promise<void> {
   });
 
   const count = Math.round(1_000_000 * scale);
-  log(`schema: replay of ${count} events, tagged with a schema and not, ${reps} runs each`);
-  const untagged: number[] = [];
-  const tagged: number[] = [];
-  for (let rep = 0; rep < reps; rep++) {
-    untagged.push(await replayRate(count, false));
-    tagged.push(await replayRate(count, true));
+  for (const client of ['replay-consumer', 'replay-unparsed-client'] as const) {
+    const unparsed = client === 'replay-unparsed-client';
+    const suffix = unparsed ? '-unparsed' : '';
+    log(`schema: replay of ${count} events, tagged with a schema and not, ${reps} runs each${unparsed ? ', to a client that parses nothing' : ''}`);
+    const untagged: { eventsPerSec: number; megabytesPerSec?: number }[] = [];
+    const tagged: { eventsPerSec: number; megabytesPerSec?: number }[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      untagged.push(await replayRun(count, false, client));
+      tagged.push(await replayRun(count, true, client));
+    }
+    const best = (runs: typeof tagged) => runs.reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a));
+    const replayBaseline = best(untagged);
+    const replayTagged = best(tagged);
+    context.recorder.record({
+      scenario: `schema/replay-untagged${suffix}`,
+      count,
+      ...replayBaseline,
+      runs: untagged.map((run) => run.eventsPerSec),
+      ratio: 1,
+    });
+    context.recorder.record({
+      scenario: `schema/replay-tagged${suffix}`,
+      count,
+      ...replayTagged,
+      runs: tagged.map((run) => run.eventsPerSec),
+      baseline: replayBaseline.eventsPerSec,
+      baselineName: `replay of the same events naming no schema${unparsed ? ', to the same client' : ''}`,
+      ratio: round(replayTagged.eventsPerSec / replayBaseline.eventsPerSec),
+    });
   }
-  const replayBaseline = Math.max(...untagged);
-  const replayRateTagged = Math.max(...tagged);
-  context.recorder.record({ scenario: 'schema/replay-untagged', count, eventsPerSec: replayBaseline, runs: untagged, ratio: 1 });
-  context.recorder.record({
-    scenario: 'schema/replay-tagged',
-    count,
-    eventsPerSec: replayRateTagged,
-    runs: tagged,
-    baseline: replayBaseline,
-    baselineName: 'replay of the same events naming no schema',
-    ratio: round(replayRateTagged / replayBaseline),
-  });
 }
