@@ -547,6 +547,7 @@ export class JournalServer {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     this.#slicer.close();
+    this.#archives.close();
     await this.#retention.close();
     this.#budget.close();
     const http = this.#http;
@@ -627,7 +628,7 @@ export class JournalServer {
         archive: (journal, archiveOptions) => this.archive(journal, archiveOptions),
         purgeArchives: (purgeOptions) => this.purgeArchives(purgeOptions),
         listArchives: (journal) => this.listArchives(journal),
-        readArchived: (journal, after, limit, keep) => this.#archives.read(journal, after, limit, keep),
+        readArchived: (journal, range, budget) => this.#archives.read(journal, range, budget),
       },
       limits: {
         maxEventsPerAppend: options.maxEventsPerAppend,

@@ -124,7 +124,7 @@ export const ErrorCode = {
   BACKUP_REFUSED: 'BACKUP_REFUSED',
   /** Writing a backup failed (a full disk, a directory that cannot be created). */
   BACKUP_FAILED: 'BACKUP_FAILED',
-  /** Writing an archive file failed (a full disk, a directory that cannot be created); the events stay in the store. */
+  /** Writing an archive file failed (a full disk, a directory that cannot be created; the events stay in the store), or reading one did (a damaged file). */
   ARCHIVE_FAILED: 'ARCHIVE_FAILED',
 } as const;
 

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LmdbStore } from '../server/lmdb-store.js';
 import { Archives } from '../server/retention/archives.js';
+import { ScanSlicer } from '../server/budget/scan-slicer.js';
 import { within } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/archive-child.js', import.meta.url));
@@ -21,8 +22,10 @@ const POINTS = [0.1, 0.45, 0.55, 0.9, 0.98];
 async function archivedSeqs(archives: Archives): Promise<number[]> {
   const seqs: number[] = [];
   let after = 0;
+  // Pages end at their limit only.
+  const budget = { maxUnits: Infinity, timeMs: Infinity, scheduler: new ScanSlicer(), owner: 'test' };
   for (;;) {
-    const page = await archives.read('j', after, 50_000, () => true);
+    const page = await archives.read('j', { after, limit: 50_000 }, budget);
     seqs.push(...page.events.map((line) => (JSON.parse(line) as { seq: number }).seq));
     if (page.last === undefined) return seqs;
     after = page.last;

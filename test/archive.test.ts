@@ -1,20 +1,23 @@
 /** Archives: events moved into gzip'd files under the data directory, listed, queried with archived=true, purged; retention with archive: true. */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../src/errors.js';
 import { JournalServer } from '../server/journal-server.js';
 import { LmdbStore } from '../server/lmdb-store.js';
+import { Archives, MAX_CURSORS } from '../server/retention/archives.js';
+import { ScanSlicer } from '../server/budget/scan-slicer.js';
 
 const LIMIT = { timeout: 60_000 };
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-async function setup(t: { after(fn: () => unknown): void }, journals = {}) {
+async function setup(t: { after(fn: () => unknown): void }, journals = {}, options: Partial<ConstructorParameters<typeof JournalServer>[0]> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'wsjournal-archive-'));
   const store = new LmdbStore({ path: join(dir, 'data') });
-  const server = new JournalServer({ port: 0, store, dataDir: dir, journals, logger: false });
+  const server = new JournalServer({ port: 0, store, dataDir: dir, journals, logger: false, ...options });
   await server.listen();
   t.after(async () => {
     await server.close();
@@ -74,5 +77,92 @@ describe('archives', () => {
     await server.enforceRetention();
     assert.deepEqual((await server.listArchives('logs.a')).map((f) => [f.firstSeq, f.lastSeq]), [[1, 150], [151, 160]]);
     assert.ok(!(await readdir(join(dir, 'archives', 'logs.a'))).some((name) => name.startsWith('.tmp-')));
+  });
+
+  it('an archived page is bounded like a query page: by its time budget, its output budget and until; following next reads each event once', LIMIT, async (t) => {
+    // Pages stop after 1 ms of scanning (past `after`) or 4 KiB of event JSON.
+    const { store, server, base } = await setup(t, {}, { queryTimeBudget: 0.001, maxSendBuffer: 4096 });
+    const stored = await store.append('j', Array.from({ length: 12_000 }, (_, i) => ({ name: i % 400 === 7 ? 'rare' : 'common', context: { i, pad: 'x'.repeat(40) } })));
+    await server.archive('j', { beforeSeq: 6_001 });
+    await server.archive('j', { beforeSeq: 12_000 });
+    assert.deepEqual((await server.listArchives('j')).map((f) => [f.firstSeq, f.lastSeq]), [[1, 6_000], [6_001, 11_999]]);
+    const get = async (query: string) => (await (await fetch(`${base}/v1/journals/j/events?${query}`)).json()) as { events: { seq: number; name: string }[]; next: string | null };
+    const follow = async (query: string) => {
+      const pages: { seq: number }[][] = [];
+      for (let next: string | null = query; next !== null; ) {
+        const page = await get(next);
+        pages.push(page.events);
+        next = page.next;
+        assert.ok(pages.length < 10_000, 'the pages end');
+      }
+      return pages;
+    };
+    // A filter that matches 30 events of 11,999: the time budget ends pages early, with a next that goes on.
+    const rare = await follow('archived=true&names=rare&limit=1000');
+    assert.ok(rare.length > 2, `the time budget ended pages early (${rare.length} pages)`);
+    assert.ok(rare.some((page) => page.length === 0), 'a page may hold no event and still have a next');
+    assert.deepEqual(rare.flat().map((e) => e.seq), range(0, 29).map((k) => k * 400 + 8));
+    // Every event: pages end at 4 KiB of JSON (about 40 events), well below the limit.
+    const all = await follow('archived=true&limit=1000');
+    assert.ok(all.every((page) => page.length < 100), 'the output budget ends each page');
+    assert.deepEqual(all.flat().map((e) => e.seq), range(1, 11_999));
+    // until ends the scan: nothing after it is read, and there is no next page once it is passed.
+    const until = stored[99]!.timestamp;
+    const first = await follow(`archived=true&limit=1000&until=${until}`);
+    assert.deepEqual(first.flat().map((e) => e.seq), range(1, 100));
+    // since skips the files before it.
+    const since = stored[8_000]!.timestamp;
+    assert.deepEqual((await follow(`archived=true&limit=1000&since=${since}`)).flat().map((e) => e.seq), range(8_002, 11_999));
+  });
+
+  it('pages of many readers, interleaved, each read every event once (a page goes on where the previous one left its file)', LIMIT, async (t) => {
+    const { store, server, base } = await setup(t);
+    await store.append('j', Array.from({ length: 2_001 }, (_, i) => ({ name: 'e', context: { i } })));
+    await server.archive('j', { beforeSeq: 2_001 });
+    // Each reader with its own page size. Four: each takes the place its previous page left. More than the places
+    // kept (MAX_CURSORS): each place is closed, oldest first, before its reader comes back, which reads the file again.
+    for (const count of [4, MAX_CURSORS + 4]) {
+      const readers = Array.from({ length: count }, (_, k) => ({ next: `archived=true&limit=${90 + k}` as string | null, seqs: [] as number[] }));
+      while (readers.some((reader) => reader.next !== null)) {
+        for (const reader of readers) {
+          if (reader.next === null) continue;
+          const page = (await (await fetch(`${base}/v1/journals/j/events?${reader.next}`)).json()) as { events: { seq: number }[]; next: string | null };
+          reader.seqs.push(...page.events.map((e) => e.seq));
+          reader.next = page.next;
+        }
+      }
+      for (const reader of readers) assert.deepEqual(reader.seqs, range(1, 2_000), `${count} readers`);
+    }
+  });
+
+  it('an unreadable archive file answers 500 ARCHIVE_FAILED naming it; the server goes on', LIMIT, async (t) => {
+    const { dir, store, server, base } = await setup(t);
+    await store.append('j', Array.from({ length: 20 }, (_, i) => ({ name: 'e', context: { i } })));
+    await server.archive('j', { beforeSeq: 11 });
+    const [file] = await server.listArchives('j');
+    await writeFile(join(dir, 'archives', 'j', file!.file), gzipSync('{"name":"e","timestamp":1,"context":{},"seq":1}\nnot json\n'));
+    const response = await fetch(`${base}/v1/journals/j/events?archived=true`);
+    assert.equal(response.status, 500);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    assert.equal(error.code, ErrorCode.ARCHIVE_FAILED);
+    assert.match(error.message, new RegExp(`archive j/${file!.file} cannot be read`));
+    await writeFile(join(dir, 'archives', 'j', file!.file), 'not gzip at all');
+    assert.equal((await fetch(`${base}/v1/journals/j/events?archived=true`)).status, 500);
+    assert.deepEqual(((await (await fetch(`${base}/v1/journals/j/events?limit=3`)).json()) as { events: { seq: number }[] }).events.map((e) => e.seq), [11, 12, 13]);
+  });
+
+  it('an archived read stops when its signal is aborted', LIMIT, async (t) => {
+    const { dir, store, server } = await setup(t);
+    await store.append('j', Array.from({ length: 50 }, (_, i) => ({ name: 'e', context: { i } })));
+    await server.archive('j', { beforeSeq: 50 });
+    const archives = new Archives(join(dir, 'archives'));
+    const gone = new AbortController();
+    const reason = new Error('the client went away');
+    gone.abort(reason);
+    const budget = { maxUnits: Infinity, timeMs: Infinity, scheduler: new ScanSlicer(), owner: 'test', signal: gone.signal };
+    await assert.rejects(archives.read('j', { after: 0, limit: 10 }, budget), (error) => error === reason);
+    const whole = await archives.read('j', { after: 0, limit: 10 }, { ...budget, signal: undefined });
+    assert.equal(whole.events.length, 10);
+    assert.equal(whole.last, 10);
   });
 });

@@ -6,7 +6,7 @@
 import type { ServerObserver } from '../observe/observer.js';
 import type { SliceRunner } from '../budget/scan-slicer.js';
 import type { ServerBudget } from '../budget/server-budget.js';
-import type { ArchiveFile } from '../retention/archives.js';
+import type { ArchiveBudget, ArchiveFile, ArchivePage, ArchiveRange } from '../retention/archives.js';
 import type { BackupStatus } from '../retention/backup-status.js';
 import type { JournalStore, NewEvent, StoredEvent, TrimOptions, TrimResult } from '../store.js';
 
@@ -64,6 +64,6 @@ export interface AdminOperations {
   archive(journal: string, options: TrimOptions): Promise<{ archived: number }>;
   purgeArchives(options: { olderThan: number }): Promise<{ purged: number }>;
   listArchives(journal?: string): Promise<ArchiveFile[]>;
-  /** Archived events of `journal` above seq `after` that `keep` passes, oldest first, at most `limit`; `last` is the seq read last when the page filled. */
-  readArchived(journal: string, after: number, limit: number, keep: (event: StoredEvent) => boolean): Promise<{ events: string[]; last: number | undefined }>;
+  /** One page of the archived events of `journal` in `range`, oldest first, bounded by `budget` (server/retention/archives.ts). */
+  readArchived(journal: string, range: ArchiveRange, budget: ArchiveBudget): Promise<ArchivePage>;
 }

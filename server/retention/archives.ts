@@ -13,19 +13,70 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { pipeline as pipelineCallback, Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { ErrorCode, JournalError } from '../../src/errors.js';
 import { firstMicrosFrom } from '../encode.js';
 import type { JournalStore, StoredEvent } from '../store.js';
+import type { PageBudget } from '../query/event-query.js';
 
 /** Events per archive file at most. */
 export const ARCHIVE_FILE_EVENTS = 100_000;
 /** Events per store read while archiving. */
 const READ_PAGE = 1000;
 const FILE_NAME = /^(\d+)-(\d+)-(\d+)\.jsonl\.gz$/;
+/** A line longer than this (no newline in as many characters) fails the read: no event is that large. */
+const MAX_LINE_UNITS = 64 * 1024 * 1024;
+
+/** Which archived events a page reads: as an HTTP query's `after`, `since`, `until`, `limit` and filters. */
+export interface ArchiveRange {
+  /** Only events with seq above this. */
+  readonly after: number;
+  /** Only events with timestamp above this. */
+  readonly since?: number | undefined;
+  /** Only events with timestamp at most this. */
+  readonly until?: number | undefined;
+  /** Events per page at most. */
+  readonly limit: number;
+  /** The page's other filters (names, level, selector), given the event and its JSON. */
+  readonly keep?: ((event: StoredEvent) => boolean) | undefined;
+}
+
+/** What one page of archived events may cost: a query page's budget, without its store reads. */
+export type ArchiveBudget = Omit<PageBudget, 'readSize'>;
+
+/**
+ * Places in archive files kept at most: a page that ends inside a file keeps its stream there, so
+ * that the next page (`after` its `last`) reads on instead of reading the file again from its
+ * start. Each holds an open file and a gunzip stream; past this, the oldest is closed.
+ */
+export const MAX_CURSORS = 16;
+/** A kept place is closed when no page took it within this. */
+const CURSOR_TTL_MS = 30_000;
+
+/** A place in an archive file: its decompressed text's chunks, and what is left of the last one read. */
+interface Cursor {
+  readonly journal: string;
+  readonly file: string;
+  readonly chunks: AsyncIterator<string>;
+  rest: string;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  readonly close: () => void;
+}
+
+/** A kept place's key: its journal, its file, and the seq the page that takes it starts after. */
+function cursorKey(journal: string, file: string, after: number): string {
+  return `${journal}\n${file}\n${after}`;
+}
+
+/** One page of archived events. */
+export interface ArchivePage {
+  /** The events' JSON lines, as archived. */
+  readonly events: string[];
+  /** The seq of the last event scanned, where the next page goes on; undefined once the range is done. */
+  readonly last: number | undefined;
+}
 
 /** One archive file. */
 export interface ArchiveFile {
@@ -40,6 +91,8 @@ export interface ArchiveFile {
 
 export class Archives {
   readonly #dir: string;
+  /** Places pages left in archive files, by journal, file and the seq the next page starts after; oldest first. */
+  readonly #cursors = new Map<string, Cursor>();
   /** Archives and purges, one at a time. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -88,25 +141,153 @@ export class Archives {
     return files;
   }
 
-  /** The archived events of `journal` with seq above `after`, oldest first, passing `keep`, at most `limit`. */
-  async read(journal: string, after: number, limit: number, keep: (event: StoredEvent & { json: string }) => boolean): Promise<{ events: string[]; last: number | undefined }> {
+  /**
+   * One page of the archived events of `journal`, oldest first: those with seq above
+   * `range.after` (and timestamp in `since`..`until`) that `range.keep` passes, at most
+   * `range.limit`. A page is bounded as a query's is (event-query.ts): it ends at its limit, at
+   * `budget.maxUnits` of event JSON (one event always fits), or once it has scanned for
+   * `budget.timeMs` past `after`; each decompressed chunk of a file is read in a slice of
+   * `budget.scheduler`. `last` is the seq of the last event scanned, where the next page goes on;
+   * undefined when the archives hold nothing more in the range. A page that ends inside a file
+   * leaves its place there for the page that starts at `last` (see {@link MAX_CURSORS}). Rejects
+   * with the signal's reason when it is aborted, and with ARCHIVE_FAILED when a file cannot be read.
+   */
+  async read(journal: string, range: ArchiveRange, budget: ArchiveBudget): Promise<ArchivePage> {
+    const { after, since, until, limit, keep } = range;
+    const deadline = performance.now() + budget.timeMs;
     const events: string[] = [];
+    let units = 0;
     let last: number | undefined;
-    for (const file of await this.list(journal)) {
-      if (file.lastSeq <= after) continue;
-      const lines = createInterface({ input: createReadStream(join(this.#dir, journal, file.file)).pipe(createGunzip()), crlfDelay: Infinity });
-      for await (const line of lines) {
+    /** Where slice stopped in its text: the start of the first line it did not read. */
+    let stoppedAt = 0;
+    /** Reads the lines of `text` before `end`: true when the page is done (full, or past `until`). */
+    const slice = (text: string, end: number): boolean => {
+      for (let start = 0; start < end; ) {
+        let stop = text.indexOf('\n', start);
+        if (stop < 0 || stop > end) stop = end;
+        const line = text.slice(start, stop);
+        start = stop + 1;
+        if (line === '' || seqOf(line) <= after) continue;
         const event = JSON.parse(line) as { seq: number; timestamp: number; name: string };
-        if (event.seq <= after) continue;
-        last = event.seq;
-        if (keep({ seq: event.seq, timestamp: event.timestamp, name: event.name, json: line })) events.push(line);
-        if (events.length === limit) {
-          lines.close();
-          return { events, last };
+        if (until !== undefined && event.timestamp > until) {
+          last = undefined;
+          return true;
         }
+        last = event.seq;
+        if (since !== undefined && event.timestamp <= since) continue;
+        if (keep !== undefined && !keep({ seq: event.seq, timestamp: event.timestamp, name: event.name, json: line })) continue;
+        events.push(line);
+        units += line.length;
+        if (events.length >= limit || units >= budget.maxUnits) {
+          stoppedAt = start;
+          return true;
+        }
+      }
+      stoppedAt = text.length;
+      return false;
+    };
+    for (const file of await this.list(journal)) {
+      if (file.lastSeq <= after || (since !== undefined && file.lastTimestamp <= since)) continue;
+      const cursor = this.#cursor(journal, file.file, after);
+      let parked = false;
+      try {
+        for (;;) {
+          // Whole lines an earlier page left are read before the next chunk.
+          let text = cursor.rest;
+          let end = text.lastIndexOf('\n');
+          let done = false;
+          if (end < 0) {
+            const next = await cursor.chunks.next();
+            done = next.done === true;
+            if (done) {
+              // Files end with a newline; one that does not still has its last line read.
+              end = text.length;
+            } else {
+              text += next.value;
+              end = text.lastIndexOf('\n');
+              if (end < 0) {
+                if (text.length > MAX_LINE_UNITS) throw new Error(`a line longer than ${MAX_LINE_UNITS} characters`);
+                cursor.rest = text;
+                continue;
+              }
+            }
+          }
+          const full = end > 0 && (await budget.scheduler.run(budget.owner, () => slice(text, end), budget.signal));
+          if (full) {
+            // Past `until` (last undefined) the range is over; at the file's end there is no place to keep.
+            if (last === undefined || done) return { events, last };
+            cursor.rest = text.slice(stoppedAt);
+            parked = this.#park(cursor, last);
+            return { events, last };
+          }
+          if (done) break;
+          cursor.rest = text.slice(end + 1);
+          // Checked once an event past `after` was scanned: every page makes progress.
+          if (last !== undefined && performance.now() >= deadline) {
+            parked = this.#park(cursor, last);
+            return { events, last };
+          }
+        }
+      } catch (error) {
+        if (budget.signal?.aborted || error instanceof JournalError) throw error;
+        // A file purged since it was listed: its events are gone.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw new JournalError(ErrorCode.ARCHIVE_FAILED, `archive ${journal}/${file.file} cannot be read: ${(error as Error).message}`, { cause: error });
+      } finally {
+        if (!parked) cursor.close();
       }
     }
     return { events, last: undefined };
+  }
+
+  /** Closes the places kept in archive files. */
+  close(): void {
+    for (const cursor of this.#cursors.values()) {
+      clearTimeout(cursor.timer);
+      cursor.close();
+    }
+    this.#cursors.clear();
+  }
+
+  /** The place a page left in `file` at seq `after`, taken from the kept ones, or the file opened from its start. */
+  #cursor(journal: string, file: string, after: number): Cursor {
+    const kept = this.#cursors.get(cursorKey(journal, file, after));
+    if (kept !== undefined) {
+      this.#cursors.delete(cursorKey(journal, file, after));
+      clearTimeout(kept.timer);
+      return kept;
+    }
+    const gunzip = createGunzip();
+    // Errors of either stream reach the reader through gunzip.
+    pipelineCallback(createReadStream(join(this.#dir, journal, file)), gunzip, () => {});
+    gunzip.setEncoding('utf8');
+    return {
+      journal,
+      file,
+      chunks: (gunzip as AsyncIterable<string>)[Symbol.asyncIterator](),
+      rest: '',
+      timer: undefined,
+      close: () => gunzip.destroy(),
+    };
+  }
+
+  /** Keeps `cursor` for the page that starts at seq `last`, the oldest kept one closed past MAX_CURSORS. True when kept. */
+  #park(cursor: Cursor, last: number): boolean {
+    const key = cursorKey(cursor.journal, cursor.file, last);
+    if (this.#cursors.has(key)) return false;
+    if (this.#cursors.size >= MAX_CURSORS) {
+      const [oldestKey, oldest] = this.#cursors.entries().next().value!;
+      this.#cursors.delete(oldestKey);
+      clearTimeout(oldest.timer);
+      oldest.close();
+    }
+    cursor.timer = setTimeout(() => {
+      this.#cursors.delete(key);
+      cursor.close();
+    }, CURSOR_TTL_MS);
+    cursor.timer.unref();
+    this.#cursors.set(key, cursor);
+    return true;
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {
@@ -189,6 +370,23 @@ async function writeAtomically(dir: string, name: string, lines: readonly string
     throw new JournalError(ErrorCode.ARCHIVE_FAILED, `writing archive ${name} failed: ${(error as Error).message}`, { cause: error });
   }
 }
+
+/**
+ * The seq of an archived event's line, read from its end without parsing it: the line is the
+ * event's stored JSON, `…,"seq":N}` or `…,"seq":N,"schema":{…}}`, and the schema member holds
+ * no `"seq":`. Infinity when it is not there (the line is parsed then).
+ */
+function seqOf(line: string): number {
+  const at = line.lastIndexOf(SEQ_MEMBER);
+  if (at < 0) return Infinity;
+  let seq = 0;
+  let i = at + SEQ_MEMBER.length;
+  const first = i;
+  for (let c = line.charCodeAt(i); c >= 0x30 && c <= 0x39; c = line.charCodeAt(++i)) seq = seq * 10 + (c - 0x30);
+  return i === first ? Infinity : seq;
+}
+
+const SEQ_MEMBER = '"seq":';
 
 /** The lines as text, a thousand to a chunk: gzip's stream takes few large writes faster than many small ones. */
 function* chunks(lines: readonly string[]): Generator<string> {

@@ -4,7 +4,7 @@
  *   `{ events, next }`; filters `since`, `until`, `after`, `names`, `level`, `where`; `order`;
  *   `limit` (default 100, lowered to the server's `maxQueryLimit`); `truncated: true` when
  *   retention removed events after `since` / `after` (the query's range lost its start).
- *   `archived=true` reads the journal's archive files instead (oldest first, same filters).
+ *   `archived=true` reads the journal's archive files instead (oldest first, same filters and bounds).
  * - `GET /v1/journals/{journal}/events/{seq}`: one event, or 404.
  * - `POST /v1/journals/{journal}/events`: one event or an array of them (`{ name, context?,
  *   schema? }`), checked against the journal's policy and the schemas they name, then stored
@@ -82,32 +82,27 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
       requireScope(request, 'read', request.params.journal);
       const { since, until, after, limit, order, names, level, where, archived } = request.query;
       const selector = where === undefined ? undefined : parseSelector(where);
-      if (archived === 'true') {
-        // The archive files, oldest first from `after`: `next` goes on after the last event read.
-        if (order === 'desc') throw new HttpError(400, ErrorCode.INVALID_QUERY, 'archived=true reads oldest first: order=desc is not supported');
-        const filter = eventFilter({ names: names === undefined ? undefined : new Set(names), level, where: selector });
-        const pageLimit = Math.min(limit ?? DEFAULT_LIMIT, limits.maxQueryLimit);
-        const keep = (event: { seq: number; timestamp: number; name: string; json: string }): boolean =>
-          (since === undefined || event.timestamp > since) && (until === undefined || event.timestamp <= until) && (filter === undefined || filter(event));
-        const page = await context.admin.readArchived(request.params.journal, after ?? 0, pageLimit, keep);
-        const next = page.last === undefined ? 'null' : JSON.stringify(`${queryString({ since, until, after: page.last, limit: pageLimit, order: 'asc', names, level, where })}&archived=true`);
-        void reply.type('application/json; charset=utf-8');
-        return `{"events":[${page.events.join(',')}],"next":${next}}`;
-      }
-      const query: EventQuery = { since, until, after, limit: Math.min(limit ?? DEFAULT_LIMIT, limits.maxQueryLimit), order: order ?? 'asc', names, level, where };
-      const filter = eventFilter({ names: names === undefined ? undefined : new Set(names), level, where: selector });
+      if (archived === 'true' && order === 'desc') throw new HttpError(400, ErrorCode.INVALID_QUERY, 'archived=true reads oldest first: order=desc is not supported');
       // The scan stops if the client goes away before its page is ready.
       const abandoned = new AbortController();
       const abandon = (): void => abandoned.abort(new HttpError(499, ErrorCode.CLOSED, 'the client went away'));
       request.raw.once('close', abandon);
-      const page = await queryPage(context.store, request.params.journal, query, filter, {
-        maxUnits: limits.maxPageUnits,
-        timeMs: limits.queryTimeMs,
-        readSize: limits.readSize,
-        scheduler: context.scheduler,
-        owner: request.socket.remoteAddress,
-        signal: abandoned.signal,
-      }).finally(() => request.raw.off('close', abandon));
+      const filter = eventFilter({ names: names === undefined ? undefined : new Set(names), level, where: selector });
+      const pageLimit = Math.min(limit ?? DEFAULT_LIMIT, limits.maxQueryLimit);
+      const budget = { maxUnits: limits.maxPageUnits, timeMs: limits.queryTimeMs, scheduler: context.scheduler, owner: request.socket.remoteAddress, signal: abandoned.signal };
+      if (archived === 'true') {
+        // The archive files, oldest first from `after`: `next` goes on after the last event scanned.
+        const page = await context.admin
+          .readArchived(request.params.journal, { after: after ?? 0, since, until, limit: pageLimit, keep: filter }, budget)
+          .finally(() => request.raw.off('close', abandon));
+        const next = page.last === undefined ? 'null' : JSON.stringify(`${queryString({ since, until, after: page.last, limit: pageLimit, order: 'asc', names, level, where })}&archived=true`);
+        void reply.type('application/json; charset=utf-8');
+        return `{"events":[${page.events.join(',')}],"next":${next}}`;
+      }
+      const query: EventQuery = { since, until, after, limit: pageLimit, order: order ?? 'asc', names, level, where };
+      const page = await queryPage(context.store, request.params.journal, query, filter, { ...budget, readSize: limits.readSize }).finally(() =>
+        request.raw.off('close', abandon),
+      );
       const next = page.next === null ? 'null' : JSON.stringify(queryString(page.next));
       // Asked after the scan, so a trim that ran before it is seen.
       const { removed } = await context.store.start(request.params.journal);
