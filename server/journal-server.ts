@@ -628,6 +628,7 @@ export class JournalServer {
         archive: (journal, archiveOptions) => this.archive(journal, archiveOptions),
         purgeArchives: (purgeOptions) => this.purgeArchives(purgeOptions),
         listArchives: (journal) => this.listArchives(journal),
+        listArchivePage: (page) => this.#archives.listPage(page),
         readArchived: (journal, range, budget) => this.#archives.read(journal, range, budget),
       },
       limits: {

@@ -57,7 +57,7 @@ describe('archives', () => {
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
     assert.deepEqual(await admin('/v1/admin/journals/j/archive', { beforeSeq: 151 }), { status: 200, body: { archived: 50 } });
-    assert.equal(((await (await fetch(`${base}/v1/admin/archives`)).json()) as { archives: unknown[] }).archives.length, 2);
+    assert.deepEqual(((await (await fetch(`${base}/v1/admin/archives`)).json()) as { archives: { lastSeq: number }[]; next: unknown }).archives.map((f) => f.lastSeq), [100, 150]);
     assert.deepEqual(await admin('/v1/admin/archives/purge', { olderThan: 1e9 }), { status: 200, body: { purged: 0 } });
     assert.equal((await admin('/v1/admin/archives/purge', {})).status, 400);
     assert.deepEqual(await server.purgeArchives({ olderThan: 0 }), { purged: 2 });
@@ -133,6 +133,37 @@ describe('archives', () => {
       }
       for (const reader of readers) assert.deepEqual(reader.seqs, range(1, 2_000), `${count} readers`);
     }
+  });
+
+  it('GET /v1/admin/archives pages through the files of every journal, or of one; a bad after is refused', LIMIT, async (t) => {
+    const { store, server, base } = await setup(t);
+    for (const journal of ['b', 'a', 'c.x']) {
+      await store.append(journal, Array.from({ length: 40 }, (_, i) => ({ name: 'e', context: { i } })));
+      for (const beforeSeq of [11, 21, 31]) await server.archive(journal, { beforeSeq });
+    }
+    type Listing = { archives: { journal: string; firstSeq: number; lastSeq: number; bytes: number }[]; next: string | null };
+    const list = async (query: string) => {
+      const response = await fetch(`${base}/v1/admin/archives?${query}`);
+      return { status: response.status, body: (await response.json()) as Listing };
+    };
+    const follow = async (query: string) => {
+      const pages: Listing['archives'][] = [];
+      for (let next: string | null = query; next !== null; ) {
+        const { status, body } = await list(next);
+        assert.equal(status, 200);
+        pages.push(body.archives);
+        next = body.next;
+      }
+      return pages;
+    };
+    const every = ['a', 'b', 'c.x'].flatMap((journal) => [1, 11, 21].map((firstSeq) => `${journal}/${firstSeq}`));
+    const pages = await follow('limit=2');
+    assert.deepEqual(pages.map((page) => page.length), [2, 2, 2, 2, 1]);
+    assert.deepEqual(pages.flat().map((f) => `${f.journal}/${f.firstSeq}`), every);
+    assert.ok(pages.flat().every((f) => f.bytes > 0 && f.lastSeq === f.firstSeq + 9));
+    assert.deepEqual((await follow('journal=b&limit=2')).flat().map((f) => `${f.journal}/${f.firstSeq}`), ['b/1', 'b/11', 'b/21']);
+    assert.deepEqual((await list('')).body.next, null, 'one page holds them all by default');
+    for (const bad of ['after=b', 'after=b/x', 'after=../b/1', 'limit=0', 'journal=../a']) assert.equal((await list(bad)).status, 400, bad);
   });
 
   it('an unreadable archive file answers 500 ARCHIVE_FAILED naming it; the server goes on', LIMIT, async (t) => {

@@ -64,6 +64,8 @@ export interface AdminOperations {
   archive(journal: string, options: TrimOptions): Promise<{ archived: number }>;
   purgeArchives(options: { olderThan: number }): Promise<{ purged: number }>;
   listArchives(journal?: string): Promise<ArchiveFile[]>;
+  /** A page of archive files (server/retention/archives.ts, `listPage`). */
+  listArchivePage(page: { journal?: string | undefined; after?: { journal: string; firstSeq: number } | undefined; limit: number }): Promise<ArchiveFile[]>;
   /** One page of the archived events of `journal` in `range`, oldest first, bounded by `budget` (server/retention/archives.ts). */
   readArchived(journal: string, range: ArchiveRange, budget: ArchiveBudget): Promise<ArchivePage>;
 }

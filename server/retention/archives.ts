@@ -123,22 +123,44 @@ export class Archives {
     });
   }
 
-  /** The archive files, of one journal or all, oldest first per journal. */
-  async list(journal?: string): Promise<ArchiveFile[]> {
-    const journals = journal === undefined ? await readdir(this.#dir).catch(() => [] as string[]) : [journal];
+  /** The archive files, of one journal or all, by journal name, oldest first per journal. */
+  list(journal?: string): Promise<ArchiveFile[]> {
+    return this.listPage({ journal, limit: Infinity });
+  }
+
+  /**
+   * At most `limit` archive files, of `journal` or of every journal, in the order of {@link list},
+   * from after `after` (a file's journal and first seq, as the last file of the previous page
+   * gives them). A full page may be followed by an empty one.
+   */
+  async listPage(page: { journal?: string | undefined; after?: { journal: string; firstSeq: number } | undefined; limit: number }): Promise<ArchiveFile[]> {
+    const { journal, after, limit } = page;
+    const journals = journal === undefined ? (await readdir(this.#dir).catch(() => [] as string[])).sort() : [journal];
     const files: ArchiveFile[] = [];
-    for (const name of journals.sort()) {
-      const entries = await readdir(join(this.#dir, name)).catch(() => [] as string[]);
-      const found: ArchiveFile[] = [];
-      for (const file of entries) {
-        const match = FILE_NAME.exec(file);
-        if (!match) continue;
-        const { size } = await stat(join(this.#dir, name, file));
-        found.push({ journal: name, file, firstSeq: Number(match[1]), lastSeq: Number(match[2]), lastTimestamp: Number(match[3]) / 1e6, bytes: size });
+    for (const name of journals) {
+      if (after !== undefined && name < after.journal) continue;
+      for (const file of await this.#filesOf(name)) {
+        if (after !== undefined && name === after.journal && file.firstSeq <= after.firstSeq) continue;
+        if (files.length >= limit) return files;
+        // A file purged since the directory was read is left out.
+        const size = await stat(join(this.#dir, name, file.file)).then(
+          (stats) => stats.size,
+          () => undefined,
+        );
+        if (size !== undefined) files.push({ ...file, bytes: size });
       }
-      files.push(...found.sort((a, b) => a.firstSeq - b.firstSeq));
     }
     return files;
+  }
+
+  /** The archive files of `journal`, oldest first, from their names alone (none when it has no directory). */
+  async #filesOf(journal: string): Promise<Omit<ArchiveFile, 'bytes'>[]> {
+    const files: Omit<ArchiveFile, 'bytes'>[] = [];
+    for (const file of await readdir(join(this.#dir, journal)).catch(() => [] as string[])) {
+      const match = FILE_NAME.exec(file);
+      if (match) files.push({ journal, file, firstSeq: Number(match[1]), lastSeq: Number(match[2]), lastTimestamp: Number(match[3]) / 1e6 });
+    }
+    return files.sort((a, b) => a.firstSeq - b.firstSeq);
   }
 
   /**
@@ -186,7 +208,7 @@ export class Archives {
       stoppedAt = text.length;
       return false;
     };
-    for (const file of await this.list(journal)) {
+    for (const file of await this.#filesOf(journal)) {
       if (file.lastSeq <= after || (since !== undefined && file.lastTimestamp <= since)) continue;
       const cursor = this.#cursor(journal, file.file, after);
       let parked = false;
@@ -305,7 +327,7 @@ export class Archives {
     const beforeMicros = bound.before === undefined ? Infinity : firstMicrosFrom(bound.before);
     const beforeSeq = Math.min(bound.beforeSeq ?? Infinity, head.seq);
     const moves = (event: StoredEvent): boolean => event.seq < beforeSeq && Math.round(event.timestamp * 1e6) < beforeMicros;
-    const archivedThrough = (await this.list(journal)).at(-1)?.lastSeq ?? 0;
+    const archivedThrough = (await this.#filesOf(journal)).at(-1)?.lastSeq ?? 0;
     let archived = 0;
     let next = archivedThrough + 1;
     let cut = 0;

@@ -5,8 +5,9 @@
  * - `POST /v1/admin/journals/{journal}/archive` `{ before?, beforeSeq? }`: moves those events
  *   into archive files under the data directory; answers `{ archived: N }`.
  * - `POST /v1/admin/archives/purge` `{ olderThan }` (seconds): deletes older archive files;
- *   answers `{ purged: N }`. `GET /v1/admin/archives`: `{ archives: [{ journal, file, firstSeq,
- *   lastSeq, lastTimestamp, bytes }] }`.
+ *   answers `{ purged: N }`. `GET /v1/admin/archives` (`journal`, `limit` at most 1000, `after`):
+ *   `{ archives: [{ journal, file, firstSeq, lastSeq, lastTimestamp, bytes }], next }`, `next`
+ *   the query string of the following page or null, as `GET /v1/journals` pages.
  * - `POST /v1/admin/backup` `{ dir }`: writes an online copy of the store into `dir`, a
  *   directory on the server's machine that must not exist or be empty; answers the status once
  *   done (409 `BACKUP_REFUSED` while one runs or for a directory in use, 501
@@ -17,7 +18,8 @@ import { z } from 'zod';
 import { ErrorCode } from '../../../src/errors.js';
 import { HttpError } from '../http-errors.js';
 import { requireScope } from '../../auth/require-scope.js';
-import { COMMON_QUERY, JournalParams } from '../params.js';
+import { COMMON_QUERY, IntegerParam, JournalParams } from '../params.js';
+import { JOURNAL_NAME } from '../../../src/protocol.js';
 import type { RoutePlugin } from './index.js';
 
 const TrimBody = z
@@ -32,6 +34,19 @@ const PurgeBody = z.strictObject({ olderThan: z.number().min(0) });
 const BackupBody = z.strictObject({ dir: z.string().min(1).max(4096) });
 
 const AdminQuery = z.strictObject({ ...COMMON_QUERY });
+
+/** Archive files listed per page at most, and by default. */
+const ARCHIVES_LIMIT = 1000;
+
+/** `after`: the last file of the previous page, `<journal>/<firstSeq>` (a journal name, then a seq). */
+const ARCHIVE_AFTER = new RegExp(`^${JOURNAL_NAME.source.slice(1, -1)}/\\d{1,16}$`);
+
+const ArchivesQuery = z.strictObject({
+  journal: z.string().regex(JOURNAL_NAME, 'must be a journal name').optional(),
+  after: z.string().regex(ARCHIVE_AFTER, 'must be <journal>/<firstSeq>, as next gives it').optional(),
+  limit: IntegerParam.pipe(z.int().min(1)).optional(),
+  ...COMMON_QUERY,
+});
 
 /** An admin body checked with zod: 400 `BAD_REQUEST` naming the first bad field (the app's body check answers 422 `INVALID_EVENT`, for events). */
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
@@ -70,9 +85,22 @@ export const adminRoutes: RoutePlugin = async (app, { context }) => {
     return admin.purgeArchives(parseBody(PurgeBody, request.body));
   });
 
-  app.get('/v1/admin/archives', { schema: { querystring: AdminQuery } }, async (request) => {
+  app.get<{ Querystring: z.output<typeof ArchivesQuery> }>('/v1/admin/archives', { schema: { querystring: ArchivesQuery } }, async (request) => {
     requireScope(request, 'admin');
-    return { archives: await admin.listArchives() };
+    const { journal, after, limit = ARCHIVES_LIMIT } = request.query;
+    const pageLimit = Math.min(limit, ARCHIVES_LIMIT);
+    const [afterJournal, afterSeq] = after?.split('/') ?? [];
+    const archives = await admin.listArchivePage({
+      journal,
+      after: afterJournal === undefined ? undefined : { journal: afterJournal, firstSeq: Number(afterSeq) },
+      limit: pageLimit,
+    });
+    const last = archives.at(-1);
+    const next =
+      archives.length === pageLimit && last !== undefined
+        ? new URLSearchParams({ ...(journal === undefined ? {} : { journal }), after: `${last.journal}/${last.firstSeq}`, limit: String(pageLimit) }).toString()
+        : null;
+    return { archives, next };
   });
 
   app.post('/v1/admin/backup', { schema: { querystring: AdminQuery } }, async (request) => {
