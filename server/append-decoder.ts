@@ -83,13 +83,15 @@ const VERSION = '","version":';
  * path", which then accepts or refuses the frame; a result is always what that path would
  * accept, with the same id, journal, key and names, and contexts that parse to the same values.
  * `checkOf` gives the schemas' text checks (see {@link ContextCheckOf}): with it the result is
- * the same but for each event's `checked`. Never throws, unless `checkOf` or a check does.
+ * the same but for each event's `checked`. A frame of more than `maxEvents` events is
+ * `undefined` once its next event is reached, unread past it. Never throws, unless `checkOf` or
+ * a check does.
  *
  * @example
  * decodeAppend('{"type":"append","id":7,"journal":"jobs","events":[{"name":"a","context":{"n":1}}]}');
  * // { id: 7, journal: 'jobs', key: undefined, text, events: [{ name: 'a', nameJson: '"a"', contextJson: '{"n":1}', contextStart: 73, schema: undefined, checked: false }] }
  */
-export function decodeAppend(text: string, checkOf?: ContextCheckOf): DecodedAppend | undefined {
+export function decodeAppend(text: string, checkOf?: ContextCheckOf, maxEvents = Infinity): DecodedAppend | undefined {
   if (!text.startsWith(HEAD)) return undefined;
   let i = HEAD.length;
 
@@ -180,6 +182,8 @@ export function decodeAppend(text: string, checkOf?: ContextCheckOf): DecodedApp
       checked = false;
     }
     if (text.charCodeAt(i) !== CLOSE_BRACE) return undefined;
+    // A batch over the limit is the general path's to refuse, before any more of it is read.
+    if (events.length === maxEvents) return undefined;
     events.push({ name: nameJson.slice(1, -1), nameJson, contextJson, contextStart, schema, checked });
     c = text.charCodeAt(++i);
     i++;

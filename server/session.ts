@@ -326,7 +326,7 @@ export class Session implements SubscriptionSink {
     const text = data.toString();
     // The frames the client library writes are read without building objects; the rest,
     // and every frame that is refused, go the general way below.
-    const decoded = decodeAppend(text, this.#schemas.check.contextCheck);
+    const decoded = decodeAppend(text, this.#schemas.check.contextCheck, this.#limits.maxEventsPerAppend);
     if (decoded !== undefined) {
       this.#appendDecoded(decoded, frameBytes(data));
       return;
@@ -350,6 +350,9 @@ export class Session implements SubscriptionSink {
       this.#error(ErrorCode.UNKNOWN_TYPE, `unknown frame type ${shown}`, id);
       return;
     }
+    // The count first: reading or checking each event of a frame of tens of thousands would cost more than refusing it.
+    const events = type === 'append' ? json['events'] : undefined;
+    if (Array.isArray(events) && !this.#fewEnough(events.length, id)) return;
     let frame: ClientFrame | undefined = type === 'append' ? asAppendFrame(json) : undefined;
     if (frame === undefined) {
       const parsed = ClientFrame.safeParse(json);
@@ -549,7 +552,7 @@ export class Session implements SubscriptionSink {
   }
 
   /** False, after answering with TOO_MANY_EVENTS, when an append carries more events than allowed. */
-  #fewEnough(count: number, id: number): boolean {
+  #fewEnough(count: number, id: number | undefined): boolean {
     const { maxEventsPerAppend } = this.#limits;
     if (count <= maxEventsPerAppend) return true;
     this.#error(ErrorCode.TOO_MANY_EVENTS, `at most ${maxEventsPerAppend} events per append`, id);

@@ -63,10 +63,22 @@ export const NewEventEntry = z.strictObject({
 });
 export type NewEventEntry = z.infer<typeof NewEventEntry>;
 
-/** Subscription filters understood by every journal: only events whose name, or whose schema's `$id`, is listed. */
+/** Names (and schema ids) one subscription filter lists at most. */
+export const MAX_FILTER_NAMES = 100;
+/** The longest event name a subscription's `names` filter lists. */
+export const MAX_FILTER_NAME_LENGTH = 256;
+
+/**
+ * Subscription filters understood by every journal: only events whose name, or whose schema's
+ * `$id`, is listed; at most MAX_FILTER_NAMES of each (names of at most MAX_FILTER_NAME_LENGTH).
+ */
 export const SubscribePayload = z.looseObject({
-  names: z.array(z.string().min(1).refine(isWellFormed, WELL_FORMED)).min(1).optional(),
-  schemas: z.array(z.string().min(1).refine(isWellFormed, WELL_FORMED)).min(1).optional(),
+  names: z
+    .array(z.string().min(1).max(MAX_FILTER_NAME_LENGTH).refine(isWellFormed, WELL_FORMED))
+    .min(1)
+    .max(MAX_FILTER_NAMES)
+    .optional(),
+  schemas: z.array(z.string().min(1).max(512).refine(isWellFormed, WELL_FORMED)).min(1).max(MAX_FILTER_NAMES).optional(),
 });
 
 export const SubscribeFrame = z.strictObject({

@@ -492,6 +492,14 @@ describe('decodeAppend', () => {
     assert.equal(decodeAppend(frame(`${named('{"n":1}')},${named('{"n":2}')},{"name":""}`), checkOf), undefined);
   });
 
+  it('leaves a frame of more than maxEvents events to the general path, and decodes one of as many', () => {
+    const text = (count: number) => `{"type":"append","id":7,"journal":"jobs","events":[${Array.from({ length: count }, () => '{"name":"a"}').join(',')}]}`;
+    assert.equal(decodeAppend(text(4), undefined, 3), undefined);
+    assert.equal(decodeAppend(text(3), undefined, 3)?.events.length, 3);
+    assert.equal(decodeAppend(text(5000), undefined, 1000), undefined);
+    assert.equal(decodeAppend(text(5000))?.events.length, 5000, 'no bound unless one is given');
+  });
+
   it('leaves missing, extra and reordered keys to the general path', () => {
     const cases = [
       '{"id":1,"journal":"jobs","events":[{"name":"a"}]}',

@@ -246,6 +246,38 @@ describe('bad input from raw sockets', () => {
     await stillWorks(raw);
   });
 
+  it('a frame of many more events than the limit gets TOO_MANY_EVENTS before any event is checked, on either path of the decoder', async () => {
+    const raw = await h.raw();
+    const before = await head();
+    const many = range(1, 400).map(() => ({ name: 'm' }));
+    // Written as the client library writes it (the decoder reads 5 events, then leaves the frame to the general path)…
+    raw.send({ type: 'append', id: 43, journal: J, events: many });
+    assertError(await raw.next(), ErrorCode.TOO_MANY_EVENTS, 43);
+    // …with a bad event last (checked, it would be INVALID_EVENT)…
+    raw.send({ type: 'append', id: 44, journal: J, events: [...many, { name: '' }] });
+    assertError(await raw.next(), ErrorCode.TOO_MANY_EVENTS, 44);
+    // …and with whitespace, which only the general path reads.
+    raw.send(JSON.stringify({ type: 'append', id: 45, journal: J, events: [...many, { name: '' }] }, null, 1));
+    assertError(await raw.next(), ErrorCode.TOO_MANY_EVENTS, 45);
+    assert.equal(await head(), before);
+    await stillWorks(raw);
+  });
+
+  it('a subscription filter of more than 100 names, or a name longer than 256, gets INVALID_PAYLOAD', async () => {
+    const raw = await h.raw();
+    const names = (count: number, length = 8) => range(1, count).map((i) => String(i).padStart(length, 'n'));
+    raw.send({ type: 'subscribe', id: 46, journal: J, full: false, payload: { names: names(101) } });
+    assertError(await raw.next(), ErrorCode.INVALID_PAYLOAD, 46);
+    raw.send({ type: 'subscribe', id: 47, journal: J, full: false, payload: { names: ['x'.repeat(257)] } });
+    assertError(await raw.next(), ErrorCode.INVALID_PAYLOAD, 47);
+    raw.send({ type: 'subscribe', id: 48, journal: J, full: false, payload: { schemas: names(101).map((n) => `urn:x:${n}`) } });
+    assertError(await raw.next(), ErrorCode.INVALID_PAYLOAD, 48);
+    raw.send({ type: 'subscribe', id: 49, journal: J, full: false, payload: { names: [...names(99), 'x'.repeat(256)] } });
+    const [frame] = await raw.until((f) => f.type === 'subscribed');
+    assert.equal(frame!['id'], 49);
+    await stillWorks(raw);
+  });
+
   it('an event over maxEventSize gets EVENT_TOO_LARGE and nothing of its batch is stored', async () => {
     const raw = await h.raw();
     const before = await head();
