@@ -3,6 +3,7 @@
  * (forward from a timestamp, backward from one, a seek by seq), filtered, that stops at the
  * page's limit, its byte budget or its time budget, and says where the next page starts.
  *
+ * A slice filters for at most SLICE_WORK_MS; the next one reads on from where it stopped.
  * A page that stops early for its time budget holds fewer events than `limit` (maybe none)
  * and still has a `next`: the scan goes on where it stopped. A forward query with no `until`
  * is bounded by the journal's head when its first page was read (the `next` pages carry it
@@ -12,6 +13,14 @@ import { formatMicros, firstMicrosAfter, toMicros } from '../encode.js';
 import type { JournalStore, StoredEvent } from '../store.js';
 import type { EventFilter } from './event-filter.js';
 import type { SliceRunner } from '../budget/scan-slicer.js';
+
+/**
+ * How long a slice filters the events it read before it hands the event loop back, ms: a filter
+ * that parses each event's JSON costs with the events' size, and a read is counted in events.
+ */
+const SLICE_WORK_MS = 2;
+/** Events filtered between looks at the clock. */
+const CLOCK_STRIDE = 16;
 
 /** A query as the HTTP route reads it: the page's filters and where it starts. */
 export interface EventQuery {
@@ -105,7 +114,10 @@ class PageScan {
     /** One slice: a read and its events. A page when the scan is over, else undefined. */
     const step = async (): Promise<QueryPage | undefined> => {
       const batch = await store.read(journal, this.#cursor, readSize);
+      const sliceEnd = performance.now() + SLICE_WORK_MS;
       for (let i = 0; i < batch.length; i++) {
+        // The slice is spent: the next one reads on from the cursor, after the last event looked at.
+        if (i % CLOCK_STRIDE === CLOCK_STRIDE - 1 && performance.now() >= sliceEnd) return undefined;
         const event = batch[i]!;
         if (event.timestamp > until) return this.#page(null);
         this.#cursor = event.timestamp;
@@ -131,7 +143,10 @@ class PageScan {
     const step = async (): Promise<QueryPage | undefined> => {
       const batch = await store.readBefore(journal, this.#cursor, readSize);
       const below = (event: StoredEvent): boolean => event.timestamp <= since || event.seq <= after;
+      const sliceEnd = performance.now() + SLICE_WORK_MS;
       for (let i = 0; i < batch.length; i++) {
+        // The slice is spent: the next one reads on from the cursor, before the last event looked at.
+        if (i % CLOCK_STRIDE === CLOCK_STRIDE - 1 && performance.now() >= sliceEnd) return undefined;
         const event = batch[i]!;
         if (below(event)) return this.#page(null);
         this.#cursor = event.timestamp;
