@@ -317,13 +317,14 @@ export class JournalServer {
     const registry = new SchemaRegistry(this.#store, this.#pool, merged.maxSchemaSize);
     this.#schemas = { registry, check: new AppendCheck(registry, this.#pool, policies) };
     this.#policies = policies;
-    this.#archives = new Archives(join(merged.dataDir, 'archives'));
+    this.#archives = new Archives(join(merged.dataDir, 'archives'), { scheduler: this.#slicer });
     this.#retention = new RetentionWorker({
       store: this.#store,
       policies,
       interval: merged.retentionInterval * 1000,
       remove: (journal, beforeSeq, policy) => this.#remove(journal, beforeSeq, policy),
       failed: (error) => this.#observer.log?.warn({ err: error }, 'enforcing retention failed; the next round tries again'),
+      scheduler: this.#slicer,
     });
     const metrics = new ServerMetrics({
       connections: () => this.#sessions.size,

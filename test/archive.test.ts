@@ -10,6 +10,7 @@ import { JournalServer } from '../server/journal-server.js';
 import { LmdbStore } from '../server/lmdb-store.js';
 import { Archives, MAX_CURSORS } from '../server/retention/archives.js';
 import { ScanSlicer } from '../server/budget/scan-slicer.js';
+import { CountingSlicer } from './helpers.js';
 
 const LIMIT = { timeout: 60_000 };
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -164,6 +165,28 @@ describe('archives', () => {
     assert.deepEqual((await follow('journal=b&limit=2')).flat().map((f) => `${f.journal}/${f.firstSeq}`), ['b/1', 'b/11', 'b/21']);
     assert.deepEqual((await list('')).body.next, null, 'one page holds them all by default');
     for (const bad of ['after=b', 'after=b/x', 'after=../b/1', 'limit=0', 'journal=../a']) assert.equal((await list(bad)).status, 400, bad);
+  });
+
+  it('archiving reads the store a slice at a time, and ends a file at its units of JSON as well as its events', LIMIT, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'wsjournal-archive-'));
+    const store = new LmdbStore({ path: join(dir, 'data') });
+    t.after(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    // 1,000 events of about 100 units each; files of at most 30,000 units: 300 events or fewer a file.
+    await store.append('j', Array.from({ length: 1_001 }, (_, i) => ({ name: 'e', context: { i, pad: 'x'.repeat(40) } })));
+    const scheduler = new CountingSlicer();
+    const archives = new Archives(join(dir, 'archives'), { scheduler, fileUnits: 30_000 });
+    assert.deepEqual(await archives.archive(store, 'j', { beforeSeq: 1_001 }), { archived: 1_000 });
+    const files = await archives.list('j');
+    assert.ok(files.length >= 4, `${files.length} files`);
+    assert.deepEqual(files.map((f) => f.firstSeq), [1, ...files.slice(0, -1).map((f) => f.lastSeq + 1)], 'files follow one another');
+    assert.equal(files.at(-1)!.lastSeq, 1_000);
+    assert.ok(scheduler.slices >= 1_000 / 256, `${scheduler.slices} slices`);
+    const page = await archives.read('j', { after: 0, limit: 2_000 }, { maxUnits: Infinity, timeMs: Infinity, scheduler, owner: 'test' });
+    assert.deepEqual(page.events.map((line) => (JSON.parse(line) as { seq: number }).seq), range(1, 1_000));
+    scheduler.close();
   });
 
   it('an unreadable archive file answers 500 ARCHIVE_FAILED naming it; the server goes on', LIMIT, async (t) => {

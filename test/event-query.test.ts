@@ -1,10 +1,10 @@
 /** One page of a query (server/query/event-query.ts): slices of the scan end after a few ms of filtering, inside a read. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ScanSlicer } from '../server/budget/scan-slicer.js';
 import { MemoryStore } from '../server/memory-store.js';
 import { queryPage } from '../server/query/event-query.js';
 import type { StoredEvent } from '../server/store.js';
+import { CountingSlicer } from './helpers.js';
 
 /** A filter that costs `ms` of CPU per event (as parsing a large event's JSON would) and keeps every seventh. */
 function costlyFilter(ms: number): (event: StoredEvent) => boolean {
@@ -13,16 +13,6 @@ function costlyFilter(ms: number): (event: StoredEvent) => boolean {
     while (performance.now() < until);
     return event.seq % 7 === 0;
   };
-}
-
-/** A slicer that counts the slices it runs. */
-class CountingSlicer extends ScanSlicer {
-  slices = 0;
-
-  override run<T>(owner: unknown, work: () => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
-    this.slices++;
-    return super.run(owner, work, signal);
-  }
 }
 
 describe('queryPage', () => {

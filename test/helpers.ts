@@ -7,6 +7,7 @@ import { JournalServer, type JournalServerOptions } from '../server/journal-serv
 import type { JournalEvent } from '../src/journal-event.js';
 import type { JournalConsumer } from '../src/journal-consumer.js';
 import { hashKey } from '../server/key-index.js';
+import { ScanSlicer } from '../server/budget/scan-slicer.js';
 
 /** Rejects if `promise` has not settled within `ms`, naming what was awaited. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -193,5 +194,15 @@ export function collidingKeys(): [string, string] {
     const other = seen.get(hashKey(key));
     if (other !== undefined) return [other, key];
     seen.set(hashKey(key), key);
+  }
+}
+
+/** A ScanSlicer that counts the slices it runs. */
+export class CountingSlicer extends ScanSlicer {
+  slices = 0;
+
+  override run<T>(owner: unknown, work: () => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
+    this.slices++;
+    return super.run(owner, work, signal);
   }
 }

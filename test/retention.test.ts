@@ -6,7 +6,9 @@ import { JournalServer, type JournalServerOptions } from '../server/journal-serv
 import { MemoryStore } from '../server/memory-store.js';
 import type { JournalStore, StoredEvent } from '../server/store.js';
 import { range, readAll } from './harness.js';
-import { within } from './helpers.js';
+import { CountingSlicer, within } from './helpers.js';
+import { RetentionWorker } from '../server/retention/retention-worker.js';
+import { JournalPolicies } from '../server/journal-policies.js';
 import { onEveryStore, type OpenStore } from './fixtures/stores.js';
 
 const LIMIT = { timeout: 60_000 };
@@ -119,6 +121,35 @@ describe('retention options', () => {
       [{ retentionInterval: 0 }, /retentionInterval/],
     ];
     for (const [options, message] of bad) assert.throws(() => new JournalServer({ store: new MemoryStore(), ...options }), message);
+  });
+});
+
+describe('retention rounds', () => {
+  it('read the store a slice at a time through the scheduler, and keep what maxBytes allows', LIMIT, async () => {
+    const store = new MemoryStore();
+    const stored = await store.append('j', Array.from({ length: 3_000 }, (_, i) => ({ name: 'e', context: { i } })));
+    const scheduler = new CountingSlicer();
+    const removed: number[] = [];
+    const worker = new RetentionWorker({
+      store,
+      policies: new JournalPolicies({ j: { retention: { maxBytes: 10_000 } } }),
+      interval: 60_000,
+      scheduler,
+      remove: async (journal, beforeSeq) => {
+        removed.push(beforeSeq);
+        return (await store.trim(journal, { beforeSeq })).trimmed;
+      },
+    });
+    await worker.runOnce();
+    await worker.close();
+    scheduler.close();
+    // Sizing the journal (3,000 events) and finding the cut each read 256 events a slice.
+    assert.ok(scheduler.slices >= 3_000 / 256, `${scheduler.slices} slices`);
+    let bytes = 0;
+    let from = stored.length;
+    while (from > 0 && bytes + Buffer.byteLength(stored[from - 1]!.json) <= 10_000) bytes += Buffer.byteLength(stored[--from]!.json);
+    assert.deepEqual(removed, [stored[from]!.seq]);
+    assert.deepEqual(seqsOf(await readAll(store, 'j')), seqsOf(stored.slice(from)));
   });
 });
 

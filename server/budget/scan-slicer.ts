@@ -18,6 +18,14 @@ export interface SliceRunner {
   run<T>(owner: unknown, work: () => T | PromiseLike<T>, signal?: AbortSignal): Promise<T>;
 }
 
+/**
+ * A SliceRunner without a queue: each slice runs in the next turn of the event loop, after the
+ * I/O waiting then. For background work of a component used without the server's slicer.
+ */
+export const NEXT_TURN: SliceRunner = {
+  run: (_owner, work) => new Promise<void>((resolve) => setImmediate(resolve)).then(work),
+};
+
 interface Slice {
   readonly start: () => void;
   readonly fail: (error: unknown) => void;

@@ -1,7 +1,8 @@
 /**
  * Archive files: a journal's oldest events moved out of the live store into gzip'd JSON lines
  * under `<dataDir>/archives/<journal>/<firstSeq>-<lastSeq>-<lastMicros>.jsonl.gz`, at most
- * ARCHIVE_FILE_EVENTS events a file.
+ * ARCHIVE_FILE_EVENTS events and ARCHIVE_FILE_UNITS of JSON a file, read from the store in
+ * slices of the server's scan slicer.
  *
  * Each file is written to a temporary name, fsync'd, renamed, and its directory fsync'd: a
  * crash leaves only whole files under their final names (temporary ones are deleted on the
@@ -20,11 +21,14 @@ import { ErrorCode, JournalError } from '../../src/errors.js';
 import { firstMicrosFrom } from '../encode.js';
 import type { JournalStore, StoredEvent } from '../store.js';
 import type { PageBudget } from '../query/event-query.js';
+import { NEXT_TURN, type SliceRunner } from '../budget/scan-slicer.js';
 
 /** Events per archive file at most. */
 export const ARCHIVE_FILE_EVENTS = 100_000;
-/** Events per store read while archiving. */
-const READ_PAGE = 1000;
+/** UTF-16 units of event JSON per archive file at most (one event always fits): what archiving holds in memory. */
+export const ARCHIVE_FILE_UNITS = 32 * 1024 * 1024;
+/** Events per store read while archiving: each read and its events are one slice of the scheduler. */
+const READ_PAGE = 256;
 const FILE_NAME = /^(\d+)-(\d+)-(\d+)\.jsonl\.gz$/;
 /** A line longer than this (no newline in as many characters) fails the read: no event is that large. */
 const MAX_LINE_UNITS = 64 * 1024 * 1024;
@@ -96,8 +100,18 @@ export class Archives {
   /** Archives and purges, one at a time. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(dir: string) {
+  /** Runs archiving's store reads, sharing the event loop with other scans. */
+  readonly #scheduler: SliceRunner;
+  readonly #fileUnits: number;
+
+  /**
+   * `scheduler`: the server's scan slicer (by default each read waits for the next turn of the
+   * event loop); `fileUnits`: UTF-16 units of event JSON per file at most (ARCHIVE_FILE_UNITS).
+   */
+  constructor(dir: string, options: { scheduler?: SliceRunner; fileUnits?: number } = {}) {
     this.#dir = dir;
+    this.#scheduler = options.scheduler ?? NEXT_TURN;
+    this.#fileUnits = options.fileUnits ?? ARCHIVE_FILE_UNITS;
   }
 
   /**
@@ -332,29 +346,29 @@ export class Archives {
     let next = archivedThrough + 1;
     let cut = 0;
     for (;;) {
-      // One file's events, read a page at a time.
+      // One file's events, read a page at a time, each page a slice.
       const lines: string[] = [];
+      let units = 0;
       let first: StoredEvent | undefined;
       let last: StoredEvent | undefined;
       let done = false;
-      while (lines.length < ARCHIVE_FILE_EVENTS) {
+      /** One slice: a read and its events; true when the file is full or nothing more moves. */
+      const readPage = async (): Promise<boolean> => {
         const page = await store.readFromSeq(journal, next, Math.min(READ_PAGE, ARCHIVE_FILE_EVENTS - lines.length));
-        if (page.length === 0) {
-          done = true;
-          break;
-        }
+        if (page.length === 0) return (done = true);
         for (const event of page) {
-          if (!moves(event)) {
-            done = true;
-            break;
-          }
+          if (!moves(event)) return (done = true);
+          // The file is full: this event starts the next one.
+          if (lines.length > 0 && units + event.json.length > this.#fileUnits) return true;
           first ??= event;
           last = event;
           lines.push(event.json);
+          units += event.json.length;
+          next = event.seq + 1;
         }
-        if (done) break;
-        next = page.at(-1)!.seq + 1;
-      }
+        return lines.length >= ARCHIVE_FILE_EVENTS;
+      };
+      while (!(await this.#scheduler.run('archive', readPage)));
       if (first !== undefined && last !== undefined) {
         await writeAtomically(dir, `${first.seq}-${last.seq}-${Math.round(last.timestamp * 1e6)}.jsonl.gz`, lines);
         archived += lines.length;

@@ -5,13 +5,14 @@
  * in bounded atomic steps. One round at a time; a round that outlasts the interval delays the
  * next. Appends, replays and live events do no work for it.
  */
+import { NEXT_TURN, type SliceRunner } from '../budget/scan-slicer.js';
 import type { JournalPolicies, RetentionPolicy } from '../journal-policies.js';
 import type { JournalStore, StoredEvent } from '../store.js';
 
 /** Journals listed per store call while a round walks them. */
 const LIST_PAGE = 100;
-/** Events per read while sizing a journal for `maxBytes`. */
-const READ_PAGE = 1000;
+/** Events per read while sizing a journal for `maxBytes`: one read and its events are one slice. */
+const READ_PAGE = 256;
 /** Journals whose size (for `maxBytes`) is remembered between rounds; past it, the memory starts again empty. */
 const SIZE_CACHE_LIMIT = 10_000;
 
@@ -28,6 +29,8 @@ export interface RetentionWorkerOptions {
   readonly failed?: (error: unknown) => void;
   /** The clock, seconds since the epoch. @default Date.now() / 1000 */
   readonly now?: () => number;
+  /** Runs each store read of a round and the work on it, sharing the event loop with other scans. @default NEXT_TURN */
+  readonly scheduler?: SliceRunner;
 }
 
 /** What a journal with `maxBytes` is known to hold: the bytes of its events from `from` (seq) through `through` (timestamp). */
@@ -76,8 +79,10 @@ export class RetentionWorker {
       this.runOnce().then(
         () => !this.#closed && this.#schedule(),
         (error: unknown) => {
+          // A round cut short by the server closing is no failure.
+          if (this.#closed) return;
           this.#options.failed?.(error);
-          if (!this.#closed) this.#schedule();
+          this.#schedule();
         },
       );
     }, this.#options.interval);
@@ -88,7 +93,7 @@ export class RetentionWorker {
     const { store, policies } = this.#options;
     let after: string | undefined;
     for (;;) {
-      const page = await store.listJournals(after, LIST_PAGE);
+      const page = await this.#slice(() => store.listJournals(after, LIST_PAGE));
       for (const { name, head } of page) {
         if (this.#closed) return;
         const retention = policies.for(name)?.retention;
@@ -122,13 +127,14 @@ export class RetentionWorker {
     let removedBytes = 0;
     let cut = size.from;
     let after = -1;
-    scan: for (;;) {
+    /** One slice: a read and its events; true once the cut is found. */
+    const step = async (): Promise<boolean> => {
       const page = after < 0 ? await store.readFromSeq(journal, size.from, READ_PAGE) : await store.read(journal, after, READ_PAGE);
-      if (page.length === 0) break;
+      if (page.length === 0) return true;
       for (const event of page) {
         if (event.seq >= size.throughSeq || (event.seq >= keepFrom && bytes <= maxBytes)) {
           cut = event.seq;
-          break scan;
+          return true;
         }
         const eventBytes = byteSize(event);
         bytes -= eventBytes;
@@ -136,7 +142,9 @@ export class RetentionWorker {
         cut = event.seq + 1;
       }
       after = page.at(-1)!.timestamp;
-    }
+      return false;
+    };
+    while (!(await this.#slice(step)));
     if (cut > size.from) await this.#removeBelow(journal, cut, policy, removedBytes);
   }
 
@@ -168,15 +176,24 @@ export class RetentionWorker {
       if (this.#sizes.size >= SIZE_CACHE_LIMIT) this.#sizes.clear();
       this.#sizes.set(journal, size);
     }
-    for (;;) {
-      const page = await store.read(journal, size.through, READ_PAGE);
-      for (const event of page) size.bytes += byteSize(event);
+    const counted = size;
+    /** One slice: a read and its events' bytes; true at the journal's end. */
+    const step = async (): Promise<boolean> => {
+      const page = await store.read(journal, counted.through, READ_PAGE);
+      for (const event of page) counted.bytes += byteSize(event);
       if (page.length > 0) {
-        size.through = page.at(-1)!.timestamp;
-        size.throughSeq = page.at(-1)!.seq;
+        counted.through = page.at(-1)!.timestamp;
+        counted.throughSeq = page.at(-1)!.seq;
       }
-      if (page.length < READ_PAGE) return size;
-    }
+      return page.length < READ_PAGE;
+    };
+    while (!(await this.#slice(step)));
+    return counted;
+  }
+
+  /** Runs `step` as one slice of the scheduler: a round never holds the event loop for more than a read and its events. */
+  #slice<T>(step: () => Promise<T>): Promise<T> {
+    return (this.#options.scheduler ?? NEXT_TURN).run('retention', step);
   }
 
   #now(): number {
