@@ -31,6 +31,7 @@ import { LmdbStore } from './lmdb-store.js';
 import { createLogger, type Logger, type LoggerOption } from './observe/logger.js';
 import { ServerMetrics } from './observe/metrics.js';
 import { ServerObserver } from './observe/observer.js';
+import { LiveFilterClock } from './budget/live-filter-clock.js';
 import { ScanSlicer } from './budget/scan-slicer.js';
 import { INTEGER_OPTIONS } from './integer-options.js';
 import { AppendCheck } from './schemas/append-check.js';
@@ -227,6 +228,7 @@ export class JournalServer {
   readonly #initialSchemas: readonly Record<string, unknown>[] | string | undefined;
   readonly #observer: ServerObserver;
   readonly #slicer = new ScanSlicer(SCAN_SLICE_MS);
+  readonly #liveFilters = new LiveFilterClock();
   readonly #policies: JournalPolicies;
   readonly #retention: RetentionWorker;
   readonly #backups = new Backups();
@@ -548,6 +550,7 @@ export class JournalServer {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     this.#slicer.close();
+    this.#liveFilters.close();
     this.#archives.close();
     await this.#retention.close();
     this.#budget.close();
@@ -690,7 +693,7 @@ export class JournalServer {
       maxPendingAppends: this.#options.maxPendingAppends,
       maxPendingAppendBytes: this.#options.maxPendingAppendBytes,
       maxSubscriptions: this.#options.maxSubscriptionsPerConnection,
-    } satisfies SessionLimits, this.#schemas, socket, this.#observer.connection(socket.remoteAddress), { server: this.#budget, slicer: this.#slicer }, principal);
+    } satisfies SessionLimits, this.#schemas, socket, this.#observer.connection(socket.remoteAddress), { server: this.#budget, slicer: this.#slicer, liveFilters: this.#liveFilters }, principal);
     // The first frame: the protocol version and the limits an append must keep within.
     session.send(this.#hello);
     this.#sessions.add(session);

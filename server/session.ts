@@ -22,6 +22,7 @@ import { nonFiniteNumberPath } from './finite-numbers.js';
 import { OutputBudget } from './budget/output-budget.js';
 import type { ServerBudget } from './budget/server-budget.js';
 import type { SliceRunner } from './budget/scan-slicer.js';
+import type { LiveFilterClock } from './budget/live-filter-clock.js';
 import { isPlainObject } from '../src/validate.js';
 import type { AppendCheck, CheckedEvent, Verdict } from './schemas/append-check.js';
 import type { SchemaRegistry } from './schemas/registry.js';
@@ -43,6 +44,8 @@ export interface SessionBudgets {
   readonly server: ServerBudget;
   /** Runs history reads in slices that share the event loop with every other scan. */
   readonly slicer: SliceRunner;
+  /** The time live selectors may take per turn of the event loop, server-wide. */
+  readonly liveFilters: LiveFilterClock;
 }
 
 /**
@@ -125,6 +128,7 @@ export class Session implements SubscriptionSink {
     this.#ws = ws;
     this.#output = new OutputBudget(ws, socket, limits, budgets.server, this.#release, () => observer.closedSlow());
     this.#slicer = budgets.slicer;
+    this.liveFilters = budgets.liveFilters;
     this.#store = store;
     this.#schemas = schemas;
     this.#limits = limits;
@@ -181,6 +185,8 @@ export class Session implements SubscriptionSink {
   ready(): Promise<void> {
     return this.#output.ready();
   }
+
+  readonly liveFilters: LiveFilterClock;
 
   read<T>(subscription: Subscription, work: () => Promise<T>): Promise<T> {
     return this.#slicer.run(subscription, work);

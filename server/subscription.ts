@@ -9,6 +9,7 @@
  * hold overflows it is dropped and history simply reads further from the
  * store, which is always correct, so the hold stays bounded.
  */
+import type { LiveFilterClock } from './budget/live-filter-clock.js';
 import { ErrorCode } from '../src/errors.js';
 import { schemaIdOf } from './encode.js';
 import { batchTail, liveFragments, SHARED_BATCH_UNITS, type LivePart } from './live-frame.js';
@@ -36,6 +37,8 @@ export interface SubscriptionSink {
   releaseLive(units: number): void;
   /** Runs one history read as a slice of the server's scan slicer, sharing the event loop with every other scan. */
   read<T>(subscription: Subscription, work: () => Promise<T>): Promise<T>;
+  /** The time live selectors may take per turn of the event loop, server-wide (budget/live-filter-clock.ts). */
+  readonly liveFilters: LiveFilterClock;
   /** Called once when the subscription has ended with an `end` frame: `code` and `message` are the frame's. */
   ended(subscription: Subscription, code?: string, message?: string): void;
 }
@@ -292,6 +295,11 @@ export class Subscription {
       this.#fellBehind();
       return;
     }
+    const clock = this.#request.where === undefined ? undefined : this.#sink.liveFilters;
+    if (clock !== undefined && !clock.hasTime()) {
+      this.end(ErrorCode.SLOW_CONSUMER, 'live selectors took this turn of the server; resume from the last event received');
+      return;
+    }
     // The batch's share of the connection's output is reserved before its body is built: the
     // subscriptions of one connection that would together pass `maxSendBuffer` this turn end
     // instead of each building a copy of the batch.
@@ -301,7 +309,9 @@ export class Subscription {
       this.#fellBehind();
       return;
     }
+    const started = clock === undefined ? 0 : performance.now();
     const part = this.#takeLive(events, units);
+    if (clock !== undefined) clock.spend(performance.now() - started);
     if (part === '') {
       this.#sink.releaseLive(units);
       return;

@@ -83,6 +83,54 @@ describe('subscriptions filtered with where', () => {
     }
   });
 
+  it('live selectors take a few ms of a turn: past them, subscriptions end with SLOW_CONSUMER, and consumers resume with nothing lost', LIMIT, async (t) => {
+    // Output budgets that 64 reservations of the batch fit in: only the live selectors' time may end a subscription here.
+    const harness = await Harness.start(t, { maxSendBuffer: 64 * 1024 * 1024, maxServerBuffer: 1024 * 1024 * 1024 });
+    const producer = harness.producer('busy');
+    await producer.append('first', {});
+    // Only the last event of each batch matches, but every event is parsed to know.
+    const selector = { 'context.i': 999 };
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ name: 'e', context: { i, pad: 'x'.repeat(150) } }));
+    // 64 live subscriptions of one connection, each parsing every event of a batch of 1,000: far more than a turn's few ms.
+    const raw = await harness.raw();
+    for (let id = 1; id <= 64; id++) raw.send({ type: 'subscribe', id, journal: 'busy', full: false, payload: { where: selector } });
+    await raw.until((frame) => frame.type === 'subscribed' && frame['id'] === 64, 10_000);
+    await producer.appendMany(batch);
+    // Each subscription either filters the batch (and sends its one match) or ends.
+    const outcome = new Map<number, string>();
+    await raw.until((frame) => {
+      const id = frame['id'] as number;
+      if (frame.type === 'response') outcome.set(id, 'match');
+      if (frame.type === 'end') outcome.set(id, String(frame['code']));
+      return outcome.size === 64;
+    }, 10_000);
+    const codes = [...outcome.values()];
+    const ended = codes.filter((code) => code === 'SLOW_CONSUMER').length;
+    assert.equal(outcome.get(1), 'match', 'the first subscription of the turn filters its batch');
+    assert.ok(ended > 0 && ended + codes.filter((code) => code === 'match').length === 64, `${ended} of 64 subscriptions ended with SLOW_CONSUMER`);
+
+    // Consumers that are ended resume from the last event they received: each gets the match once.
+    const consumers = Array.from({ length: 24 }, () => harness.track(new FilteredConsumer(harness.url, 'busy', { full: false }, { where: selector })));
+    const seen = consumers.map(() => [] as number[]);
+    const progress = new Signal();
+    for (const [i, consumer] of consumers.entries()) {
+      consumer.setCallback((event) => {
+        if (event !== null) seen[i]!.push(event.seq!);
+        progress.notify();
+      });
+      const subscribed = once(consumer, 'subscribed');
+      consumer.start();
+      await subscribed;
+    }
+    const acks = await producer.appendMany(batch);
+    await producer.append('last', { i: 999 });
+    const want = [acks.at(-1)!.seq, acks.at(-1)!.seq + 1];
+    for (const [i, events] of seen.entries()) {
+      await progress.until(() => events.length >= 2, 20_000, `consumer ${i} to see both matches`);
+      assert.deepEqual(events, want, `consumer ${i}`);
+    }
+  });
+
   it('refuses a bad selector with INVALID_SELECTOR, and the consumer stops without retrying', LIMIT, async (t) => {
     const harness = await Harness.start(t);
     for (const where of [{ 'context.n': { $where: '1' } }, ['not', 'an', 'object'], { n: 1 }]) {
