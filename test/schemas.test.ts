@@ -367,3 +367,60 @@ describe('JournalProducer schema requests', () => {
     await refused(producer.registerSchema(JOB), ErrorCode.CLOSED);
   });
 });
+
+describe('listing schemas', () => {
+  /** A store that counts the schema bodies it reads for listings. */
+  class CountingStore extends MemoryStore {
+    bodies = 0;
+    reads: number[] = [];
+
+    override async listSchemas(...args: Parameters<MemoryStore['listSchemas']>): ReturnType<MemoryStore['listSchemas']> {
+      const found = await super.listSchemas(...args);
+      this.reads.push(args[1]);
+      this.bodies += found.length;
+      return found;
+    }
+  }
+
+  const schemaOf = (n: number, pad: number) => ({
+    id: `urn:list:s${String(n).padStart(3, '0')}`,
+    version: 1,
+    json: JSON.stringify({ $id: `urn:list:s${String(n).padStart(3, '0')}`, version: 1, type: 'object', properties: {}, description: 'x'.repeat(pad) }),
+  });
+
+  it('a page of large bodies reads about a page of them from the store, not the limit; following next lists each once', async (t) => {
+    const store = new CountingStore();
+    for (let n = 0; n < 100; n++) await store.putSchema(schemaOf(n, 40_000));
+    const server = new JournalServer({ store, logger: false });
+    t.after(() => server.close());
+    const first = await server.listSchemas({ limit: 1000 });
+    // 512 Ki units a page: 13 bodies of about 40,000.
+    assert.equal(first.schemas.length, 13);
+    assert.deepEqual(first.next, { id: 'urn:list:s012', version: 1 });
+    assert.ok(store.bodies <= 33, `${store.bodies} bodies read for a page of 13`);
+    assert.ok(store.reads.every((limit) => limit <= 33), `reads of ${store.reads.join(', ')}`);
+    const ids: string[] = first.schemas.map((schema) => schema['$id'] as string);
+    for (let page = first; page.next !== undefined; ) {
+      page = await server.listSchemas({ after: page.next, limit: 1000 });
+      ids.push(...page.schemas.map((schema) => schema['$id'] as string));
+    }
+    assert.deepEqual(ids, Array.from({ length: 100 }, (_, n) => schemaOf(n, 0).id));
+  });
+
+  it('small bodies: a page holds the limit, read 32 at a time', async (t) => {
+    const store = new CountingStore();
+    for (let n = 0; n < 100; n++) await store.putSchema(schemaOf(n, 10));
+    const server = new JournalServer({ store, logger: false });
+    t.after(() => server.close());
+    const all = await server.listSchemas({ limit: 1000 });
+    assert.equal(all.schemas.length, 100);
+    assert.equal(all.next, undefined);
+    const some = await server.listSchemas({ limit: 70 });
+    assert.equal(some.schemas.length, 70);
+    assert.deepEqual(some.next, { id: 'urn:list:s069', version: 1 });
+    const rest = await server.listSchemas({ after: some.next!, limit: 70 });
+    assert.deepEqual(rest.schemas.map((schema) => schema['$id']), Array.from({ length: 30 }, (_, n) => schemaOf(n + 70, 0).id));
+    assert.equal(rest.next, undefined);
+  });
+});
+

@@ -17,6 +17,8 @@ const CACHE_COUNT = 1000;
 const CACHE_UNITS = 16 * 1024 * 1024;
 /** A page of `list()` stops once its bodies pass this many UTF-16 units (it holds one at least). */
 const PAGE_UNITS = 512 * 1024;
+/** Schemas per store read while listing. */
+const READ_SCHEMAS = 32;
 
 /** What registering a schema did. */
 export interface Registration {
@@ -87,22 +89,32 @@ export class SchemaRegistry {
     return [key, stored.json];
   }
 
-  /** Registered schemas in `$id`, then `version`, order, after `after`: at most `limit`, fewer when their bodies are large. */
+  /**
+   * Registered schemas in `$id`, then `version`, order, after `after`: at most `limit`, fewer
+   * when their bodies are large. The store is read READ_SCHEMAS at a time, so that a page of
+   * large bodies reads about PAGE_UNITS of them, not `limit`.
+   */
   async list(after: SchemaRef | undefined, limit: number): Promise<SchemaPage> {
-    const stored = await this.#store.listSchemas(after, limit + 1);
     const schemas: Record<string, unknown>[] = [];
     let units = 0;
-    let next: SchemaRef | undefined;
-    for (const [index, schema] of stored.entries()) {
-      if (index === limit || (schemas.length > 0 && units + schema.json.length > PAGE_UNITS)) {
-        const last = stored[index - 1]!;
-        next = { id: last.id, version: last.version };
-        break;
+    let from = after;
+    for (;;) {
+      const want = Math.min(limit - schemas.length, READ_SCHEMAS);
+      // One more than wanted: whether another read is needed.
+      const stored = await this.#store.listSchemas(from, want + 1);
+      for (let index = 0; index < stored.length; index++) {
+        const schema = stored[index]!;
+        if (schemas.length === limit || (schemas.length > 0 && units + schema.json.length > PAGE_UNITS)) {
+          const last = index === 0 ? from! : stored[index - 1]!;
+          return { schemas, next: { id: last.id, version: last.version } };
+        }
+        if (index === want) break;
+        units += schema.json.length;
+        schemas.push(JSON.parse(schema.json) as Record<string, unknown>);
       }
-      units += schema.json.length;
-      schemas.push(JSON.parse(schema.json) as Record<string, unknown>);
+      if (stored.length <= want) return { schemas, next: undefined };
+      from = stored[want - 1]!;
     }
-    return { schemas, next };
   }
 
   #remember(key: string, json: string): void {
