@@ -337,6 +337,23 @@ describe('HTTP API', () => {
     assert.equal(big.json.events.length, 1, 'an event larger than the budget still gets a page of its own');
   });
 
+  it('charges a page to the server\'s memory budget as it fills: a page larger than the whole budget is cut off before it is built', LIMIT, async (t) => {
+    const store = new MemoryStore();
+    // A budget of 512 KiB against a page of about 1 MB (1,000 events of 1 KiB).
+    const server = await startServer({ store, maxServerBuffer: 512 * 1024 });
+    t.after(() => server.close());
+    await store.append('j', Array.from({ length: 1000 }, (_, i) => ({ name: 'e', context: { i, pad: 'x'.repeat(1000) } })));
+    const overloaded = async (): Promise<number> => {
+      const metric = await server.metrics.getSingleMetric('wsjournal_connections_closed_for_output_total')!.get();
+      return metric.values.find((value) => value.labels['reason'] === 'overloaded')?.value ?? 0;
+    };
+    await assert.rejects(get(server, '/v1/journals/j/events?limit=1000'), 'the answer is cut off');
+    assert.equal(await overloaded(), 1);
+    // A page within the budget is answered.
+    const small = await get(server, '/v1/journals/j/events?limit=100');
+    assert.equal(small.json.events.length, 100);
+  });
+
   it('answers 503 OVERLOADED past maxHttpRequests, and serves again once a request ends', LIMIT, async (t) => {
     const store = new HeldStore();
     const server = await startServer({ store, maxHttpRequests: 1 });

@@ -55,6 +55,11 @@ export interface PageBudget {
   readonly owner: unknown;
   /** Aborted when the page is no longer wanted (the client went away): the scan stops. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Charges the page's units to the server's memory budget as it fills; false once the budget
+   * cut the answer off, and the scan ends there.
+   */
+  readonly hold?: ((units: number) => boolean) | undefined;
 }
 
 export interface QueryPage {
@@ -176,7 +181,8 @@ class PageScan {
     if (this.#filter !== undefined && !this.#filter(event)) return false;
     this.#events.push(event.json);
     this.#units += event.json.length;
-    return this.#events.length >= this.#query.limit || this.#units >= this.#budget.maxUnits;
+    const room = this.#budget.hold?.(this.#units) ?? true;
+    return this.#events.length >= this.#query.limit || this.#units >= this.#budget.maxUnits || !room;
   }
 
   #page(next: EventQuery | null): QueryPage {

@@ -214,7 +214,8 @@ export class Archives {
         if (keep !== undefined && !keep({ seq: event.seq, timestamp: event.timestamp, name: event.name, json: line })) continue;
         events.push(line);
         units += line.length;
-        if (events.length >= limit || units >= budget.maxUnits) {
+        const room = budget.hold?.(units) ?? true;
+        if (events.length >= limit || units >= budget.maxUnits || !room) {
           stoppedAt = start;
           return true;
         }

@@ -89,7 +89,15 @@ export const eventsRoutes: RoutePlugin = async (app, { context }) => {
       request.raw.once('close', abandon);
       const filter = eventFilter({ names: names === undefined ? undefined : new Set(names), level, where: selector });
       const pageLimit = Math.min(limit ?? DEFAULT_LIMIT, limits.maxQueryLimit);
-      const budget = { maxUnits: limits.maxPageUnits, timeMs: limits.queryTimeMs, scheduler: context.scheduler, owner: request.socket.remoteAddress, signal: abandoned.signal };
+      const budget = {
+        maxUnits: limits.maxPageUnits,
+        timeMs: limits.queryTimeMs,
+        scheduler: context.scheduler,
+        owner: request.socket.remoteAddress,
+        signal: abandoned.signal,
+        // The page is charged to the server's memory budget as it fills: past the budget, the largest holders are cut off.
+        hold: request.output?.building,
+      };
       if (archived === 'true') {
         // The archive files, oldest first from `after`: `next` goes on after the last event scanned.
         const page = await context.admin
