@@ -388,11 +388,17 @@ describe('listing schemas', () => {
     json: JSON.stringify({ $id: `urn:list:s${String(n).padStart(3, '0')}`, version: 1, type: 'object', properties: {}, description: 'x'.repeat(pad) }),
   });
 
-  it('a page of large bodies reads about a page of them from the store, not the limit; following next lists each once', async (t) => {
+  /** A server on a CountingStore holding 100 schemas whose descriptions are `pad` characters long. */
+  async function serverWith(t: { after(fn: () => unknown): void }, pad: number): Promise<{ store: CountingStore; server: JournalServer }> {
     const store = new CountingStore();
-    for (let n = 0; n < 100; n++) await store.putSchema(schemaOf(n, 40_000));
+    for (let n = 0; n < 100; n++) await store.putSchema(schemaOf(n, pad));
     const server = new JournalServer({ store, logger: false });
     t.after(() => server.close());
+    return { store, server };
+  }
+
+  it('a page of large bodies reads about a page of them from the store, not the limit; following next lists each once', async (t) => {
+    const { store, server } = await serverWith(t, 40_000);
     const first = await server.listSchemas({ limit: 1000 });
     // 512 Ki units a page: 13 bodies of about 40,000.
     assert.equal(first.schemas.length, 13);
@@ -408,10 +414,7 @@ describe('listing schemas', () => {
   });
 
   it('small bodies: a page holds the limit, read 32 at a time', async (t) => {
-    const store = new CountingStore();
-    for (let n = 0; n < 100; n++) await store.putSchema(schemaOf(n, 10));
-    const server = new JournalServer({ store, logger: false });
-    t.after(() => server.close());
+    const { server } = await serverWith(t, 10);
     const all = await server.listSchemas({ limit: 1000 });
     assert.equal(all.schemas.length, 100);
     assert.equal(all.next, undefined);
