@@ -109,6 +109,8 @@ export class Session implements SubscriptionSink {
    * paused cannot pong, but pings); cleared by each heartbeat ping.
    */
   alive = true;
+  /** The time live selectors may take per turn of the event loop, server-wide (SubscriptionSink). */
+  readonly liveFilters: LiveFilterClock;
 
   /**
    * `socket` is the connection's TCP socket (the upgrade request's `socket`); `observer` counts
@@ -185,8 +187,6 @@ export class Session implements SubscriptionSink {
   ready(): Promise<void> {
     return this.#output.ready();
   }
-
-  readonly liveFilters: LiveFilterClock;
 
   read<T>(subscription: Subscription, work: () => Promise<T>): Promise<T> {
     return this.#slicer.run(subscription, work);
