@@ -201,7 +201,6 @@ const SCAN_SLICE_MS = 4;
 /** How long closing connections get to finish their closing handshake before they are cut off, ms. */
 const CLOSE_GRACE_MS = 1000;
 
-
 const KNOWN_OPTIONS = new Set(['store', 'tokens', 'origins', 'schemas', 'journals', 'logger', ...Object.keys(DEFAULTS)]);
 
 const VERSION = packageVersion();
@@ -631,7 +630,6 @@ export class JournalServer {
         backupStatus: () => this.backupStatus(),
         archive: (journal, archiveOptions) => this.archive(journal, archiveOptions),
         purgeArchives: (purgeOptions) => this.purgeArchives(purgeOptions),
-        listArchives: (journal) => this.listArchives(journal),
         listArchivePage: (page) => this.#archives.listPage(page),
         readArchived: (journal, range, budget) => this.#archives.read(journal, range, budget),
       },

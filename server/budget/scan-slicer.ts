@@ -19,6 +19,13 @@ export interface SliceRunner {
 }
 
 /**
+ * How long one slice works on what it read before it hands the event loop back, ms, even inside
+ * a read: a scan whose work per event grows with the events' size (a selector parses each one)
+ * looks at the clock every few events and goes on in its next slice.
+ */
+export const SLICE_WORK_MS = 2;
+
+/**
  * A SliceRunner without a queue: each slice runs in the next turn of the event loop, after the
  * I/O waiting then. For background work of a component used without the server's slicer.
  */

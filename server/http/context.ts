@@ -63,7 +63,6 @@ export interface AdminOperations {
   backupStatus(): BackupStatus;
   archive(journal: string, options: TrimOptions): Promise<{ archived: number }>;
   purgeArchives(options: { olderThan: number }): Promise<{ purged: number }>;
-  listArchives(journal?: string): Promise<ArchiveFile[]>;
   /** A page of archive files (server/retention/archives.ts, `listPage`). */
   listArchivePage(page: { journal?: string | undefined; after?: { journal: string; firstSeq: number } | undefined; limit: number }): Promise<ArchiveFile[]>;
   /** One page of the archived events of `journal` in `range`, oldest first, bounded by `budget` (server/retention/archives.ts). */

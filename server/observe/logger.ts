@@ -14,7 +14,6 @@ export type { Logger, LoggerOptions } from 'pino';
  */
 export type LoggerOption = boolean | LoggerOptions | Logger;
 
-
 /** The logger an option asks for, or undefined for none. Throws a TypeError for an option that is none of the above. */
 export function createLogger(option: LoggerOption | undefined): Logger | undefined {
   if (option === undefined || option === false) return undefined;

@@ -12,14 +12,9 @@
 import { formatMicros, firstMicrosAfter, toMicros } from '../encode.js';
 import type { JournalStore, StoredEvent } from '../store.js';
 import type { EventFilter } from './event-filter.js';
-import type { SliceRunner } from '../budget/scan-slicer.js';
+import { SLICE_WORK_MS, type SliceRunner } from '../budget/scan-slicer.js';
 
-/**
- * How long a slice filters the events it read before it hands the event loop back, ms: a filter
- * that parses each event's JSON costs with the events' size, and a read is counted in events.
- */
-const SLICE_WORK_MS = 2;
-/** Events filtered between looks at the clock. */
+/** Events filtered between looks at the clock (SLICE_WORK_MS). */
 const CLOCK_STRIDE = 16;
 
 /** A query as the HTTP route reads it: the page's filters and where it starts. */

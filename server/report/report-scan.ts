@@ -10,7 +10,7 @@
  */
 import { ErrorCode, JournalError } from '../../src/errors.js';
 import { toMicros } from '../encode.js';
-import type { SliceRunner } from '../budget/scan-slicer.js';
+import { SLICE_WORK_MS, type SliceRunner } from '../budget/scan-slicer.js';
 import type { JournalStore, StoredEvent } from '../store.js';
 import type { TableLimits } from './report-table.js';
 
@@ -51,8 +51,6 @@ export interface ScanRange {
   readonly to?: number | undefined;
 }
 
-/** How long a slice works before it hands the event loop back, ms. */
-const SLICE_WORK_MS = 2;
 /** Events between two looks at the clock. */
 const CLOCK_STRIDE = 32;
 
